@@ -1,0 +1,124 @@
+package dev.gpt2j.checkpoint;
+
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.util.AtomicFiles;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * OpenAI's model directory: {@code checkpoint}, {@code hparams.json}, {@code model.ckpt.index},
+ * {@code model.ckpt.data-00000-of-00001}, {@code encoder.json}, {@code vocab.bpe}.
+ */
+public final class ModelDir {
+  public static final String CHECKPOINT_FILE = "checkpoint";
+  public static final String DEFAULT_PREFIX = "model.ckpt";
+  /** OpenAI's BPE files; copied along when a model is written from one that has them. */
+  public static final List<String> TOKENIZER_FILES = List.of("encoder.json", "vocab.bpe");
+
+  private static final Pattern MODEL_PATH =
+      Pattern.compile("^model_checkpoint_path:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"\\s*$", Pattern.MULTILINE);
+
+  private ModelDir() {}
+
+  public static HParams hparams(Path dir) {
+    requireDirectory(dir);
+    return HParams.read(dir.resolve(HParams.FILE_NAME));
+  }
+
+  /**
+   * The checkpoint prefix named by {@code dir/checkpoint}, resolved like TF's
+   * {@code tf.train.latest_checkpoint}: relative paths against {@code dir}, and an absolute path
+   * that no longer exists (a moved directory) by its file name in {@code dir}.
+   */
+  public static Path latestCheckpoint(Path dir) {
+    requireDirectory(dir);
+    Path file = dir.resolve(CHECKPOINT_FILE);
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException(file + ": file not found (expected TF's 'checkpoint' file "
+          + "naming model_checkpoint_path)");
+    } catch (IOException e) {
+      throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
+    }
+    Matcher m = MODEL_PATH.matcher(text);
+    if (!m.find()) {
+      throw new CheckpointException(file + ": no model_checkpoint_path line");
+    }
+    Path named = Path.of(m.group(1).replace("\\\"", "\"").replace("\\\\", "\\"));
+    Path prefix = named.isAbsolute() ? named : dir.resolve(named);
+    if (named.isAbsolute() && !Files.exists(CheckpointIndex.indexFile(prefix))) {
+      prefix = dir.resolve(named.getFileName());
+    }
+    return prefix;
+  }
+
+  /** Atomically points {@code dir/checkpoint} at the prefix {@code prefixName} inside dir. */
+  public static void writeCheckpointFile(Path dir, String prefixName) {
+    String quoted = "\"" + prefixName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    AtomicFiles.writeString(dir.resolve(CHECKPOINT_FILE),
+        "model_checkpoint_path: " + quoted + "\nall_model_checkpoint_paths: " + quoted + "\n");
+  }
+
+  /**
+   * Writes a complete new model directory, or nothing: everything goes into a hidden staging
+   * directory beside {@code dir}, which is renamed to {@code dir} only once complete.
+   *
+   * @param saveTensors writes the checkpoint at the prefix it is given
+   * @param tokenizerSource a directory whose encoder.json / vocab.bpe are copied along, or null
+   */
+  public static void writeNew(Path dir, HParams hp, Consumer<Path> saveTensors, Path tokenizerSource) {
+    requireAbsentOrEmpty(dir);
+    Path staging = AtomicFiles.tempSibling(dir);
+    try {
+      Files.createDirectories(staging);
+      saveTensors.accept(staging.resolve(DEFAULT_PREFIX));
+      Files.writeString(staging.resolve(HParams.FILE_NAME), hp.toJson());
+      if (tokenizerSource != null) {
+        for (String name : TOKENIZER_FILES) {
+          Path src = tokenizerSource.resolve(name);
+          if (Files.isRegularFile(src)) {
+            Files.copy(src, staging.resolve(name));
+          }
+        }
+      }
+      writeCheckpointFile(staging, DEFAULT_PREFIX);
+      Files.deleteIfExists(dir);  // an empty directory only; requireAbsentOrEmpty checked
+      Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException(dir + ": cannot write model: " + e.getMessage(), e);
+    } finally {
+      AtomicFiles.deleteRecursively(staging);
+    }
+  }
+
+  private static void requireDirectory(Path dir) {
+    if (!Files.isDirectory(dir)) {
+      throw new CheckpointException(dir + ": model directory not found");
+    }
+  }
+
+  private static void requireAbsentOrEmpty(Path dir) {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> children = Files.list(dir)) {
+      if (children.findAny().isPresent()) {
+        throw new CheckpointException(dir + ": already exists and is not empty; "
+            + "choose a new directory (nothing was overwritten)");
+      }
+    } catch (IOException e) {
+      throw new CheckpointException(dir + ": not a directory: " + e.getMessage(), e);
+    }
+  }
+}

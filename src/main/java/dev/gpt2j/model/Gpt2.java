@@ -1,0 +1,207 @@
+package dev.gpt2j.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.index.Indices;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Unstack;
+import org.tensorflow.op.linalg.MatMul;
+import org.tensorflow.op.math.Mean;
+import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * GPT-2 as small graph functions, in the shape of picoGPT's gpt2.py with openai/gpt-2 model.py's
+ * names, constants and op order. Pure functions of {@code Ops} and operands: no variables, no
+ * session. Shapes: B batch, T new positions, S = past + T positions, C n_embd, H heads, D = C/H.
+ */
+public final class Gpt2 {
+  private Gpt2() {}
+
+  /** {@code logits} [B, T, n_vocab]; {@code present} [B, n_layer, 2, H, T, D] (keys, values). */
+  public record Forward(Operand<TFloat32> logits, Operand<TFloat32> present) {}
+
+  /** Final hidden states after ln_f, [B, T, C], and the new keys/values as in {@link Forward}. */
+  public record Hidden(Operand<TFloat32> h, Operand<TFloat32> present) {}
+
+  record AttnOut(Operand<TFloat32> a, Operand<TFloat32> present) {}
+
+  record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
+
+  // [.., n] -> [.., n]; openai/gpt-2 gelu(): the tanh approximation
+  public static Operand<TFloat32> gelu(Ops tf, Operand<TFloat32> x) {
+    Operand<TFloat32> inner = tf.math.mul(f(tf, Math.sqrt(2 / Math.PI)),
+        tf.math.add(x, tf.math.mul(f(tf, 0.044715), tf.math.pow(x, f(tf, 3)))));
+    return tf.math.mul(tf.math.mul(f(tf, 0.5), x), tf.math.add(f(tf, 1), tf.math.tanh(inner)));
+  }
+
+  // [.., n] -> [.., n]; max-subtracted, over the last axis
+  public static Operand<TFloat32> softmax(Ops tf, Operand<TFloat32> x) {
+    Operand<TFloat32> ex = tf.math.exp(tf.math.sub(x, tf.reduceMax(x, lastAxis(tf),
+        org.tensorflow.op.core.ReduceMax.keepDims(true))));
+    return tf.math.div(ex, tf.reduceSum(ex, lastAxis(tf),
+        org.tensorflow.op.core.ReduceSum.keepDims(true)));
+  }
+
+  // [.., C] -> [.., C]; mean and variance over the last axis, eps 1e-5
+  public static Operand<TFloat32> layerNorm(Ops tf, Operand<TFloat32> x, Params.LayerNorm p) {
+    Operand<TFloat32> u = tf.math.mean(x, lastAxis(tf), Mean.keepDims(true));
+    Operand<TFloat32> s = tf.math.mean(tf.math.square(tf.math.sub(x, u)), lastAxis(tf),
+        Mean.keepDims(true));
+    Operand<TFloat32> normed = tf.math.mul(tf.math.sub(x, u),
+        tf.math.rsqrt(tf.math.add(s, f(tf, 1e-5))));
+    return tf.math.add(tf.math.mul(normed, p.g()), p.b());
+  }
+
+  // [.., nx] -> [.., nf]; OpenAI's conv1d: w is [1, nx, nf] as stored
+  public static Operand<TFloat32> linear(Ops tf, Operand<TFloat32> x, Params.Linear p) {
+    long nx = p.w().shape().get(1);
+    long nf = p.w().shape().get(2);
+    Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, nx}));
+    Operand<TFloat32> y = tf.math.add(
+        tf.linalg.matMul(flat, tf.reshape(p.w(), tf.constant(new long[] {nx, nf}))), p.b());
+    return tf.reshape(y, withLastDim(tf, x, nf));
+  }
+
+  // [B, T, C] -> [B, T, C]; position-wise feed-forward: c_fc, gelu, c_proj
+  public static Operand<TFloat32> ffn(Ops tf, Operand<TFloat32> x, Params.Mlp p) {
+    return linear(tf, gelu(tf, linear(tf, x, p.cFc())), p.cProj());
+  }
+
+  // q [B, H, T, D], k and v [B, H, S, D] -> [B, H, T, D]; causal: position i sees keys <= S-T+i
+  public static Operand<TFloat32> attention(
+      Ops tf, Operand<TFloat32> q, Operand<TFloat32> k, Operand<TFloat32> v) {
+    long d = q.shape().get(3);
+    Operand<TFloat32> w = tf.math.mul(
+        tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)),
+        f(tf, 1 / Math.sqrt(d)));
+    return tf.train.batchMatMul(softmax(tf, maskAttnWeights(tf, w)), v, TFloat32.class);
+  }
+
+  // [B, H, T, S] -> same; openai's mask_attn_weights: w*b - 1e10*(1-b), b[i, j] = i >= j - S + T
+  static Operand<TFloat32> maskAttnWeights(Ops tf, Operand<TFloat32> w) {
+    Operand<TInt32> shape = tf.shape(w);
+    Operand<TInt32> nd = tf.gather(shape, tf.constant(2), tf.constant(0));
+    Operand<TInt32> ns = tf.gather(shape, tf.constant(3), tf.constant(0));
+    Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), nd, tf.constant(1)), tf.constant(1));
+    Operand<TInt32> j = tf.range(tf.constant(0), ns, tf.constant(1));
+    Operand<TFloat32> b = tf.dtypes.cast(
+        tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
+    return tf.math.sub(tf.math.mul(w, b),
+        tf.math.mul(f(tf, 1e10), tf.math.sub(f(tf, 1), b)));
+  }
+
+  // x [B, T, C], past [B, 2, H, S-T, D] or null -> a [B, T, C], present [B, 2, H, T, D]
+  public static AttnOut mha(Ops tf, Operand<TFloat32> x, Params.Attn p, int nHead,
+                            Operand<TFloat32> past) {
+    Operand<TFloat32> c = linear(tf.withSubScope("c_attn"), x, p.cAttn());
+    List<Output<TFloat32>> qkv = tf.split(tf.constant(2), c, 3L).output();
+    Operand<TFloat32> q = splitHeads(tf, qkv.get(0), nHead);
+    Operand<TFloat32> k = splitHeads(tf, qkv.get(1), nHead);
+    Operand<TFloat32> v = splitHeads(tf, qkv.get(2), nHead);
+    Operand<TFloat32> present = tf.stack(List.of(k, v), org.tensorflow.op.core.Stack.axis(1L));
+    if (past != null) {
+      List<Output<TFloat32>> kv = tf.unstack(past, 2L, Unstack.axis(1L)).output();
+      k = tf.concat(List.of(kv.get(0), k), tf.constant(-2));
+      v = tf.concat(List.of(kv.get(1), v), tf.constant(-2));
+    }
+    Operand<TFloat32> a = mergeHeads(tf, attention(tf, q, k, v));
+    return new AttnOut(linear(tf.withSubScope("c_proj"), a, p.cProj()), present);
+  }
+
+  // [B, T, C] -> [B, T, C]; pre-norm residual block
+  public static BlockOut transformerBlock(Ops tf, Operand<TFloat32> x, Params.Block p, int nHead,
+                                          Operand<TFloat32> past) {
+    AttnOut attn = mha(tf.withSubScope("attn"), layerNorm(tf.withSubScope("ln_1"), x, p.ln1()),
+        p.attn(), nHead, past);
+    x = tf.math.add(x, attn.a());
+    Operand<TFloat32> m = ffn(tf.withSubScope("mlp"), layerNorm(tf.withSubScope("ln_2"), x, p.ln2()),
+        p.mlp());
+    return new BlockOut(tf.math.add(x, m), attn.present());
+  }
+
+  // tokens [B, T] int32, past [B, L, 2, H, S-T, D] or null -> h [B, T, C], present [B, L, 2, H, T, D]
+  public static Hidden decoder(Ops tf, HParams hp, Operand<TInt32> tokens, Params p,
+                               Operand<TFloat32> past) {
+    Ops model = tf.withSubScope("model");
+    Operand<TInt32> pastLen = past == null ? model.constant(0)
+        : model.gather(model.shape(past), model.constant(4), model.constant(0));
+    Operand<TInt32> t = model.gather(model.shape(tokens), model.constant(1), model.constant(0));
+    Operand<TInt32> positions = model.range(pastLen, model.math.add(pastLen, t), model.constant(1));
+    Operand<TFloat32> h = model.math.add(
+        model.gather(p.wte(), tokens, model.constant(0)),
+        model.gather(p.wpe(), positions, model.constant(0)));
+    List<Output<TFloat32>> pasts = past == null ? null
+        : model.unstack(past, (long) hp.nLayer(), Unstack.axis(1L)).output();
+    List<Operand<TFloat32>> presents = new ArrayList<>();
+    for (int layer = 0; layer < hp.nLayer(); layer++) {
+      BlockOut out = transformerBlock(model.withSubScope("h" + layer), h, p.h().get(layer),
+          hp.nHead(), pasts == null ? null : pasts.get(layer));
+      h = out.x();
+      presents.add(out.present());
+    }
+    Operand<TFloat32> present = model.stack(presents, org.tensorflow.op.core.Stack.axis(1L));
+    return new Hidden(layerNorm(model.withSubScope("ln_f"), h, p.lnF()), present);
+  }
+
+  // [.., C] -> [.., n_vocab]; the output head is tied to the token embedding wte
+  public static Operand<TFloat32> lmHead(Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte) {
+    long c = wte.shape().get(1);
+    Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, c}));
+    Operand<TFloat32> logits = tf.linalg.matMul(flat, wte, MatMul.transposeB(true));
+    return tf.reshape(logits, withLastDim(tf, h, wte.shape().get(0)));
+  }
+
+  // tokens [B, T] -> logits [B, T, n_vocab] and present; openai/gpt-2 model()
+  public static Forward gpt2(Ops tf, HParams hp, Operand<TInt32> tokens, Params p,
+                             Operand<TFloat32> past) {
+    Hidden hidden = decoder(tf, hp, tokens, p, past);
+    return new Forward(lmHead(tf.withSubScope("model"), hidden.h(), p.wte()), hidden.present());
+  }
+
+  // logits [B, T, n_vocab], targets [B, T] -> [B, T]: log p(target) under softmax(logits).
+  // A one-hot product rather than a gather: its gradient is plain Mul/Sum, which every backend has.
+  public static Operand<TFloat32> logprobs(Ops tf, Operand<TFloat32> logits, Operand<TInt32> targets) {
+    Operand<TInt32> nVocab = tf.gather(tf.shape(logits), tf.constant(2), tf.constant(0));
+    Operand<TFloat32> oneHot = tf.oneHot(targets, nVocab, tf.constant(1f),
+        tf.constant(0f));
+    return tf.reduceSum(tf.math.mul(tf.nn.logSoftmax(logits), oneHot), lastAxis(tf));
+  }
+
+  // [B, T, C] -> [B, H, T, D]
+  static Operand<TFloat32> splitHeads(Ops tf, Operand<TFloat32> x, int nHead) {
+    long d = x.shape().get(2) / nHead;
+    Operand<TInt32> shape = tf.concat(List.of(leadingDims(tf, x), tf.constant(new int[] {nHead, (int) d})),
+        tf.constant(0));
+    return tf.linalg.transpose(tf.reshape(x, shape), tf.constant(new int[] {0, 2, 1, 3}));
+  }
+
+  // [B, H, T, D] -> [B, T, C]
+  static Operand<TFloat32> mergeHeads(Ops tf, Operand<TFloat32> x) {
+    Operand<TFloat32> t = tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3}));
+    long c = x.shape().get(1) * x.shape().get(3);
+    Operand<TInt32> lead = tf.stridedSlice(tf.shape(t), Indices.sliceTo(2));
+    return tf.reshape(t, tf.concat(List.of(lead, tf.constant(new int[] {(int) c})), tf.constant(0)));
+  }
+
+  /** The dynamic shape of {@code x} without its last axis. */
+  private static Operand<TInt32> leadingDims(Ops tf, Operand<TFloat32> x) {
+    return tf.stridedSlice(tf.shape(x), Indices.sliceTo(-1));
+  }
+
+  /** The dynamic shape of {@code x} with its last axis replaced by {@code n}. */
+  private static Operand<TInt32> withLastDim(Ops tf, Operand<TFloat32> x, long n) {
+    return tf.concat(List.of(leadingDims(tf, x), tf.constant(new int[] {(int) n})), tf.constant(0));
+  }
+
+  private static Operand<TInt32> lastAxis(Ops tf) {
+    return tf.constant(-1);
+  }
+
+  private static Operand<TFloat32> f(Ops tf, double value) {
+    return tf.constant((float) value);
+  }
+}

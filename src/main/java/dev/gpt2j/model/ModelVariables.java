@@ -1,0 +1,130 @@
+package dev.gpt2j.model;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TType;
+
+/**
+ * The one place that creates the model's variables: resource variables carrying OpenAI's names and
+ * shapes, OpenAI's initialisers, and the {@link Params} tree of their values.
+ */
+public final class ModelVariables {
+
+  /** How OpenAI's model.py initialises a variable. */
+  public sealed interface Init {
+    record Normal(double stddev) implements Init {}
+    record Constant(float value) implements Init {}
+  }
+
+  /**
+   * One checkpoint tensor. {@code decay} marks matrices and embeddings, the tensors that get
+   * weight decay (not biases, not norm gains).
+   */
+  public record Variable(String name, long[] shape, Init init, boolean decay,
+                         Operand<? extends TType> handle, Operand<TFloat32> value) {
+    public long size() {
+      long n = 1;
+      for (long d : shape) {
+        n *= d;
+      }
+      return n;
+    }
+  }
+
+  private final Ops tf;
+  private final List<Variable> variables = new ArrayList<>();
+  private final Params params;
+
+  private ModelVariables(Ops tf, HParams hp) {
+    this.tf = tf;
+    int nx = hp.nEmbd();
+    Operand<TFloat32> wte = variable("model/wte", new Init.Normal(0.02), true, hp.nVocab(), nx);
+    Operand<TFloat32> wpe = variable("model/wpe", new Init.Normal(0.01), true, hp.nCtx(), nx);
+    List<Params.Block> blocks = new ArrayList<>();
+    for (int i = 0; i < hp.nLayer(); i++) {
+      String s = "model/h" + i + "/";
+      blocks.add(new Params.Block(
+          layerNorm(s + "ln_1", nx),
+          new Params.Attn(linear(s + "attn/c_attn", nx, 3 * nx), linear(s + "attn/c_proj", nx, nx)),
+          layerNorm(s + "ln_2", nx),
+          new Params.Mlp(linear(s + "mlp/c_fc", nx, 4 * nx), linear(s + "mlp/c_proj", 4 * nx, nx))));
+    }
+    this.params = new Params(wte, wpe, List.copyOf(blocks), layerNorm("model/ln_f", nx));
+  }
+
+  /** Creates every variable of a model of shape {@code hp} in {@code tf}'s graph. */
+  public static ModelVariables create(Ops tf, HParams hp) {
+    return new ModelVariables(tf, hp);
+  }
+
+  public Params params() {
+    return params;
+  }
+
+  /** In checkpoint order of creation; names are OpenAI's. */
+  public List<Variable> all() {
+    return Collections.unmodifiableList(variables);
+  }
+
+  public long parameterCount() {
+    return variables.stream().mapToLong(Variable::size).sum();
+  }
+
+  /**
+   * An op that assigns OpenAI's initial values to every variable. The random draws are stateless:
+   * variable {@code i} uses the seed pair (seed, i), so the same seed gives the same model.
+   */
+  public Op initializer(Placeholder<TInt64> seed) {
+    Ops init = tf.withSubScope("init");
+    List<Op> assigns = new ArrayList<>();
+    for (int i = 0; i < variables.size(); i++) {
+      Variable v = variables.get(i);
+      Operand<TFloat32> value;
+      if (v.init() instanceof Init.Normal n) {
+        Operand<TInt64> pair = init.stack(List.of(seed, init.constant((long) i)));
+        value = init.math.mul(
+            init.random.statelessRandomNormal(init.constant(v.shape()), pair),
+            init.constant((float) n.stddev()));
+      } else {
+        value = init.fill(init.constant(v.shape()), init.constant(((Init.Constant) v.init()).value()));
+      }
+      assigns.add(init.assignVariableOp(v.handle(), value));
+    }
+    return init.withControlDependencies(assigns).noOp();
+  }
+
+  private Operand<TFloat32> variable(String name, Init init, boolean decay, long... shape) {
+    Ops scope = tf;
+    String[] parts = name.split("/");
+    for (int i = 0; i < parts.length - 1; i++) {
+      scope = scope.withSubScope(parts[i]);
+    }
+    Operand<? extends TType> handle = scope.withName(parts[parts.length - 1])
+        .varHandleOp(TFloat32.class, Shape.of(shape), VarHandleOp.sharedName(name));
+    Operand<TFloat32> value = scope.withSubScope(parts[parts.length - 1]).withName("read")
+        .readVariableOp(handle, TFloat32.class);
+    variables.add(new Variable(name, shape, init, decay, handle, value));
+    return value;
+  }
+
+  private Params.LayerNorm layerNorm(String scope, int nx) {
+    return new Params.LayerNorm(
+        variable(scope + "/g", new Init.Constant(1f), false, nx),
+        variable(scope + "/b", new Init.Constant(0f), false, nx));
+  }
+
+  private Params.Linear linear(String scope, int nx, int nf) {
+    return new Params.Linear(
+        variable(scope + "/w", new Init.Normal(0.02), true, 1, nx, nf),
+        variable(scope + "/b", new Init.Constant(0f), false, nf));
+  }
+}

@@ -1,0 +1,88 @@
+package dev.gpt2j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.testing.ReferenceGpt2;
+import dev.gpt2j.testing.TinyModels;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+class Gpt2Test {
+
+  /** Runs a graph function on a constant input and returns its float output, flattened. */
+  private static float[] eval(float[][] input, java.util.function.BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> fn) {
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> out = fn.apply(tf, tf.constant(input));
+      try (Result r = s.runner().fetch(out).run()) {
+        TFloat32 t = (TFloat32) r.get(0);
+        float[] flat = new float[(int) t.size()];
+        t.copyTo(org.tensorflow.ndarray.buffer.DataBuffers.of(flat, false, false));
+        return flat;
+      }
+    }
+  }
+
+  private static void assertClose(double[] expected, float[] actual, double tol) {
+    for (int i = 0; i < expected.length; i++) {
+      assertEquals(expected[i], actual[i], tol, "element " + i);
+    }
+  }
+
+  @Test
+  void geluMatchesPicoGptWorkedExample() {
+    // picoGPT / "GPT in 60 lines of NumPy": gelu([[1, 2], [-2, 0.5]])
+    float[] y = eval(new float[][] {{1, 2}, {-2, 0.5f}}, Gpt2::gelu);
+    assertClose(new double[] {0.84119, 1.95460, -0.04540, 0.34571}, y, 1e-5);
+  }
+
+  @Test
+  void softmaxMatchesKnownValuesAndIsStableForLargeLogits() {
+    float[] y = eval(new float[][] {{2, 100}, {-5, 0}}, Gpt2::softmax);
+    // exp(-98) / (1 + exp(-98)) and 1 / (1 + e^5)
+    assertClose(new double[] {2.7487850e-43, 1.0, 0.0066928509, 0.9933071491}, y, 1e-7);
+  }
+
+  @Test
+  void layerNormMatchesPicoGptWorkedExample() {
+    float[] y = eval(new float[][] {{2, 2, 3}, {-5, 0, 1}}, (tf, x) -> Gpt2.layerNorm(tf, x,
+        new Params.LayerNorm(tf.constant(new float[] {1, 1, 1}), tf.constant(new float[] {0, 0, 0}))));
+    assertClose(new double[] {-0.70709, -0.70709, 1.41418, -1.39700, 0.50800, 0.88900}, y, 1e-5);
+  }
+
+  @Test
+  void forwardLogitsMatchFloat64ReferenceOnRandomCheckpoint(@TempDir Path tmp) {
+    HParams hp = TinyModels.TINY;
+    Map<String, float[]> weights = TinyModels.writeRandom(tmp.resolve("m"), hp, 7);
+    int[] tokens = new Random(1).ints(hp.nCtx(), 0, hp.nVocab()).toArray();
+    double[][] expected = new ReferenceGpt2(hp, weights).logits(tokens);
+    try (Gpt2Model model = Gpt2Model.load(tmp.resolve("m"))) {
+      float[][] actual = model.logits(new int[][] {tokens})[0];
+      double maxRel = 0;
+      double scale = 0;
+      for (double[] row : expected) {
+        for (double v : row) {
+          scale = Math.max(scale, Math.abs(v));
+        }
+      }
+      for (int i = 0; i < tokens.length; i++) {
+        for (int v = 0; v < hp.nVocab(); v++) {
+          maxRel = Math.max(maxRel, Math.abs(actual[i][v] - expected[i][v]) / scale);
+        }
+      }
+      System.out.printf("forward: max |tf - float64| / max|logit| = %.2e (scale %.3f)%n", maxRel, scale);
+      assertTrue(maxRel <= 1e-5, "relative error " + maxRel + " > 1e-5");
+    }
+  }
+}
