@@ -5,7 +5,16 @@ import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
+import dev.gpt2j.sampling.Decoder;
+import dev.gpt2j.sampling.SampleOptions;
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import dev.gpt2j.util.Tensors;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -21,70 +30,94 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * A GPT-2 model in a TF graph and session: loads OpenAI's model directories, scores and samples
- * text, and writes itself back in OpenAI's layout. Build once, use many times; close when done.
+ * GPT-2 for Java users: loads an OpenAI model directory, generates and scores text, and writes
+ * itself back in OpenAI's layout. Owns a TF graph (built once) and session; close when done.
  *
  * <pre>{@code
  * try (Gpt2Model gpt2 = Gpt2Model.load(Path.of("checkpoints/124M"))) {
- *   double[] logprobs = gpt2.score(gpt2.tokenizer().encode("Hello, world"));
+ *   Generation g = gpt2.generate("Alan Turing theorized that", SampleOptions.greedy(8)).get(0);
+ *   System.out.println(g.text());
  * }
  * }</pre>
  */
 public final class Gpt2Model implements AutoCloseable {
+
+  /** One sample: the prompt's tokens, the generated tokens, and their text. */
+  public record Generation(int[] promptTokens, int[] tokens, String text) {}
+
   private final HParams hparams;
   private final Graph graph;
   private final Session session;
   private final ModelVariables variables;
   private final CheckpointIO checkpointIO;
   private final Placeholder<TInt64> initSeed;
-  private final Op initializer;
+  private final List<Op> initializers;
   private final Placeholder<TInt32> tokens;
   private final Operand<TFloat32> logits;
   private final Operand<TFloat32> logprobs;
+  private final Decoder decoder;
 
-  private Gpt2Model(HParams hparams) {
+  /**
+   * Builds the graph. With {@code restoreFrom}, the checkpoint is restored on another thread
+   * while the rest of the graph is built: reading 500 MB and adding ~5,000 ops take about as long.
+   */
+  private Gpt2Model(HParams hparams, Path restoreFrom) {
     this.hparams = hparams;
     this.graph = new Graph();
+    Session created = null;
     try {
       Ops tf = Ops.create(graph);
       variables = ModelVariables.create(tf, hparams);
       checkpointIO = new CheckpointIO(tf, variables.all());
-      initSeed = tf.withName("init_seed").placeholder(TInt64.class);
-      initializer = variables.initializer(initSeed);
-      Ops score = tf.withSubScope("score");
-      tokens = score.withName("tokens").placeholder(TInt32.class,
-          Placeholder.shape(Shape.of(-1, -1)));
-      logits = Gpt2.gpt2(tf, hparams, tokens, variables.params(), null).logits();
-      // logits at position i predict token i+1: logits[:, :-1] against tokens[:, 1:]
-      logprobs = Gpt2.logprobs(score,
-          score.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1)),
-          score.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
-      session = new Session(graph);
+      created = new Session(graph);
+      session = created;
+      CompletableFuture<Void> restoring = restoreFrom == null
+          ? CompletableFuture.completedFuture(null)
+          : CompletableFuture.runAsync(() -> checkpointIO.restore(session, restoreFrom));
+      try {
+        initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+        initializers = variables.initializers(initSeed);
+        Ops score = tf.withSubScope("score");
+        tokens = score.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+        logits = Gpt2.gpt2(tf, hparams, tokens, variables.params(), null).logits();
+        // logits at position i predict token i+1: logits[:, :-1] against tokens[:, 1:]
+        logprobs = Gpt2.logprobs(score,
+            score.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1)),
+            score.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
+        decoder = new Decoder(tf, hparams, variables.params());
+      } finally {
+        join(restoring);
+      }
     } catch (RuntimeException e) {
+      if (created != null) {
+        created.close();
+      }
       graph.close();
       throw e;
     }
   }
 
-  /** Loads an OpenAI-layout model directory (the one {@code checkpoint} points at). */
+  private static void join(CompletableFuture<Void> f) {
+    try {
+      f.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
+  }
+
+  /** Loads an OpenAI-layout model directory (the checkpoint its {@code checkpoint} file names). */
   public static Gpt2Model load(Path dir) {
     HParams hp = ModelDir.hparams(dir);
-    Path prefix = ModelDir.latestCheckpoint(dir);
-    Gpt2Model model = new Gpt2Model(hp);
-    try {
-      model.checkpointIO.restore(model.session, prefix);
-      return model;
-    } catch (RuntimeException e) {
-      model.close();
-      throw e;
-    }
+    return new Gpt2Model(hp, ModelDir.latestCheckpoint(dir));
   }
 
   /** A freshly initialised model with OpenAI's initialisers, reproducible from {@code seed}. */
   public static Gpt2Model fresh(HParams hp, long seed) {
-    Gpt2Model model = new Gpt2Model(hp);
+    Gpt2Model model = new Gpt2Model(hp, null);
     try (TInt64 s = TInt64.scalarOf(seed)) {
-      model.session.runner().feed(model.initSeed, s).addTarget(model.initializer).run().close();
+      for (Op init : model.initializers) {
+        model.session.runner().feed(model.initSeed, s).addTarget(init).run().close();
+      }
       return model;
     } catch (RuntimeException e) {
       model.close();
@@ -101,17 +134,56 @@ public final class Gpt2Model implements AutoCloseable {
     return hparams;
   }
 
-  public ModelVariables variables() {
-    return variables;
+  /** Samples after {@code prompt} (text; encoded with GPT-2's BPE). */
+  public List<Generation> generate(String prompt, SampleOptions options) {
+    return generate(Gpt2Tokenizer.encode(prompt), options, (sample, token) -> { });
+  }
+
+  /**
+   * All {@code nSamples} samples, {@code batchSize} at a time; {@code sink} sees each token as it
+   * is drawn, with the sample's index.
+   */
+  public List<Generation> generate(int[] prompt, SampleOptions options, Decoder.Sink sink) {
+    List<Generation> all = new ArrayList<>();
+    for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {
+      all.addAll(generateBatch(prompt, options, batch, sink));
+    }
+    return all;
+  }
+
+  /** Batch number {@code batch} of a run: {@code batchSize} samples in one graph run per step. */
+  public List<Generation> generateBatch(int[] prompt, SampleOptions options, int batch, Decoder.Sink sink) {
+    int base = batch * options.batchSize();
+    int[][] out = decoder.generate(session, prompt, options.batchSize(), options, length(options),
+        batch, true, (row, token) -> sink.accept(base + row, token));
+    List<Generation> result = new ArrayList<>();
+    for (int[] row : out) {
+      result.add(new Generation(prompt.clone(), row, Gpt2Tokenizer.decode(row)));
+    }
+    return result;
+  }
+
+  /** The number of new tokens {@code options} asks for: its length, or n_ctx/2 when 0. */
+  public int length(SampleOptions options) {
+    return options.length() == 0 ? hparams.nCtx() / 2 : options.length();
+  }
+
+  /** The decoder, for tests that compare cached and uncached decoding. */
+  public Decoder decoder() {
+    return decoder;
   }
 
   public Session session() {
     return session;
   }
 
+  public ModelVariables variables() {
+    return variables;
+  }
+
   /** Full logits [B, T, n_vocab] for a batch of equal-length token rows. */
   public float[][][] logits(int[][] batch) {
-    try (TInt32 t = tokenTensor(batch);
+    try (TInt32 t = Tensors.matrix(batch);
          Result r = session.runner().feed(tokens, t).fetch(logits).run()) {
       TFloat32 out = (TFloat32) r.get(0);
       float[][][] result = new float[batch.length][batch[0].length][hparams.nVocab()];
@@ -139,7 +211,7 @@ public final class Gpt2Model implements AutoCloseable {
     int begin = 0;
     while (scored < ids.length) {
       int end = Math.min(begin + nCtx, ids.length);
-      float[] window = scoreWindow(java.util.Arrays.copyOfRange(ids, begin, end));
+      float[] window = scoreWindow(Arrays.copyOfRange(ids, begin, end));
       for (int target = scored; target < end; target++) {
         out[target - 1] = window[target - begin - 1];
       }
@@ -150,21 +222,12 @@ public final class Gpt2Model implements AutoCloseable {
   }
 
   private float[] scoreWindow(int[] window) {
-    try (TInt32 t = tokenTensor(new int[][] {window});
+    try (TInt32 t = Tensors.matrix(new int[][] {window});
          Result r = session.runner().feed(tokens, t).fetch(logprobs).run()) {
       float[] lp = new float[window.length - 1];
       ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
       return lp;
     }
-  }
-
-  static TInt32 tokenTensor(int[][] batch) {
-    int t = batch[0].length;
-    int[] flat = new int[batch.length * t];
-    for (int b = 0; b < batch.length; b++) {
-      System.arraycopy(batch[b], 0, flat, b * t, t);
-    }
-    return TInt32.tensorOf(Shape.of(batch.length, t), DataBuffers.of(flat, true, false));
   }
 
   @Override

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -64,10 +65,10 @@ public record HParams(
       return JSON.readValue(Files.readString(file), HParams.class);
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException(file + ": file not found (expected OpenAI's hparams.json)");
+    } catch (ValueInstantiationException e) {
+      throw new IllegalArgumentException(file + ": " + e.getCause().getMessage(), e);
     } catch (IOException e) {
       throw new IllegalArgumentException(file + ": not a valid hparams.json: " + firstLine(e), e);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
     }
   }
 

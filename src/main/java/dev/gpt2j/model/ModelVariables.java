@@ -80,10 +80,11 @@ public final class ModelVariables {
   }
 
   /**
-   * An op that assigns OpenAI's initial values to every variable. The random draws are stateless:
-   * variable {@code i} uses the seed pair (seed, i), so the same seed gives the same model.
+   * One op per variable assigning OpenAI's initial value. The random draws are stateless: variable
+   * {@code i} uses the seed pair (seed, i), so the same seed gives the same model. Run them one at
+   * a time so that only one variable's temporaries exist beside the weights (1558M needs this).
    */
-  public Op initializer(Placeholder<TInt64> seed) {
+  public List<Op> initializers(Placeholder<TInt64> seed) {
     Ops init = tf.withSubScope("init");
     List<Op> assigns = new ArrayList<>();
     for (int i = 0; i < variables.size(); i++) {
@@ -99,7 +100,7 @@ public final class ModelVariables {
       }
       assigns.add(init.assignVariableOp(v.handle(), value));
     }
-    return init.withControlDependencies(assigns).noOp();
+    return assigns;
   }
 
   private Operand<TFloat32> variable(String name, Init init, boolean decay, long... shape) {

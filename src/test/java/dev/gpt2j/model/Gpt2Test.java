@@ -85,4 +85,60 @@ class Gpt2Test {
       assertTrue(maxRel <= 1e-5, "relative error " + maxRel + " > 1e-5");
     }
   }
+
+  @Test
+  void incrementalDecodingWithPastGivesTheFullSequenceLogits(@TempDir Path tmp) {
+    HParams hp = TinyModels.TINY;
+    TinyModels.writeRandom(tmp.resolve("m"), hp, 5);
+    int[] tokens = new Random(3).ints(10, 0, hp.nVocab()).toArray();
+    try (Gpt2Model model = Gpt2Model.load(tmp.resolve("m"));
+         Graph g = new Graph(); Session s = new Session(g)) {
+      float[][] full = model.logits(new int[][] {tokens})[0];
+      // the prompt's first 6 tokens in one run, then one token at a time feeding `present` back as `past`
+      Ops tf = Ops.create(g);
+      ModelVariables vars = ModelVariables.create(tf, hp);
+      new dev.gpt2j.checkpoint.CheckpointIO(tf, vars.all()).restore(s,
+          dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
+      var in = tf.placeholder(org.tensorflow.types.TInt32.class,
+          org.tensorflow.op.core.Placeholder.shape(org.tensorflow.ndarray.Shape.of(-1, -1)));
+      var pastIn = tf.placeholder(TFloat32.class);
+      Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null);
+      Gpt2.Forward next = Gpt2.gpt2(tf, hp, in, vars.params(), pastIn);
+      var grown = tf.concat(java.util.List.of(pastIn, next.present()), tf.constant(-2));
+      org.tensorflow.Tensor past;
+      try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {java.util.Arrays.copyOf(tokens, 6)});
+           Result r = s.runner().feed(in, t).fetch(first.logits()).fetch(first.present()).run()) {
+        assertRowClose(full[5], lastRow((TFloat32) r.get(0)), 5);
+        past = copy((TFloat32) r.get(1));
+      }
+      for (int i = 6; i < tokens.length; i++) {
+        try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {{tokens[i]}});
+             Result r = s.runner().feed(in, t).feed(pastIn, past).fetch(next.logits()).fetch(grown).run()) {
+          assertRowClose(full[i], lastRow((TFloat32) r.get(0)), i);
+          past.close();
+          past = copy((TFloat32) r.get(1));
+        }
+      }
+      past.close();
+    }
+  }
+
+  private static float[] lastRow(TFloat32 logits) {
+    long t = logits.shape().get(1);
+    float[] row = new float[(int) logits.shape().get(2)];
+    logits.get(0, t - 1).copyTo(org.tensorflow.ndarray.buffer.DataBuffers.of(row, false, false));
+    return row;
+  }
+
+  private static TFloat32 copy(TFloat32 t) {
+    TFloat32 c = TFloat32.tensorOf(t.shape());
+    t.copyTo(c);
+    return c;
+  }
+
+  private static void assertRowClose(float[] expected, float[] actual, int position) {
+    for (int v = 0; v < expected.length; v++) {
+      assertEquals(expected[v], actual[v], 1e-4, "position " + position + ", token " + v);
+    }
+  }
 }

@@ -23,6 +23,19 @@ public final class TinyModels {
 
   public static final HParams TINY = new HParams(97, 16, 24, 3, 2);
 
+  /** Every variable's current value, by OpenAI tensor name. */
+  public static Map<String, float[]> values(dev.gpt2j.Gpt2Model model) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    for (ModelVariables.Variable v : model.variables().all()) {
+      try (org.tensorflow.Result r = model.session().runner().fetch(v.value()).run()) {
+        float[] values = new float[(int) v.size()];
+        ((org.tensorflow.types.TFloat32) r.get(0)).copyTo(DataBuffers.of(values, false, false));
+        out.put(v.name(), values);
+      }
+    }
+    return out;
+  }
+
   /** Writes a model directory at {@code dir} and returns the weights it holds, by tensor name. */
   public static Map<String, float[]> writeRandom(Path dir, HParams hp, long seed) {
     Random random = new Random(seed);

@@ -1,0 +1,47 @@
+# GPT-2 on TensorFlow Java. `make help` lists targets and variables.
+SHELL := /bin/bash
+MVN ?= mvn -q -B
+JAVA ?= java
+JAR := target/gpt2.jar
+GPT2 := $(JAVA) -jar $(JAR)
+
+MODEL ?= 124M
+MODEL_DIR ?= checkpoints/$(MODEL)
+PROMPT ?=
+LENGTH ?=
+TOP_K ?=
+TOP_P ?=
+TEMPERATURE ?=
+SEED ?=
+
+SOURCES := pom.xml $(shell find src/main -type f 2>/dev/null)
+
+.PHONY: help build test sample score clean
+
+help: ## list targets and variables
+	@echo "Targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (make VAR=value):"
+	@echo "  MODEL=$(MODEL)          one of 124M 355M 774M 1558M (sample, download)"
+	@echo "  MODEL_DIR=$(MODEL_DIR)  model directory in OpenAI's layout"
+	@echo "  PROMPT=\"...\"           prompt for sample"
+	@echo "  LENGTH, TOP_K, TOP_P, TEMPERATURE, SEED   sampling options (defaults: see sample --help)"
+
+build: $(JAR) ## build target/gpt2.jar (dependencies in target/lib)
+
+$(JAR): $(SOURCES)
+	$(MVN) package -DskipTests
+
+test: ## run the test suite (offline; tests needing ../shared or real weights skip)
+	$(MVN) test
+
+sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [LENGTH=...] [TOP_K=...]
+	@test -n '$(PROMPT)' || { echo 'make sample: set PROMPT="..."' >&2; exit 2; }
+	$(GPT2) sample --model-dir '$(MODEL_DIR)' --prompt '$(subst ','\'',$(PROMPT))' \
+	  $(if $(LENGTH),--length $(LENGTH)) $(if $(TOP_K),--top-k $(TOP_K)) \
+	  $(if $(TOP_P),--top-p $(TOP_P)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
+	  $(if $(SEED),--seed $(SEED))
+
+clean: ## remove build output
+	$(MVN) clean

@@ -1,0 +1,77 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.ModelSize;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code init}: a freshly initialised model in OpenAI's layout. */
+final class InitCommand implements Command {
+  @Override
+  public String name() {
+    return "init";
+  }
+
+  @Override
+  public String summary() {
+    return "write a freshly initialised GPT-2 in OpenAI's checkpoint layout";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(Option.builder().longOpt("model-dir").hasArg().argName("DIR")
+            .desc("directory to create (must not exist or be empty)").build())
+        .addOption(Option.builder().longOpt("like").hasArg().argName("SIZE")
+            .desc("shape of one of OpenAI's models: " + ModelSize.labels()).build())
+        .addOption(intOpt("n-layer", "transformer blocks"))
+        .addOption(intOpt("n-head", "attention heads (must divide n-embd)"))
+        .addOption(intOpt("n-embd", "embedding width"))
+        .addOption(intOpt("n-ctx", "context length (positions)"))
+        .addOption(intOpt("n-vocab", "vocabulary size (default " + HParams.GPT2_VOCAB + ")"))
+        .addOption(Option.builder().longOpt("seed").hasArg().argName("N")
+            .desc("random seed (default 0)").build());
+  }
+
+  private static Option intOpt(String name, String desc) {
+    return Option.builder().longOpt(name).hasArg().argName("N").desc(desc).build();
+  }
+
+  @Override
+  public String helpFooter() {
+    return "\nInitialisers are openai/gpt-2's: wte N(0,0.02), wpe N(0,0.01), conv weights N(0,0.02), "
+        + "biases 0, norm gains 1.";
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) {
+    Path dir = Path.of(args.required("model-dir"));
+    HParams hp = hparams(args);
+    long seed = args.longValue("seed", 0);
+    long start = System.nanoTime();
+    try (Gpt2Model model = Gpt2Model.fresh(hp, seed)) {
+      model.save(dir, null);
+    }
+    out.printf("wrote %s: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d) "
+            + "in %.1f s%n", dir, hp.parameterCount(), hp.nLayer(), hp.nHead(), hp.nEmbd(), hp.nCtx(),
+        hp.nVocab(), (System.nanoTime() - start) / 1e9);
+    return 0;
+  }
+
+  private static HParams hparams(Args args) {
+    HParams base = args.has("like") ? ModelSize.of(args.string("like", null)).hparams : null;
+    if (base == null && !(args.has("n-layer") && args.has("n-head") && args.has("n-embd")
+        && args.has("n-ctx"))) {
+      throw new UsageException("give --like SIZE or all of --n-layer, --n-head, --n-embd, --n-ctx");
+    }
+    return new HParams(
+        args.integer("n-vocab", base == null ? HParams.GPT2_VOCAB : base.nVocab()),
+        args.integer("n-ctx", base == null ? 0 : base.nCtx()),
+        args.integer("n-embd", base == null ? 0 : base.nEmbd()),
+        args.integer("n-head", base == null ? 0 : base.nHead()),
+        args.integer("n-layer", base == null ? 0 : base.nLayer()));
+  }
+}

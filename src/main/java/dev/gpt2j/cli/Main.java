@@ -1,0 +1,93 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.checkpoint.CheckpointException;
+import java.io.FileOutputStream;
+import java.io.FileDescriptor;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+
+/** {@code java -jar gpt2.jar COMMAND [options]}. */
+public final class Main {
+  private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
+
+  static {
+    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand())) {
+      COMMANDS.put(c.name(), c);
+    }
+  }
+
+  private Main() {}
+
+  public static void main(String[] argv) throws Exception {
+    System.exit(TfLog.runHere(argv) ? run(argv) : TfLog.runInQuietChild(argv));
+  }
+
+  static int run(String[] argv) {
+    return run(argv,
+        new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8),
+        new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8));
+  }
+
+  /** Runs one command line; returns the exit code (0 ok, 1 failure, 2 bad input). */
+  public static int run(String[] argv, PrintStream out, PrintStream err) {
+    if (argv.length == 0 || argv[0].equals("--help") || argv[0].equals("-h") || argv[0].equals("help")) {
+      printCommands(out);
+      return argv.length == 0 ? 2 : 0;
+    }
+    Command command = COMMANDS.get(argv[0]);
+    if (command == null) {
+      err.println("gpt2: unknown command '" + argv[0] + "'; commands: " + String.join(", ", COMMANDS.keySet()));
+      return 2;
+    }
+    Options options = command.options();
+    options.addOption(Option.builder().longOpt("help").desc("show this help").build());
+    options.addOption(Option.builder().longOpt("verbose").desc("show TensorFlow's own log").build());
+    try {
+      Args args = new Args(new DefaultParser().parse(options, Arrays.copyOfRange(argv, 1, argv.length)));
+      if (args.has("help")) {
+        printHelp(command, options, out);
+        return 0;
+      }
+      return command.run(args, out, err);
+    } catch (ParseException | UsageException e) {
+      err.println("gpt2 " + command.name() + ": " + e.getMessage() + " (see --help)");
+      return 2;
+    } catch (CheckpointException | IllegalArgumentException e) {
+      err.println("gpt2 " + command.name() + ": " + e.getMessage());
+      return 2;
+    } catch (UncheckedIOException e) {
+      err.println("gpt2 " + command.name() + ": " + e.getMessage());
+      return 1;
+    } catch (Exception e) {
+      err.println("gpt2 " + command.name() + ": " + e);
+      return 1;
+    }
+  }
+
+  private static void printCommands(PrintStream out) {
+    out.println("usage: java -jar target/gpt2.jar COMMAND [options]   (COMMAND --help for its options)");
+    out.println();
+    for (Command c : COMMANDS.values()) {
+      out.printf("  %-10s %s%n", c.name(), c.summary());
+    }
+  }
+
+  private static void printHelp(Command command, Options options, PrintStream out) {
+    HelpFormatter help = new HelpFormatter();
+    help.setWidth(100);
+    java.io.PrintWriter w = new java.io.PrintWriter(out);
+    help.printHelp(w, 100, "java -jar target/gpt2.jar " + command.name() + " [options]",
+        command.summary(), options, 2, 2, command.helpFooter());
+    w.flush();
+  }
+}

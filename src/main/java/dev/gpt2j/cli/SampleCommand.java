@@ -1,0 +1,196 @@
+package dev.gpt2j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.sampling.SampleOptions;
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.tokenizer.TextStream;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code sample}: GPT-2 text after a prompt, streamed as it is generated. */
+final class SampleCommand implements Command {
+  static final String DEFAULT_MODEL_DIR = "checkpoints/124M";
+  private static final String RULE = "=".repeat(40);
+
+  @Override
+  public String name() {
+    return "sample";
+  }
+
+  @Override
+  public String summary() {
+    return "generate text after a prompt (KV-cached; greedy, temperature, top-k, top-p)";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(opt("model-dir", "DIR", "OpenAI-layout model directory (default " + DEFAULT_MODEL_DIR + ")"))
+        .addOption(opt("prompt", "TEXT", "the prompt (else --prompt-file, else standard input)"))
+        .addOption(opt("prompt-file", "FILE", "read the prompt from a UTF-8 file"))
+        .addOption(opt("length", "N", "new tokens per sample (default n_ctx/2)"))
+        .addOption(opt("temperature", "T", "divide logits by T (default " + SampleOptions.DEFAULT_TEMPERATURE + ")"))
+        .addOption(opt("top-k", "K", "keep the K most likely tokens, 0 = off (default "
+            + SampleOptions.DEFAULT_TOP_K + ", openai/gpt-2's recommendation)"))
+        .addOption(opt("top-p", "P", "nucleus: keep the smallest set of tokens with probability <= P, "
+            + "1 = off (default " + SampleOptions.DEFAULT_TOP_P + ")"))
+        .addOption(flag("greedy", "always take the most likely token (argmax)"))
+        .addOption(opt("seed", "S", "random seed; the same seed and options give the same text "
+            + "(default: a random seed, printed on stderr)"))
+        .addOption(opt("nsamples", "N", "number of samples (default 1)"))
+        .addOption(opt("batch-size", "B", "samples generated together; divides nsamples (default 1)"))
+        .addOption(flag("stop-at-eot", "end a sample at <|endoftext|>"))
+        .addOption(flag("unconditional", "no prompt: start from <|endoftext|>"))
+        .addOption(flag("interactive", "read prompts line by line and sample after each"))
+        .addOption(flag("sliding-window", "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
+        .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"));
+  }
+
+  private static Option opt(String name, String arg, String desc) {
+    return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).build();
+  }
+
+  private static Option flag(String name, String desc) {
+    return Option.builder().longOpt(name).desc(desc).build();
+  }
+
+  @Override
+  public String helpFooter() {
+    return "\nAs openai/gpt-2's sample.py: logits / temperature, then top-k, then top-p, then a "
+        + "categorical draw.";
+  }
+
+  static SampleOptions sampleOptions(Args args, PrintStream err) {
+    long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
+    if (!args.has("seed") && !args.has("greedy")) {
+      err.println("(seed " + seed + ")");
+    }
+    try {
+      return new SampleOptions(args.integer("length", 0),
+          args.decimal("temperature", SampleOptions.DEFAULT_TEMPERATURE),
+          args.integer("top-k", SampleOptions.DEFAULT_TOP_K),
+          args.decimal("top-p", SampleOptions.DEFAULT_TOP_P), args.has("greedy"), seed,
+          args.integer("nsamples", 1), args.integer("batch-size", 1), args.has("stop-at-eot"),
+          args.has("sliding-window"));
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) throws IOException {
+    SampleOptions options = sampleOptions(args, err);
+    Path dir = args.path("model-dir", DEFAULT_MODEL_DIR);
+    BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    String prompt = args.has("interactive") ? null : prompt(args, stdin);
+    try (Gpt2Model model = Gpt2Model.load(dir)) {
+      if (prompt != null) {
+        sample(model, encode(prompt, args.has("unconditional")), options, args.has("json"), out);
+        return 0;
+      }
+      while (true) {
+        err.print("Model prompt >>> ");
+        err.flush();
+        String line = stdin.readLine();
+        if (line == null) {
+          return 0;
+        }
+        if (line.isBlank()) {
+          err.println("Prompt should not be empty!");
+          continue;
+        }
+        sample(model, Gpt2Tokenizer.encode(line), options, args.has("json"), out);
+      }
+    }
+  }
+
+  private static int[] encode(String prompt, boolean unconditional) {
+    return unconditional ? new int[] {Gpt2Tokenizer.END_OF_TEXT} : Gpt2Tokenizer.encode(prompt);
+  }
+
+  private static String prompt(Args args, BufferedReader stdin) throws IOException {
+    if (args.has("unconditional")) {
+      if (args.has("prompt") || args.has("prompt-file")) {
+        throw new UsageException("--unconditional takes no prompt");
+      }
+      return "";
+    }
+    String prompt;
+    if (args.has("prompt")) {
+      prompt = args.string("prompt", "");
+    } else if (args.has("prompt-file")) {
+      Path file = Path.of(args.string("prompt-file", ""));
+      try {
+        prompt = Files.readString(file, StandardCharsets.UTF_8);
+      } catch (NoSuchFileException e) {
+        throw new UsageException("--prompt-file: " + file + " not found");
+      }
+    } else {
+      StringBuilder sb = new StringBuilder();
+      for (String line; (line = stdin.readLine()) != null; ) {
+        sb.append(line).append('\n');
+      }
+      prompt = sb.toString();
+    }
+    if (prompt.isEmpty()) {
+      throw new UsageException("the prompt is empty (give --prompt, --prompt-file, standard input, "
+          + "or --unconditional)");
+    }
+    return prompt;
+  }
+
+  /** Streams tokens as drawn when one sample is made at a time; else prints each batch when done. */
+  private static void sample(Gpt2Model model, int[] prompt, SampleOptions options, boolean json,
+                             PrintStream out) throws IOException {
+    model.decoder().requireFits(prompt.length, model.length(options), options.slidingWindow());
+    boolean streaming = !json && options.batchSize() == 1;
+    ObjectMapper mapper = new ObjectMapper();
+    for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {
+      TextStream text = new TextStream();
+      if (streaming) {
+        out.println(header(batch + 1));
+      }
+      List<Gpt2Model.Generation> done = model.generateBatch(prompt, options, batch, (sample, token) -> {
+        if (streaming) {
+          out.print(text.push(token));
+          out.flush();
+        }
+      });
+      for (int i = 0; i < done.size(); i++) {
+        Gpt2Model.Generation g = done.get(i);
+        if (json) {
+          Map<String, Object> line = new LinkedHashMap<>();
+          line.put("prompt_tokens", g.promptTokens());
+          line.put("tokens", g.tokens());
+          line.put("text", g.text());
+          out.println(mapper.writeValueAsString(line));
+        } else if (streaming) {
+          out.println(text.finish());
+        } else {
+          out.println(header(batch * options.batchSize() + i + 1));
+          out.println(g.text());
+        }
+      }
+    }
+    if (!json) {
+      out.println(RULE + RULE);
+    }
+  }
+
+  private static String header(int sample) {
+    return RULE + " SAMPLE " + sample + " " + RULE;
+  }
+}

@@ -1,0 +1,124 @@
+package dev.gpt2j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code score}: per-token log-probabilities of a text under a model. */
+final class ScoreCommand implements Command {
+  @Override
+  public String name() {
+    return "score";
+  }
+
+  @Override
+  public String summary() {
+    return "log-probability of each token of a text, with total, mean and perplexity";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(Option.builder().longOpt("model-dir").hasArg().argName("DIR")
+            .desc("OpenAI-layout model directory").build())
+        .addOption(Option.builder().longOpt("text").hasArg().argName("TEXT").desc("text to score").build())
+        .addOption(Option.builder().longOpt("file").hasArg().argName("FILE").desc("UTF-8 file to score").build())
+        .addOption(Option.builder().longOpt("tokens").hasArg().argName("IDS")
+            .desc("comma-separated token ids to score").build())
+        .addOption(Option.builder().longOpt("json").desc("print one JSON object").build());
+  }
+
+  @Override
+  public String helpFooter() {
+    return "\nlogprobs[i] is ln p(tokens[i+1] | tokens[0..i]); nothing is added to the input. "
+        + "Inputs longer than n_ctx are scored in windows of n_ctx tokens advancing by n_ctx/2; "
+        + "each window scores only tokens not yet scored, so every token after the first window "
+        + "is predicted from at least n_ctx/2 tokens of context.";
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) throws IOException {
+    Path dir = Path.of(args.required("model-dir"));
+    int[] tokens = tokens(args);
+    if (tokens.length < 2) {
+      throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
+    }
+    double[] logprobs;
+    try (Gpt2Model model = Gpt2Model.load(dir)) {
+      for (int t : tokens) {
+        if (t < 0 || t >= model.hparams().nVocab()) {
+          throw new UsageException("--tokens: id " + t + " is outside the model's vocabulary [0, "
+              + model.hparams().nVocab() + ")");
+        }
+      }
+      logprobs = model.score(tokens);
+    }
+    double total = Arrays.stream(logprobs).sum();
+    double mean = total / logprobs.length;
+    if (args.has("json")) {
+      Map<String, Object> json = new LinkedHashMap<>();
+      json.put("tokens", tokens);
+      json.put("logprobs", logprobs);
+      json.put("total", total);
+      json.put("mean", mean);
+      json.put("perplexity", Math.exp(-mean));
+      out.println(new ObjectMapper().writeValueAsString(json));
+    } else {
+      out.printf("%6s %7s %12s  %s%n", "pos", "token", "logprob", "text");
+      for (int i = 0; i < logprobs.length; i++) {
+        out.printf("%6d %7d %12.6f  %s%n", i + 1, tokens[i + 1], logprobs[i],
+            printable(tokens[i + 1]));
+      }
+      out.printf("total %.6f  mean %.6f  perplexity %.4f  (%d tokens scored)%n", total, mean,
+          Math.exp(-mean), logprobs.length);
+    }
+    return 0;
+  }
+
+  private static String printable(int token) {
+    try {
+      return new ObjectMapper().writeValueAsString(Gpt2Tokenizer.decode(token));
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static int[] tokens(Args args) throws IOException {
+    int given = (args.has("text") ? 1 : 0) + (args.has("file") ? 1 : 0) + (args.has("tokens") ? 1 : 0);
+    if (given != 1) {
+      throw new UsageException("give exactly one of --text, --file, --tokens");
+    }
+    if (args.has("text")) {
+      return Gpt2Tokenizer.encode(args.string("text", ""));
+    }
+    if (args.has("file")) {
+      Path file = Path.of(args.string("file", ""));
+      try {
+        return Gpt2Tokenizer.encode(Files.readString(file, StandardCharsets.UTF_8));
+      } catch (NoSuchFileException e) {
+        throw new UsageException("--file: " + file + " not found");
+      }
+    }
+    return parseIds(args.string("tokens", ""));
+  }
+
+  static int[] parseIds(String csv) {
+    try {
+      return Arrays.stream(csv.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+          .mapToInt(Integer::parseInt).toArray();
+    } catch (NumberFormatException e) {
+      throw new UsageException("--tokens expects comma-separated integers, got '" + csv + "'");
+    }
+  }
+}

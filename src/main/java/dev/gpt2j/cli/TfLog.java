@@ -1,0 +1,127 @@
+package dev.gpt2j.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Keeps TensorFlow's C++ log off the terminal unless --verbose is given. TF reads
+ * TF_CPP_MIN_LOG_LEVEL once, when its library loads, and absl prints a few lines regardless, so a
+ * Java process cannot silence it after starting: the CLI runs itself once more as a child with the
+ * variable set, and drops absl's INFO/WARNING lines from the child's stderr. Everything else
+ * (stdin, stdout, our own messages, progress bars) passes through unchanged.
+ */
+final class TfLog {
+  private static final String CHILD_MARKER = "GPT2_QUIET_CHILD";
+  private static final byte[] ABSL_BANNER =
+      "WARNING: All log messages before absl::InitializeLog()".getBytes(StandardCharsets.US_ASCII);
+  private static final Pattern ABSL_LINE = Pattern.compile("^[IW]\\d{4} .*");
+
+  private TfLog() {}
+
+  /** True when this process should do the work itself (already quiet, or verbose wanted). */
+  static boolean runHere(String[] argv) {
+    return System.getenv(CHILD_MARKER) != null
+        || System.getenv("TF_CPP_MIN_LOG_LEVEL") != null
+        || Arrays.asList(argv).contains("--verbose");
+  }
+
+  /** Runs this command line in a quiet child JVM; returns its exit code. */
+  static int runInQuietChild(String[] argv) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(Main.class.getName());
+    cmd.addAll(Arrays.asList(argv));
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .redirectInput(ProcessBuilder.Redirect.INHERIT)
+        .redirectOutput(ProcessBuilder.Redirect.INHERIT);
+    pb.environment().put(CHILD_MARKER, "1");
+    pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
+    Process child = pb.start();
+    // A SIGTERM to us reaches the child too, so it can save its work before exiting.
+    Thread stopChild = new Thread(() -> {
+      child.destroy();
+      try {
+        child.waitFor();
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    Runtime.getRuntime().addShutdownHook(stopChild);
+    filter(child.getErrorStream(), System.err);
+    int code = child.waitFor();
+    Runtime.getRuntime().removeShutdownHook(stopChild);
+    return code;
+  }
+
+  /** Copies {@code in} to {@code out} line by line, minus absl's INFO/WARNING lines. */
+  static void filter(InputStream in, OutputStream out) throws IOException {
+    byte[] line = new byte[8192];
+    int len = 0;
+    boolean passing = false;  // the current line is known to be ours: copy straight through
+    boolean dropping = false;
+    int b;
+    while ((b = in.read()) != -1) {
+      boolean end = b == '\n' || b == '\r';
+      if (passing) {
+        out.write(b);
+      } else if (!dropping) {
+        line[len++] = (byte) b;
+        Boolean noise = classify(line, len);
+        if (noise == Boolean.FALSE || len == line.length) {
+          out.write(line, 0, len);
+          passing = true;
+        } else if (noise == Boolean.TRUE) {
+          dropping = true;
+        }
+      }
+      if (end) {
+        if (!passing && !dropping && len > 0) {
+          out.write(line, 0, len);
+        }
+        len = 0;
+        passing = false;
+        dropping = false;
+        if (in.available() == 0) {
+          out.flush();
+        }
+      } else if (passing && in.available() == 0) {
+        out.flush();
+      }
+    }
+    out.flush();
+  }
+
+  /** TRUE: a log line to drop; FALSE: not one; null: too early to say. */
+  private static Boolean classify(byte[] line, int len) {
+    boolean bannerSoFar = true;
+    for (int i = 0; i < Math.min(len, ABSL_BANNER.length); i++) {
+      bannerSoFar &= line[i] == ABSL_BANNER[i];
+    }
+    if (bannerSoFar) {
+      return len >= ABSL_BANNER.length ? Boolean.TRUE : null;
+    }
+    if (len < 6) {
+      return (line[0] == 'I' || line[0] == 'W') && allDigits(line, 1, len) ? null : Boolean.FALSE;
+    }
+    return ABSL_LINE.matcher(new String(line, 0, 6, StandardCharsets.US_ASCII)).matches();
+  }
+
+  private static boolean allDigits(byte[] line, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (line[i] < '0' || line[i] > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+}

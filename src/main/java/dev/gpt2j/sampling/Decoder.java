@@ -1,0 +1,199 @@
+package dev.gpt2j.sampling;
+
+import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.Params;
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.util.Tensors;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.ndarray.index.Indices;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TType;
+
+/**
+ * KV-cached decoding. The cache lives in a TF resource variable, so keys and values never cross
+ * into Java: each graph run reads it as {@code past}, runs only the new positions through the
+ * network and stores past + present back. One run per step serves the whole batch.
+ */
+public final class Decoder {
+  /** Receives each generated token as it is drawn. */
+  public interface Sink {
+    void accept(int row, int token);
+  }
+
+  private final HParams hp;
+  private final Placeholder<TInt32> tokens;
+  private final Placeholder<TInt32> batchSize;
+  private final Op resetCache;
+  private final Op updateCache;
+  private final Placeholder<TFloat32> temperature;
+  private final Placeholder<TInt32> topK;
+  private final Placeholder<TFloat32> topP;
+  private final Placeholder<TInt64> seed;
+  private final Operand<TFloat32> logits;
+  private final Operand<TInt32> greedyNext;
+  private final Operand<TInt32> plainNext;
+  private final Operand<TInt32> topKNext;
+  private final Operand<TInt32> topPNext;
+
+  public Decoder(Ops tf, HParams hp, Params params) {
+    this.hp = hp;
+    Ops s = tf.withSubScope("sampler");
+    long[] cacheShape = {-1, hp.nLayer(), 2, hp.nHead(), -1, hp.headSize()};
+    Operand<? extends TType> cache = s.withName("kv_cache").varHandleOp(TFloat32.class,
+        Shape.of(cacheShape), VarHandleOp.sharedName("sampler/kv_cache"));
+    batchSize = s.withName("batch_size").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    Operand<TInt32> emptyShape = s.stack(List.of(batchSize, s.constant(hp.nLayer()), s.constant(2),
+        s.constant(hp.nHead()), s.constant(0), s.constant(hp.headSize())));
+    resetCache = s.assignVariableOp(cache, s.zeros(emptyShape, TFloat32.class));
+
+    tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    Operand<TFloat32> past = s.readVariableOp(cache, TFloat32.class);
+    Gpt2.Hidden hidden = Gpt2.decoder(tf, hp, tokens, params, past);
+    Operand<TFloat32> last = s.stridedSlice(hidden.h(), Indices.all(), Indices.at(-1));
+    logits = Gpt2.lmHead(s, last, params.wte());
+    updateCache = s.assignVariableOp(cache, s.concat(List.of(past, hidden.present()), s.constant(4)));
+
+    temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    topP = s.withName("top_p").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    seed = s.withName("seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+    Operand<TFloat32> scaled = LogitFilters.temperature(s, logits, temperature);
+    Operand<TFloat32> afterK = LogitFilters.topK(s, scaled, topK);
+    greedyNext = LogitFilters.argmax(s, logits);
+    plainNext = LogitFilters.draw(s, scaled, seed);
+    topKNext = LogitFilters.draw(s, afterK, seed);
+    topPNext = LogitFilters.draw(s, LogitFilters.topP(s, afterK, topP), seed);
+  }
+
+  /** Checks that prompt + length fits the context (or that a sliding window was asked for). */
+  public void requireFits(int promptLength, int length, boolean slidingWindow) {
+    if (promptLength < 1) {
+      throw new IllegalArgumentException("the prompt is empty (give a prompt, or --unconditional)");
+    }
+    if (!slidingWindow && promptLength + length > hp.nCtx()) {
+      throw new IllegalArgumentException("prompt (" + promptLength + " tokens) + --length (" + length
+          + ") exceeds the model's context of " + hp.nCtx()
+          + " tokens; shorten them or pass --sliding-window");
+    }
+  }
+
+  /**
+   * Generates {@code length} tokens after {@code prompt} for {@code rows} rows at once.
+   *
+   * @param stream index of this batch among all batches of a run, so each gets its own draws
+   * @param useCache false recomputes the whole sequence every step (the reference for tests)
+   * @return the generated tokens of each row (without the prompt; cut before an end-of-text
+   *     token when the options say to stop there)
+   */
+  public int[][] generate(Session session, int[] prompt, int rows, SampleOptions o, int length,
+                          long stream, boolean useCache, Sink sink) {
+    requireFits(prompt.length, length, o.slidingWindow());
+    List<List<Integer>> context = new ArrayList<>();
+    List<List<Integer>> generated = new ArrayList<>();
+    for (int r = 0; r < rows; r++) {
+      context.add(new ArrayList<>(Arrays.stream(prompt).boxed().toList()));
+      generated.add(new ArrayList<>());
+    }
+    boolean[] done = new boolean[rows];
+    Operand<TInt32> head = o.greedy() ? greedyNext : o.topP() < 1 ? topPNext : o.topK() > 0 ? topKNext : plainNext;
+    int cached = 0;  // positions held in the KV cache
+    int[][] feed = null;
+    try (TFloat32 t = TFloat32.scalarOf((float) o.temperature());
+         TInt32 k = TInt32.scalarOf(o.topK());
+         TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
+      for (int step = 0; step < length && !allDone(done); step++) {
+        if (feed == null || !useCache || cached + 1 > hp.nCtx()) {
+          feed = refill(context);
+          reset(session, rows);
+          cached = 0;
+        }
+        int[] next = run(session, feed, head, t, k, p, o.seed(), (stream << 32) | step);
+        cached += feed[0].length;
+        feed = new int[rows][1];
+        for (int r = 0; r < rows; r++) {
+          feed[r][0] = next[r];
+          context.get(r).add(next[r]);
+          if (done[r]) {
+            continue;
+          }
+          if (o.stopAtEndOfText() && next[r] == Gpt2Tokenizer.END_OF_TEXT) {
+            done[r] = true;
+            continue;
+          }
+          generated.get(r).add(next[r]);
+          sink.accept(r, next[r]);
+        }
+      }
+    }
+    return generated.stream().map(g -> g.stream().mapToInt(Integer::intValue).toArray())
+        .toArray(int[][]::new);
+  }
+
+  /** Last logits [B, n_vocab] of a fresh (uncached) run over {@code batch}; for tests and tools. */
+  public float[][] logits(Session session, int[][] batch) {
+    reset(session, batch.length);
+    try (TInt32 in = Tensors.matrix(batch);
+         Result r = session.runner().feed(tokens, in).fetch(logits).run()) {
+      TFloat32 out = (TFloat32) r.get(0);
+      float[][] result = new float[batch.length][hp.nVocab()];
+      for (int b = 0; b < batch.length; b++) {
+        out.get(b).copyTo(DataBuffers.of(result[b], false, false));
+      }
+      return result;
+    }
+  }
+
+  // After a cache reset: the rows' whole context when it fits n_ctx, else (sliding window) its
+  // last n_ctx/2 tokens, leaving room for n_ctx/2 more steps before the next reset.
+  private int[][] refill(List<List<Integer>> context) {
+    int len = context.get(0).size();
+    int from = len <= hp.nCtx() ? 0 : len - hp.nCtx() / 2;
+    int[][] rows = new int[context.size()][];
+    for (int r = 0; r < rows.length; r++) {
+      rows[r] = context.get(r).subList(from, len).stream().mapToInt(Integer::intValue).toArray();
+    }
+    return rows;
+  }
+
+  private void reset(Session session, int rows) {
+    try (TInt32 b = TInt32.scalarOf(rows)) {
+      session.runner().feed(batchSize, b).addTarget(resetCache).run().close();
+    }
+  }
+
+  private int[] run(Session session, int[][] feed, Operand<TInt32> head, TFloat32 t, TInt32 k,
+                    TFloat32 p, long seedHigh, long seedLow) {
+    try (TInt32 in = Tensors.matrix(feed);
+         TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
+         Result r = session.runner().feed(tokens, in).feed(temperature, t).feed(topK, k)
+             .feed(topP, p).feed(seed, s).fetch(head).addTarget(updateCache).run()) {
+      int[] next = new int[feed.length];
+      ((TInt32) r.get(0)).copyTo(DataBuffers.of(next, false, false));
+      return next;
+    }
+  }
+
+  private static boolean allDone(boolean[] done) {
+    for (boolean d : done) {
+      if (!d) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+}
