@@ -29,6 +29,39 @@ public final class Gpt2 {
 
   record AttnOut(Operand<TFloat32> a, Operand<TFloat32> present) {}
 
+  /** One layer's keys and values, [B, H, S, D] each. */
+  public record KeysValues(Operand<TFloat32> k, Operand<TFloat32> v) {}
+
+  /**
+   * What attention remembers of earlier positions: openai's {@code past} tensor ({@link #past}),
+   * or a sampler's KV cache. Given a layer's new keys/values, it returns all of them, oldest first.
+   */
+  public interface Memory {
+    /** How many positions are remembered (the position of the first new token), int32 scalar. */
+    Operand<TInt32> length();
+
+    KeysValues extend(Ops tf, int layer, KeysValues fresh);
+  }
+
+  /** openai/gpt-2's past [B, n_layer, 2, H, S, D] as a {@link Memory}: concat(past, new) per layer. */
+  public static Memory past(Ops tf, Operand<TFloat32> past, int nLayer) {
+    List<Output<TFloat32>> layers = tf.unstack(past, (long) nLayer, Unstack.axis(1L)).output();
+    Operand<TInt32> length = tf.gather(tf.shape(past), tf.constant(4), tf.constant(0));
+    return new Memory() {
+      @Override
+      public Operand<TInt32> length() {
+        return length;
+      }
+
+      @Override
+      public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
+        List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
+        return new KeysValues(tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
+            tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
+      }
+    };
+  }
+
   record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
 
   // [.., n] -> [.., n]; openai/gpt-2 gelu(): the tanh approximation
@@ -94,52 +127,45 @@ public final class Gpt2 {
         tf.math.mul(f(tf, 1e10), tf.math.sub(f(tf, 1), b)));
   }
 
-  // x [B, T, C], past [B, 2, H, S-T, D] or null -> a [B, T, C], present [B, 2, H, T, D]
-  public static AttnOut mha(Ops tf, Operand<TFloat32> x, Params.Attn p, int nHead,
-                            Operand<TFloat32> past) {
+  // x [B, T, C] -> a [B, T, C], present [B, 2, H, T, D]; memory (or null) supplies earlier positions
+  public static AttnOut mha(Ops tf, Operand<TFloat32> x, Params.Attn p, int nHead, int layer,
+                            Memory memory) {
     Operand<TFloat32> c = linear(tf.withSubScope("c_attn"), x, p.cAttn());
     List<Output<TFloat32>> qkv = tf.split(tf.constant(2), c, 3L).output();
     Operand<TFloat32> q = splitHeads(tf, qkv.get(0), nHead);
-    Operand<TFloat32> k = splitHeads(tf, qkv.get(1), nHead);
-    Operand<TFloat32> v = splitHeads(tf, qkv.get(2), nHead);
-    Operand<TFloat32> present = tf.stack(List.of(k, v), org.tensorflow.op.core.Stack.axis(1L));
-    if (past != null) {
-      List<Output<TFloat32>> kv = tf.unstack(past, 2L, Unstack.axis(1L)).output();
-      k = tf.concat(List.of(kv.get(0), k), tf.constant(-2));
-      v = tf.concat(List.of(kv.get(1), v), tf.constant(-2));
+    KeysValues kv = new KeysValues(splitHeads(tf, qkv.get(1), nHead), splitHeads(tf, qkv.get(2), nHead));
+    Operand<TFloat32> present = tf.stack(List.of(kv.k(), kv.v()), org.tensorflow.op.core.Stack.axis(1L));
+    if (memory != null) {
+      kv = memory.extend(tf, layer, kv);
     }
-    Operand<TFloat32> a = mergeHeads(tf, attention(tf, q, k, v));
+    Operand<TFloat32> a = mergeHeads(tf, attention(tf, q, kv.k(), kv.v()));
     return new AttnOut(linear(tf.withSubScope("c_proj"), a, p.cProj()), present);
   }
 
   // [B, T, C] -> [B, T, C]; pre-norm residual block
   public static BlockOut transformerBlock(Ops tf, Operand<TFloat32> x, Params.Block p, int nHead,
-                                          Operand<TFloat32> past) {
+                                          int layer, Memory memory) {
     AttnOut attn = mha(tf.withSubScope("attn"), layerNorm(tf.withSubScope("ln_1"), x, p.ln1()),
-        p.attn(), nHead, past);
+        p.attn(), nHead, layer, memory);
     x = tf.math.add(x, attn.a());
     Operand<TFloat32> m = ffn(tf.withSubScope("mlp"), layerNorm(tf.withSubScope("ln_2"), x, p.ln2()),
         p.mlp());
     return new BlockOut(tf.math.add(x, m), attn.present());
   }
 
-  // tokens [B, T] int32, past [B, L, 2, H, S-T, D] or null -> h [B, T, C], present [B, L, 2, H, T, D]
-  public static Hidden decoder(Ops tf, HParams hp, Operand<TInt32> tokens, Params p,
-                               Operand<TFloat32> past) {
+  // tokens [B, T] int32 -> h [B, T, C], present [B, L, 2, H, T, D]; memory (or null) holds earlier positions
+  public static Hidden decoder(Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory) {
     Ops model = tf.withSubScope("model");
-    Operand<TInt32> pastLen = past == null ? model.constant(0)
-        : model.gather(model.shape(past), model.constant(4), model.constant(0));
+    Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
     Operand<TInt32> t = model.gather(model.shape(tokens), model.constant(1), model.constant(0));
-    Operand<TInt32> positions = model.range(pastLen, model.math.add(pastLen, t), model.constant(1));
+    Operand<TInt32> positions = model.range(start, model.math.add(start, t), model.constant(1));
     Operand<TFloat32> h = model.math.add(
         model.gather(p.wte(), tokens, model.constant(0)),
         model.gather(p.wpe(), positions, model.constant(0)));
-    List<Output<TFloat32>> pasts = past == null ? null
-        : model.unstack(past, (long) hp.nLayer(), Unstack.axis(1L)).output();
     List<Operand<TFloat32>> presents = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       BlockOut out = transformerBlock(model.withSubScope("h" + layer), h, p.h().get(layer),
-          hp.nHead(), pasts == null ? null : pasts.get(layer));
+          hp.nHead(), layer, memory);
       h = out.x();
       presents.add(out.present());
     }
@@ -155,10 +181,11 @@ public final class Gpt2 {
     return tf.reshape(logits, withLastDim(tf, h, wte.shape().get(0)));
   }
 
-  // tokens [B, T] -> logits [B, T, n_vocab] and present; openai/gpt-2 model()
+  // tokens [B, T], past [B, L, 2, H, S, D] or null -> logits [B, T, n_vocab] and present;
+  // openai/gpt-2 model()
   public static Forward gpt2(Ops tf, HParams hp, Operand<TInt32> tokens, Params p,
                              Operand<TFloat32> past) {
-    Hidden hidden = decoder(tf, hp, tokens, p, past);
+    Hidden hidden = decoder(tf, hp, tokens, p, past == null ? null : past(tf, past, hp.nLayer()));
     return new Forward(lmHead(tf.withSubScope("model"), hidden.h(), p.wte()), hidden.present());
   }
 

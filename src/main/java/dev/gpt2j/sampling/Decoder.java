@@ -24,9 +24,9 @@ import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TType;
 
 /**
- * KV-cached decoding. The cache lives in a TF resource variable, so keys and values never cross
- * into Java: each graph run reads it as {@code past}, runs only the new positions through the
- * network and stores past + present back. One run per step serves the whole batch.
+ * KV-cached decoding. The cache lives in TF resource variables ({@link KvCache}), so keys and
+ * values never cross into Java: each graph run puts only the new positions through the network.
+ * One run per step serves the whole batch.
  */
 public final class Decoder {
   /** Receives each generated token as it is drawn. */
@@ -35,10 +35,8 @@ public final class Decoder {
   }
 
   private final HParams hp;
+  private final KvCache cache;
   private final Placeholder<TInt32> tokens;
-  private final Placeholder<TInt32> batchSize;
-  private final Op resetCache;
-  private final Op updateCache;
   private final Placeholder<TFloat32> temperature;
   private final Placeholder<TInt32> topK;
   private final Placeholder<TFloat32> topP;
@@ -48,24 +46,17 @@ public final class Decoder {
   private final Operand<TInt32> plainNext;
   private final Operand<TInt32> topKNext;
   private final Operand<TInt32> topPNext;
+  private final Op updateCache;
 
   public Decoder(Ops tf, HParams hp, Params params) {
     this.hp = hp;
     Ops s = tf.withSubScope("sampler");
-    long[] cacheShape = {-1, hp.nLayer(), 2, hp.nHead(), -1, hp.headSize()};
-    Operand<? extends TType> cache = s.withName("kv_cache").varHandleOp(TFloat32.class,
-        Shape.of(cacheShape), VarHandleOp.sharedName("sampler/kv_cache"));
-    batchSize = s.withName("batch_size").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-    Operand<TInt32> emptyShape = s.stack(List.of(batchSize, s.constant(hp.nLayer()), s.constant(2),
-        s.constant(hp.nHead()), s.constant(0), s.constant(hp.headSize())));
-    resetCache = s.assignVariableOp(cache, s.zeros(emptyShape, TFloat32.class));
-
+    cache = new KvCache(s, hp);
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    Operand<TFloat32> past = s.readVariableOp(cache, TFloat32.class);
-    Gpt2.Hidden hidden = Gpt2.decoder(tf, hp, tokens, params, past);
+    Gpt2.Hidden hidden = Gpt2.decoder(tf, hp, tokens, params, cache);
     Operand<TFloat32> last = s.stridedSlice(hidden.h(), Indices.all(), Indices.at(-1));
     logits = Gpt2.lmHead(s, last, params.wte());
-    updateCache = s.assignVariableOp(cache, s.concat(List.of(past, hidden.present()), s.constant(4)));
+    updateCache = cache.update(s);
 
     temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
@@ -171,7 +162,7 @@ public final class Decoder {
 
   private void reset(Session session, int rows) {
     try (TInt32 b = TInt32.scalarOf(rows)) {
-      session.runner().feed(batchSize, b).addTarget(resetCache).run().close();
+      session.runner().feed(cache.batchSize, b).addTarget(cache.reset).run().close();
     }
   }
 
