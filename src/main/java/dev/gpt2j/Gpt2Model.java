@@ -154,18 +154,13 @@ public final class Gpt2Model implements AutoCloseable {
   /** Batch number {@code batch} of a run: {@code batchSize} samples in one graph run per step. */
   public List<Generation> generateBatch(int[] prompt, SampleOptions options, int batch, Decoder.Sink sink) {
     int base = batch * options.batchSize();
-    int[][] out = decoder.generate(session, prompt, options.batchSize(), options, length(options),
+    int[][] out = decoder.generate(session, prompt, options.batchSize(), options, options.lengthFor(hparams.nCtx()),
         batch, true, (row, token) -> sink.accept(base + row, token));
     List<Generation> result = new ArrayList<>();
     for (int[] row : out) {
       result.add(new Generation(prompt.clone(), row, Gpt2Tokenizer.decode(row)));
     }
     return result;
-  }
-
-  /** The number of new tokens {@code options} asks for: its length, or n_ctx/2 when 0. */
-  public int length(SampleOptions options) {
-    return options.length() == 0 ? hparams.nCtx() / 2 : options.length();
   }
 
   /** The decoder, for tests that compare cached and uncached decoding. */

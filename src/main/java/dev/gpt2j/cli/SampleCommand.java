@@ -2,6 +2,9 @@ package dev.gpt2j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.tokenizer.TextStream;
@@ -73,11 +76,8 @@ final class SampleCommand implements Command {
         + "categorical draw.";
   }
 
-  static SampleOptions sampleOptions(Args args, PrintStream err) {
+  static SampleOptions sampleOptions(Args args) {
     long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
-    if (!args.has("seed") && !args.has("greedy")) {
-      err.println("(seed " + seed + ")");
-    }
     try {
       return new SampleOptions(args.integer("length", 0),
           args.decimal("temperature", SampleOptions.DEFAULT_TEMPERATURE),
@@ -92,13 +92,21 @@ final class SampleCommand implements Command {
 
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
-    SampleOptions options = sampleOptions(args, err);
+    SampleOptions options = sampleOptions(args);
     Path dir = args.path("model-dir", DEFAULT_MODEL_DIR);
     BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
+    int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
+    HParams hp = ModelDir.hparams(dir);
+    if (promptTokens != null) {  // before any work: the weights are not loaded yet
+      Decoder.requireFits(hp, promptTokens.length, options.lengthFor(hp.nCtx()), options.slidingWindow());
+    }
     try (Gpt2Model model = Gpt2Model.load(dir)) {
-      if (prompt != null) {
-        sample(model, encode(prompt, args.has("unconditional")), options, args.has("json"), out);
+      if (!args.has("seed") && !options.greedy()) {
+        err.println("(seed " + options.seed() + ")");  // to repeat this run
+      }
+      if (promptTokens != null) {
+        sample(model, promptTokens, options, args.has("json"), out);
         return 0;
       }
       while (true) {
@@ -155,7 +163,8 @@ final class SampleCommand implements Command {
   /** Streams tokens as drawn when one sample is made at a time; else prints each batch when done. */
   private static void sample(Gpt2Model model, int[] prompt, SampleOptions options, boolean json,
                              PrintStream out) throws IOException {
-    model.decoder().requireFits(prompt.length, model.length(options), options.slidingWindow());
+    Decoder.requireFits(model.hparams(), prompt.length, options.lengthFor(model.hparams().nCtx()),
+        options.slidingWindow());
     boolean streaming = !json && options.batchSize() == 1;
     ObjectMapper mapper = new ObjectMapper();
     for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {

@@ -71,7 +71,7 @@ public final class Decoder {
   }
 
   /** Checks that prompt + length fits the context (or that a sliding window was asked for). */
-  public void requireFits(int promptLength, int length, boolean slidingWindow) {
+  public static void requireFits(HParams hp, int promptLength, int length, boolean slidingWindow) {
     if (promptLength < 1) {
       throw new IllegalArgumentException("the prompt is empty (give a prompt, or --unconditional)");
     }
@@ -92,7 +92,7 @@ public final class Decoder {
    */
   public int[][] generate(Session session, int[] prompt, int rows, SampleOptions o, int length,
                           long stream, boolean useCache, Sink sink) {
-    requireFits(prompt.length, length, o.slidingWindow());
+    requireFits(hp, prompt.length, length, o.slidingWindow());
     List<List<Integer>> context = new ArrayList<>();
     List<List<Integer>> generated = new ArrayList<>();
     for (int r = 0; r < rows; r++) {

@@ -51,6 +51,11 @@ public record SampleOptions(int length, double temperature, int topK, double top
     return new SampleOptions(length, DEFAULT_TEMPERATURE, k, DEFAULT_TOP_P, false, seed, 1, 1, false, false);
   }
 
+  /** New tokens per sample for a model with context {@code nCtx}: length, or n_ctx/2 when 0. */
+  public int lengthFor(int nCtx) {
+    return length == 0 ? nCtx / 2 : length;
+  }
+
   public SampleOptions withBatch(int nSamples, int batchSize) {
     return new SampleOptions(length, temperature, topK, topP, greedy, seed, nSamples, batchSize,
         stopAtEndOfText, slidingWindow);

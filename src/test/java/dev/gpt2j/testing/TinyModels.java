@@ -38,22 +38,38 @@ public final class TinyModels {
 
   /** Writes a model directory at {@code dir} and returns the weights it holds, by tensor name. */
   public static Map<String, float[]> writeRandom(Path dir, HParams hp, long seed) {
+    Map<String, float[]> weights = random(hp, seed);
+    write(dir, hp, weights);
+    return weights;
+  }
+
+  /** Random values for every tensor of a model of shape {@code hp}: N(0, 0.3), gains N(1, 0.3). */
+  public static Map<String, float[]> random(HParams hp, long seed) {
     Random random = new Random(seed);
     Map<String, float[]> weights = new LinkedHashMap<>();
     try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      ModelVariables vars = ModelVariables.create(tf, hp);
-      CheckpointIO io = new CheckpointIO(tf, vars.all());
-      List<Op> assigns = new ArrayList<>();
-      for (ModelVariables.Variable v : vars.all()) {
+      for (ModelVariables.Variable v : ModelVariables.create(Ops.create(g), hp).all()) {
         float[] values = new float[(int) v.size()];
         boolean gain = v.name().endsWith("/g");
         for (int i = 0; i < values.length; i++) {
           values[i] = (float) ((gain ? 1 : 0) + 0.3 * random.nextGaussian());
         }
         weights.put(v.name(), values);
+      }
+    }
+    return weights;
+  }
+
+  /** Writes {@code weights} as an OpenAI-layout model directory. */
+  public static void write(Path dir, HParams hp, Map<String, float[]> weights) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      ModelVariables vars = ModelVariables.create(tf, hp);
+      CheckpointIO io = new CheckpointIO(tf, vars.all());
+      List<Op> assigns = new ArrayList<>();
+      for (ModelVariables.Variable v : vars.all()) {
         assigns.add(tf.assignVariableOp(v.handle(),
-            tf.constant(Shape.of(v.shape()), DataBuffers.of(values, true, false))));
+            tf.constant(Shape.of(v.shape()), DataBuffers.of(weights.get(v.name()), true, false))));
       }
       Op init = tf.withControlDependencies(assigns).noOp();
       try (Session s = new Session(g)) {
@@ -61,6 +77,5 @@ public final class TinyModels {
         ModelDir.writeNew(dir, hp, prefix -> io.save(s, prefix), null);
       }
     }
-    return weights;
   }
 }

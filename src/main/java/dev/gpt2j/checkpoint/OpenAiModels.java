@@ -1,0 +1,47 @@
+package dev.gpt2j.checkpoint;
+
+import dev.gpt2j.model.ModelSize;
+import dev.gpt2j.util.Download;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** OpenAI's released GPT-2 checkpoints, fetched as openai/gpt-2's download_model.py does. */
+public final class OpenAiModels {
+  /** Where download_model.py fetches from: BASE/models/SIZE/FILE. */
+  public static final String BASE_URL = "https://openaipublic.blob.core.windows.net/gpt-2";
+  /** download_model.py's seven files (the .meta graph is fetched too, for openai's own scripts). */
+  public static final List<String> FILES = List.of("checkpoint", "encoder.json", "hparams.json",
+      "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta", "vocab.bpe");
+
+  /** What happened to one file. */
+  public interface Listener {
+    void fileDone(String name, Download.Outcome outcome);
+  }
+
+  private OpenAiModels() {}
+
+  /** Downloads {@code size} into {@code parent/SIZE}; returns that directory. */
+  public static Path download(ModelSize size, Path parent, String baseUrl, Listener listener) {
+    Path dir = parent.resolve(size.label);
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new UncheckedIOException(dir + ": cannot create: " + e.getMessage(), e);
+    }
+    String base = baseUrl.endsWith("/") ? baseUrl : baseUrl + "/";
+    for (String name : FILES) {
+      URI url = URI.create(base + "models/" + size.label + "/" + name);
+      try {
+        listener.fileDone(name, Download.fetch(url, dir.resolve(name)));
+      } catch (Download.DownloadException e) {
+        throw new Download.DownloadException(e.getMessage() + ". Without network access, place "
+            + "OpenAI's files (" + String.join(", ", FILES) + ") in " + dir + " by hand");
+      }
+    }
+    return dir;
+  }
+}

@@ -1,0 +1,48 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.checkpoint.OpenAiModels;
+import dev.gpt2j.model.ModelSize;
+import dev.gpt2j.util.Download;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code download}: one of OpenAI's GPT-2 checkpoints, as openai/gpt-2's download_model.py. */
+final class DownloadCommand implements Command {
+  @Override
+  public String name() {
+    return "download";
+  }
+
+  @Override
+  public String summary() {
+    return "fetch OpenAI's GPT-2 checkpoint files (resumable, size-checked)";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(Option.builder().longOpt("model").hasArg().argName("SIZE")
+            .desc("one of " + ModelSize.labels()).build())
+        .addOption(Option.builder().longOpt("dir").hasArg().argName("DIR")
+            .desc("parent directory (default checkpoints); files go to DIR/SIZE").build())
+        .addOption(Option.builder().longOpt("base-url").hasArg().argName("URL")
+            .desc("mirror of OpenAI's bucket (default " + OpenAiModels.BASE_URL + ")").build());
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) {
+    ModelSize size = ModelSize.of(args.required("model"));
+    Path parent = args.path("dir", "checkpoints");
+    try {
+      Path dir = OpenAiModels.download(size, parent, args.string("base-url", OpenAiModels.BASE_URL),
+          (name, outcome) -> out.println(name + ": " + outcome.name().toLowerCase().replace('_', ' ')));
+      out.println("model " + size.label + " is in " + dir);
+      return 0;
+    } catch (Download.DownloadException e) {
+      err.println("gpt2 download: " + e.getMessage());
+      return 1;
+    }
+  }
+}

@@ -1,0 +1,104 @@
+package dev.gpt2j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.TinyModels;
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SampleCommandTest {
+  static Path model;
+
+  @BeforeAll
+  static void write(@TempDir Path tmp) {
+    model = tmp.resolve("m");
+    TinyModels.writeRandom(model, new HParams(50257, 32, 16, 2, 2), 3);
+  }
+
+  private static CliRunner.Outcome sample(String... extra) {
+    String[] argv = new String[extra.length + 3];
+    argv[0] = "sample";
+    argv[1] = "--model-dir";
+    argv[2] = model.toString();
+    System.arraycopy(extra, 0, argv, 3, extra.length);
+    return CliRunner.run(argv);
+  }
+
+  @Test
+  void jsonLinesCarryPromptTokensGeneratedTokensAndTheirText() throws Exception {
+    CliRunner.Outcome o = sample("--prompt", "Hello world", "--length", "7", "--seed", "1",
+        "--nsamples", "4", "--batch-size", "2", "--json");
+    assertEquals(0, o.code(), o.err());
+    String[] lines = o.out().split("\n");
+    assertEquals(4, lines.length);
+    for (String line : lines) {
+      JsonNode json = new ObjectMapper().readTree(line);
+      assertEquals("[15496,995]", json.get("prompt_tokens").toString());
+      assertEquals(7, json.get("tokens").size());
+      int[] ids = new int[7];
+      for (int i = 0; i < 7; i++) {
+        ids[i] = json.get("tokens").get(i).asInt();
+      }
+      assertEquals(Gpt2Tokenizer.decode(ids), json.get("text").asText());
+    }
+  }
+
+  @Test
+  void streamedTextIsTheSampleTextAndSeedsReproduce() throws Exception {
+    CliRunner.Outcome streamed = sample("--prompt", "Hello world", "--length", "9", "--seed", "5");
+    CliRunner.Outcome json = sample("--prompt", "Hello world", "--length", "9", "--seed", "5", "--json");
+    String text = new ObjectMapper().readTree(json.out()).get("text").asText();
+    String rule = "=".repeat(40);
+    assertEquals(rule + " SAMPLE 1 " + rule + "\n" + text + "\n" + rule + rule + "\n", streamed.out());
+    assertEquals(streamed.out(), sample("--prompt", "Hello world", "--length", "9", "--seed", "5").out());
+  }
+
+  @Test
+  void unconditionalStartsFromEndOfText() throws Exception {
+    CliRunner.Outcome o = sample("--unconditional", "--length", "3", "--seed", "2", "--json");
+    assertEquals(0, o.code(), o.err());
+    assertEquals("[50256]", new ObjectMapper().readTree(o.out()).get("prompt_tokens").toString());
+  }
+
+  @Test
+  void badValuesGiveOneLineAndExitCode2() {
+    assertBad("--top-k must be >= 0 (0 = off), got -1", "--prompt", "x", "--top-k", "-1");
+    assertBad("--top-p must be in (0, 1] (1 = off), got 1.5", "--prompt", "x", "--top-p", "1.5");
+    assertBad("--top-p must be in (0, 1] (1 = off), got 0.0", "--prompt", "x", "--top-p", "0");
+    assertBad("--temperature must be > 0 (or use --greedy), got 0.0", "--prompt", "x", "--temperature", "0");
+    assertBad("--temperature expects a number, got 'hot'", "--prompt", "x", "--temperature", "hot");
+    assertBad("--nsamples (3) must be a multiple of --batch-size (2), as in openai/gpt-2", "--prompt",
+        "x", "--nsamples", "3", "--batch-size", "2");
+    assertBad("the prompt is empty (give --prompt, --prompt-file, standard input, or --unconditional)",
+        "--prompt", "");
+    CliRunner.Outcome tooLong = sample("--prompt", "Hello world", "--length", "31", "--seed", "1");
+    assertEquals(2, tooLong.code());
+    assertEquals("gpt2 sample: prompt (2 tokens) + --length (31) exceeds the model's context of 32 "
+        + "tokens; shorten them or pass --sliding-window\n", tooLong.err());
+    CliRunner.Outcome missing = CliRunner.run("sample", "--model-dir", "/no/such/dir", "--prompt", "x");
+    assertEquals(2, missing.code());
+    assertEquals("gpt2 sample: /no/such/dir: model directory not found\n", missing.err());
+  }
+
+  @Test
+  void greedyNeedsNoTemperatureAndSlidingWindowGoesPastTheContext() {
+    CliRunner.Outcome o = sample("--prompt", "Hello world", "--length", "40", "--greedy",
+        "--temperature", "0", "--sliding-window", "--json");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("\"tokens\":["));
+  }
+
+  private static void assertBad(String message, String... args) {
+    CliRunner.Outcome o = sample(args);
+    assertEquals(2, o.code(), o.err());
+    assertEquals("gpt2 sample: " + message + " (see --help)\n", o.err().replaceAll("\\(seed \\d+\\)\n", ""));
+    assertEquals("", o.out());
+  }
+}

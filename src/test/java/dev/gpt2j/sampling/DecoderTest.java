@@ -1,0 +1,132 @@
+package dev.gpt2j.sampling;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.TinyModels;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DecoderTest {
+  // wide enough vocabulary that token 50256 (end of text) exists
+  static final HParams HP = new HParams(50257, 24, 16, 2, 2);
+  static Gpt2Model model;
+
+  @BeforeAll
+  static void load(@TempDir Path tmp) {
+    TinyModels.writeRandom(tmp.resolve("m"), HP, 21);
+    model = Gpt2Model.load(tmp.resolve("m"));
+  }
+
+  @AfterAll
+  static void close() {
+    model.close();
+  }
+
+  private static int[][] generate(int[] prompt, int rows, SampleOptions o, int length, boolean cache) {
+    return model.decoder().generate(model.session(), prompt, rows, o, length, 0, cache, (r, t) -> { });
+  }
+
+  @Test
+  void greedyIsTheArgmaxOfFullSequenceLogitsAtEveryStep() {
+    int[] prompt = {464, 2068, 7586};
+    int[] out = generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0];
+    List<Integer> seq = new ArrayList<>(Arrays.stream(prompt).boxed().toList());
+    for (int step = 0; step < out.length; step++) {
+      float[][] logits = model.logits(new int[][] {seq.stream().mapToInt(i -> i).toArray()})[0];
+      float[] last = logits[seq.size() - 1];
+      int argmax = 0;
+      for (int v = 1; v < last.length; v++) {
+        if (last[v] > last[argmax]) {
+          argmax = v;
+        }
+      }
+      assertEquals(argmax, out[step], "step " + step);
+      seq.add(out[step]);
+    }
+  }
+
+  @Test
+  void cachedDecodingEqualsUncachedTokenForToken() {
+    int[] prompt = {40, 1101, 257};
+    assertArrayEquals(generate(prompt, 1, SampleOptions.greedy(15), 15, false)[0],
+        generate(prompt, 1, SampleOptions.greedy(15), 15, true)[0]);
+    SampleOptions sampled = SampleOptions.topK(15, 40, 5);
+    assertArrayEquals(generate(prompt, 1, sampled, 15, false)[0], generate(prompt, 1, sampled, 15, true)[0]);
+  }
+
+  @Test
+  void aBatchRunsItsRowsIndependentlyAndSeedsReproduce() {
+    int[] prompt = {40, 1101};
+    SampleOptions o = SampleOptions.topK(12, 0, 99).withBatch(3, 3);
+    int[][] batch = generate(prompt, 3, o, 12, true);
+    assertArrayEquals(batch[0], generate(prompt, 1, SampleOptions.topK(12, 0, 99), 12, true)[0],
+        "row 0 of a batch draws as a batch of one");
+    assertFalse(Arrays.equals(batch[0], batch[1]), "rows draw independently");
+    assertArrayEquals(batch[2], generate(prompt, 3, o, 12, true)[2], "same seed, same samples");
+    assertFalse(Arrays.equals(batch[0],
+        generate(prompt, 1, SampleOptions.topK(12, 0, 100), 12, true)[0]), "another seed");
+  }
+
+  @Test
+  void topPOfOneIsOffAndTinyTopPIsGreedy() {
+    int[] prompt = {40, 1101};
+    SampleOptions plain = new SampleOptions(10, 1.0, 0, 1.0, false, 3, 1, 1, false, false);
+    SampleOptions plainViaP = new SampleOptions(10, 1.0, 0, 0.9999999, false, 3, 1, 1, false, false);
+    SampleOptions tinyP = new SampleOptions(10, 1.0, 0, 1e-9, false, 3, 1, 1, false, false);
+    assertArrayEquals(generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0],
+        generate(prompt, 1, tinyP, 10, true)[0]);
+    assertEquals(10, generate(prompt, 1, plain, 10, true)[0].length);
+    assertEquals(10, generate(prompt, 1, plainViaP, 10, true)[0].length);
+  }
+
+  @Test
+  void promptPlusLengthBeyondContextIsRefusedUnlessSliding() {
+    int[] prompt = new int[20];
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> generate(prompt, 1, SampleOptions.greedy(5), 5, true));
+    assertEquals("prompt (20 tokens) + --length (5) exceeds the model's context of 24 tokens; "
+        + "shorten them or pass --sliding-window", e.getMessage());
+    SampleOptions sliding = new SampleOptions(40, 1.0, 0, 1.0, true, 0, 1, 1, false, true);
+    int[] out = generate(prompt, 1, sliding, 40, true)[0];
+    assertEquals(40, out.length);
+    // after the window slides, decoding continues from the last n_ctx/2 tokens as a fresh prompt
+    int[] uncached = generate(prompt, 1, sliding, 40, false)[0];
+    assertArrayEquals(Arrays.copyOf(uncached, 4), Arrays.copyOf(out, 4));
+  }
+
+  @Test
+  void stopAtEndOfTextEndsEachRowThere(@TempDir Path tmp) {
+    // ln_f with gain 0 makes every final hidden state its bias u; wte[50256] = 10 u then gives
+    // end-of-text the largest logit everywhere, so greedy decoding emits it at once.
+    java.util.Map<String, float[]> w = TinyModels.random(HP, 8);
+    float[] u = w.get("model/ln_f/b");
+    Arrays.fill(w.get("model/ln_f/g"), 0f);
+    for (int j = 0; j < u.length; j++) {
+      w.get("model/wte")[50256 * HP.nEmbd() + j] = 10 * u[j];
+    }
+    TinyModels.write(tmp.resolve("eot"), HP, w);
+    try (Gpt2Model eot = Gpt2Model.load(tmp.resolve("eot"))) {
+      SampleOptions stop = new SampleOptions(6, 1.0, 0, 1.0, true, 0, 2, 2, true, false);
+      SampleOptions go = new SampleOptions(6, 1.0, 0, 1.0, true, 0, 2, 2, false, false);
+      int[] prompt = {1, 2, 3};
+      int[][] stopped = eot.decoder().generate(eot.session(), prompt, 2, stop, 6, 0, true, (r, t) -> { });
+      int[][] going = eot.decoder().generate(eot.session(), prompt, 2, go, 6, 0, true, (r, t) -> { });
+      assertArrayEquals(new int[0], stopped[0]);
+      assertArrayEquals(new int[0], stopped[1]);
+      int[] allEot = new int[6];
+      Arrays.fill(allEot, 50256);
+      assertArrayEquals(allEot, going[1]);
+    }
+  }
+}
