@@ -16,7 +16,9 @@ SEED ?=
 
 SOURCES := pom.xml $(shell find src/main -type f 2>/dev/null)
 
-.PHONY: help build test sample score clean
+BENCH_MODEL_DIR ?= checkpoints/bench-124M
+
+.PHONY: help build test sample download bench bench-sample clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -36,12 +38,23 @@ $(JAR): $(SOURCES)
 test: ## run the test suite (offline; tests needing ../shared or real weights skip)
 	$(MVN) test
 
-sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [LENGTH=...] [TOP_K=...]
+sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DIR=...] [LENGTH=...] [TOP_K=...]
 	@test -n '$(PROMPT)' || { echo 'make sample: set PROMPT="..."' >&2; exit 2; }
+	@test -f '$(MODEL_DIR)/checkpoint' || test '$(MODEL_DIR)' != 'checkpoints/$(MODEL)' || \
+	  $(GPT2) download --model $(MODEL) --dir checkpoints
 	$(GPT2) sample --model-dir '$(MODEL_DIR)' --prompt '$(subst ','\'',$(PROMPT))' \
 	  $(if $(LENGTH),--length $(LENGTH)) $(if $(TOP_K),--top-k $(TOP_K)) \
 	  $(if $(TOP_P),--top-p $(TOP_P)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 	  $(if $(SEED),--seed $(SEED))
+
+download: $(JAR) ## fetch OpenAI's checkpoint: make download MODEL=124M
+	$(GPT2) download --model $(MODEL) --dir checkpoints
+
+bench: bench-sample ## all benchmarks
+
+bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	$(GPT2) bench-sample --model-dir '$(BENCH_MODEL_DIR)'
 
 clean: ## remove build output
 	$(MVN) clean

@@ -2,7 +2,6 @@ package dev.gpt2j;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.sampling.Decoder;
@@ -14,19 +13,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import dev.gpt2j.util.Tensors;
 import org.tensorflow.Graph;
-import org.tensorflow.Operand;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
-import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
@@ -52,9 +44,6 @@ public final class Gpt2Model implements AutoCloseable {
   private final CheckpointIO checkpointIO;
   private final Placeholder<TInt64> initSeed;
   private final List<Op> initializers;
-  private final Placeholder<TInt32> tokens;
-  private final Operand<TFloat32> logits;
-  private final Operand<TFloat32> logprobs;
   private final Decoder decoder;
 
   /**
@@ -76,14 +65,7 @@ public final class Gpt2Model implements AutoCloseable {
           : CompletableFuture.runAsync(() -> checkpointIO.restore(session, restoreFrom));
       try {
         initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-        initializers = variables.initializers(initSeed);
-        Ops score = tf.withSubScope("score");
-        tokens = score.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-        logits = Gpt2.gpt2(tf, hparams, tokens, variables.params(), null).logits();
-        // logits at position i predict token i+1: logits[:, :-1] against tokens[:, 1:]
-        logprobs = Gpt2.logprobs(score,
-            score.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1)),
-            score.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
+        initializers = restoreFrom == null ? variables.initializers(initSeed) : List.of();
         decoder = new Decoder(tf, hparams, variables.params());
       } finally {
         join(restoring);
@@ -178,17 +160,7 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** Full logits [B, T, n_vocab] for a batch of equal-length token rows. */
   public float[][][] logits(int[][] batch) {
-    try (TInt32 t = Tensors.matrix(batch);
-         Result r = session.runner().feed(tokens, t).fetch(logits).run()) {
-      TFloat32 out = (TFloat32) r.get(0);
-      float[][][] result = new float[batch.length][batch[0].length][hparams.nVocab()];
-      for (int b = 0; b < batch.length; b++) {
-        for (int i = 0; i < batch[0].length; i++) {
-          out.get(b, i).copyTo(DataBuffers.of(result[b][i], false, false));
-        }
-      }
-      return result;
-    }
+    return decoder.logits(session, batch);
   }
 
   /**
@@ -206,7 +178,7 @@ public final class Gpt2Model implements AutoCloseable {
     int begin = 0;
     while (scored < ids.length) {
       int end = Math.min(begin + nCtx, ids.length);
-      float[] window = scoreWindow(Arrays.copyOfRange(ids, begin, end));
+      float[] window = decoder.logprobs(session, Arrays.copyOfRange(ids, begin, end));
       for (int target = scored; target < end; target++) {
         out[target - 1] = window[target - begin - 1];
       }
@@ -214,15 +186,6 @@ public final class Gpt2Model implements AutoCloseable {
       begin = end - nCtx / 2;
     }
     return out;
-  }
-
-  private float[] scoreWindow(int[] window) {
-    try (TInt32 t = Tensors.matrix(new int[][] {window});
-         Result r = session.runner().feed(tokens, t).fetch(logprobs).run()) {
-      float[] lp = new float[window.length - 1];
-      ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
-      return lp;
-    }
   }
 
   @Override

@@ -21,7 +21,7 @@ public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
   static {
-    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand())) {
+    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand(), new BenchSampleCommand())) {
       COMMANDS.put(c.name(), c);
     }
   }

@@ -36,6 +36,10 @@ final class TfLog {
   static int runInQuietChild(String[] argv) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    // The work happens in TF's native code; the JVM only needs to start fast. The C1 compiler
+    // and the serial collector cut model loading from about 2.3 s to 1.7 s here.
+    cmd.add("-XX:TieredStopAtLevel=1");
+    cmd.add("-XX:+UseSerialGC");
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));

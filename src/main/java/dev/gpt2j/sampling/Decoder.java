@@ -42,6 +42,8 @@ public final class Decoder {
   private final Placeholder<TFloat32> topP;
   private final Placeholder<TInt64> seed;
   private final Operand<TFloat32> logits;
+  private final Operand<TFloat32> allLogits;
+  private final Operand<TFloat32> logprobs;
   private final Operand<TInt32> greedyNext;
   private final Operand<TInt32> plainNext;
   private final Operand<TInt32> topKNext;
@@ -56,6 +58,11 @@ public final class Decoder {
     Gpt2.Hidden hidden = Gpt2.decoder(tf, hp, tokens, params, cache);
     Operand<TFloat32> last = s.stridedSlice(hidden.h(), Indices.all(), Indices.at(-1));
     logits = Gpt2.lmHead(s, last, params.wte());
+    // whole-sequence outputs, for scoring: logits at position i predict token i+1
+    allLogits = Gpt2.lmHead(s, hidden.h(), params.wte());
+    logprobs = Gpt2.logprobs(s,
+        s.stridedSlice(allLogits, Indices.all(), Indices.sliceTo(-1)),
+        s.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
     updateCache = cache.update(s);
 
     temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
@@ -134,17 +141,30 @@ public final class Decoder {
         .toArray(int[][]::new);
   }
 
-  /** Last logits [B, n_vocab] of a fresh (uncached) run over {@code batch}; for tests and tools. */
-  public float[][] logits(Session session, int[][] batch) {
+  /** Logits [B, T, n_vocab] of a fresh (uncached) run over equal-length rows. */
+  public float[][][] logits(Session session, int[][] batch) {
     reset(session, batch.length);
     try (TInt32 in = Tensors.matrix(batch);
-         Result r = session.runner().feed(tokens, in).fetch(logits).run()) {
+         Result r = session.runner().feed(tokens, in).fetch(allLogits).run()) {
       TFloat32 out = (TFloat32) r.get(0);
-      float[][] result = new float[batch.length][hp.nVocab()];
+      float[][][] result = new float[batch.length][batch[0].length][hp.nVocab()];
       for (int b = 0; b < batch.length; b++) {
-        out.get(b).copyTo(DataBuffers.of(result[b], false, false));
+        for (int i = 0; i < batch[0].length; i++) {
+          out.get(b, i).copyTo(DataBuffers.of(result[b][i], false, false));
+        }
       }
       return result;
+    }
+  }
+
+  /** log p(tokens[i+1] | tokens[..i]) for one sequence of at most n_ctx tokens (fresh run). */
+  public float[] logprobs(Session session, int[] sequence) {
+    reset(session, 1);
+    try (TInt32 in = Tensors.matrix(new int[][] {sequence});
+         Result r = session.runner().feed(tokens, in).fetch(logprobs).run()) {
+      float[] lp = new float[sequence.length - 1];
+      ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
+      return lp;
     }
   }
 

@@ -1,0 +1,97 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.sampling.SampleOptions;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code bench-sample}: decoding speed (a benchmark, not a test). */
+final class BenchSampleCommand implements Command {
+  @Override
+  public String name() {
+    return "bench-sample";
+  }
+
+  @Override
+  public String summary() {
+    return "benchmark KV-cached greedy decoding: tokens/s, time to first token, peak RSS";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(Option.builder().longOpt("model-dir").hasArg().argName("DIR")
+            .desc("model to time (make bench-sample uses a 124M-shaped one from init)").build())
+        .addOption(Option.builder().longOpt("new-tokens").hasArg().argName("N")
+            .desc("tokens generated per run (default 128)").build())
+        .addOption(Option.builder().longOpt("runs").hasArg().argName("N")
+            .desc("timed runs after one warm-up; the median is reported (default 3)").build());
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) throws IOException {
+    Path dir = Path.of(args.required("model-dir"));
+    int newTokens = args.integer("new-tokens", 128);
+    int runs = args.integer("runs", 3);
+    long start = System.nanoTime();
+    try (Gpt2Model model = Gpt2Model.load(dir)) {
+      out.printf("loaded %s (%,d parameters) in %.2f s%n", dir, model.hparams().parameterCount(),
+          (System.nanoTime() - start) / 1e9);
+      for (int[] config : new int[][] {{8, 1}, {8, 8}, {512, 1}}) {
+        int promptLength = Math.min(config[0], model.hparams().nCtx() - newTokens);
+        out.println(measure(model, promptLength, config[1], newTokens, runs));
+      }
+    }
+    out.printf("peak RSS %.2f GB%n", peakRssKb() / 1024.0 / 1024.0);
+    return 0;
+  }
+
+  private static String measure(Gpt2Model model, int promptLength, int batch, int newTokens, int runs) {
+    int[] prompt = new int[promptLength];
+    for (int i = 0; i < promptLength; i++) {
+      prompt[i] = (i * 7919 + 13) % model.hparams().nVocab();
+    }
+    SampleOptions options = SampleOptions.greedy(newTokens).withBatch(batch, batch);
+    double[] rates = new double[runs];
+    double[] firsts = new double[runs];
+    for (int run = -1; run < runs; run++) {  // run -1 is the warm-up
+      long[] first = {0};
+      long t0 = System.nanoTime();
+      model.generateBatch(prompt, options, 0, (sample, token) -> {
+        if (first[0] == 0) {
+          first[0] = System.nanoTime();
+        }
+      });
+      long t1 = System.nanoTime();
+      if (run >= 0) {
+        firsts[run] = (first[0] - t0) / 1e9;
+        // steps after the first one: each puts one new position of every row through the network
+        rates[run] = (newTokens - 1) * batch / ((t1 - first[0]) / 1e9);
+      }
+    }
+    return String.format("prompt %d, batch %d, %d new tokens: %.1f new tokens/s (median of %d; "
+            + "runs %s), time to first token %.3f s", promptLength, batch, newTokens, median(rates),
+        runs, Arrays.toString(Arrays.stream(rates).map(r -> Math.round(r * 10) / 10.0).toArray()),
+        median(firsts));
+  }
+
+  private static double median(double[] x) {
+    double[] s = x.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
+  static long peakRssKb() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("\\D", ""));
+      }
+    }
+    return -1;
+  }
+}
