@@ -90,7 +90,17 @@ public final class Gpt2Model implements AutoCloseable {
   /** Loads an OpenAI-layout model directory (the checkpoint its {@code checkpoint} file names). */
   public static Gpt2Model load(Path dir) {
     HParams hp = ModelDir.hparams(dir);
-    return new Gpt2Model(hp, ModelDir.latestCheckpoint(dir));
+    return open(hp, ModelDir.latestCheckpoint(dir));
+  }
+
+  /** A model of shape {@code hp} with the weights of the checkpoint at {@code prefix}. */
+  public static Gpt2Model open(HParams hp, Path prefix) {
+    return new Gpt2Model(hp, prefix);
+  }
+
+  /** Replaces the weights with those of the checkpoint at {@code prefix}. */
+  public void restore(Path prefix) {
+    checkpointIO.restore(session, prefix);
   }
 
   /** A freshly initialised model with OpenAI's initialisers, reproducible from {@code seed}. */

@@ -21,7 +21,7 @@ public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
   static {
-    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand(), new BenchSampleCommand())) {
+    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand(), new BenchSampleCommand(), new PrepareCommand(), new TrainCommand())) {
       COMMANDS.put(c.name(), c);
     }
   }
@@ -29,7 +29,7 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] argv) throws Exception {
-    System.exit(TfLog.runHere(argv) ? run(argv) : TfLog.runInQuietChild(argv));
+    System.exit(TfLog.runHere() ? run(argv) : TfLog.runInChild(argv));
   }
 
   static int run(String[] argv) {

@@ -8,14 +8,15 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Keeps TensorFlow's C++ log off the terminal unless --verbose is given. TF reads
- * TF_CPP_MIN_LOG_LEVEL once, when its library loads, and absl prints a few lines regardless, so a
- * Java process cannot silence it after starting: the CLI runs itself once more as a child with the
- * variable set, and drops absl's INFO/WARNING lines from the child's stderr. Everything else
- * (stdin, stdout, our own messages, progress bars) passes through unchanged.
+ * Runs the CLI in a child JVM with the environment TF needs. TF reads TF_CPP_MIN_LOG_LEVEL,
+ * TF_XLA_FLAGS and its allocator settings once, when its library loads, and absl prints a few
+ * lines regardless; a Java process cannot set its own environment, so the CLI runs itself once
+ * more as a child with them set, and (unless --verbose) drops absl's INFO/WARNING lines from the
+ * child's stderr. Everything else (stdin, stdout, our messages, progress bars) passes through.
  */
 final class TfLog {
   private static final String CHILD_MARKER = "GPT2_QUIET_CHILD";
@@ -25,15 +26,18 @@ final class TfLog {
 
   private TfLog() {}
 
-  /** True when this process should do the work itself (already quiet, or verbose wanted). */
-  static boolean runHere(String[] argv) {
-    return System.getenv(CHILD_MARKER) != null
-        || System.getenv("TF_CPP_MIN_LOG_LEVEL") != null
-        || Arrays.asList(argv).contains("--verbose");
+  /** True in the child process, which does the work. */
+  static boolean runHere() {
+    return System.getenv(CHILD_MARKER) != null;
   }
 
-  /** Runs this command line in a quiet child JVM; returns its exit code. */
-  static int runInQuietChild(String[] argv) throws IOException, InterruptedException {
+  /**
+   * Runs this command line in a child JVM whose environment TF reads at load time: quiet logs
+   * (unless --verbose), XLA auto-clustering allowed on CPU, and TF's pooling (BFC) CPU allocator,
+   * which reuses buffers instead of touching fresh memory every step. Returns its exit code.
+   */
+  static int runInChild(String[] argv) throws IOException, InterruptedException {
+    boolean verbose = Arrays.asList(argv).contains("--verbose");
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     // The work happens in TF's native code; the JVM only needs to start fast. The C1 compiler
@@ -48,8 +52,17 @@ final class TfLog {
     ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectInput(ProcessBuilder.Redirect.INHERIT)
         .redirectOutput(ProcessBuilder.Redirect.INHERIT);
-    pb.environment().put(CHILD_MARKER, "1");
-    pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
+    Map<String, String> env = pb.environment();
+    env.put(CHILD_MARKER, "1");
+    if (!verbose) {
+      env.putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
+    }
+    env.merge("TF_XLA_FLAGS", "--tf_xla_cpu_global_jit",
+        (old, add) -> old.contains("tf_xla_cpu_global_jit") ? old : old + " " + add);
+    env.putIfAbsent("TF_CPU_ALLOCATOR_USE_BFC", "true");
+    if (verbose) {
+      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+    }
     Process child = pb.start();
     // A SIGTERM to us reaches the child too, so it can save its work before exiting.
     Thread stopChild = new Thread(() -> {
@@ -61,7 +74,9 @@ final class TfLog {
       }
     });
     Runtime.getRuntime().addShutdownHook(stopChild);
-    filter(child.getErrorStream(), System.err);
+    if (!verbose) {
+      filter(child.getErrorStream(), System.err);
+    }
     int code = child.waitFor();
     Runtime.getRuntime().removeShutdownHook(stopChild);
     return code;

@@ -104,6 +104,16 @@ public final class ModelVariables {
   }
 
   private Operand<TFloat32> variable(String name, Init init, boolean decay, long... shape) {
+    Variable v = create(tf, name, init, decay, shape);
+    variables.add(v);
+    return v.value();
+  }
+
+  /**
+   * A float32 resource variable named {@code name} (its TF resource name too, so two graphs
+   * never share it by accident), with a read of its value.
+   */
+  public static Variable create(Ops tf, String name, Init init, boolean decay, long... shape) {
     Ops scope = tf;
     String[] parts = name.split("/");
     for (int i = 0; i < parts.length - 1; i++) {
@@ -113,8 +123,7 @@ public final class ModelVariables {
         .varHandleOp(TFloat32.class, Shape.of(shape), VarHandleOp.sharedName(name));
     Operand<TFloat32> value = scope.withSubScope(parts[parts.length - 1]).withName("read")
         .readVariableOp(handle, TFloat32.class);
-    variables.add(new Variable(name, shape, init, decay, handle, value));
-    return value;
+    return new Variable(name, shape, init, decay, handle, value);
   }
 
   private Params.LayerNorm layerNorm(String scope, int nx) {

@@ -1,0 +1,74 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.data.Prepare;
+import dev.gpt2j.util.Download;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code prepare}: text to nanoGPT-style train.bin / val.bin. */
+final class PrepareCommand implements Command {
+  /** Tiny Shakespeare's public home (karpathy/char-rnn), as nanoGPT's prepare.py fetches it. */
+  static final String SHAKESPEARE_URL =
+      "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt";
+
+  @Override
+  public String name() {
+    return "prepare";
+  }
+
+  @Override
+  public String summary() {
+    return "tokenize text into train.bin / val.bin (uint16 GPT-2 ids, nanoGPT's format)";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(Option.builder().longOpt("input").hasArg().argName("FILE|DIR")
+            .desc("a UTF-8 text file, or a directory whose files are joined with <|endoftext|>").build())
+        .addOption(Option.builder().longOpt("url").hasArg().argName("URL")
+            .desc("fetch the input first (to OUT/input.txt); e.g. " + SHAKESPEARE_URL).build())
+        .addOption(Option.builder().longOpt("out").hasArg().argName("DIR")
+            .desc("output directory, e.g. data/shakespeare").build())
+        .addOption(Option.builder().longOpt("val-fraction").hasArg().argName("F")
+            .desc("share held out for validation (default 0.1)").build());
+  }
+
+  @Override
+  public String helpFooter() {
+    return "\nOne file splits by characters like nanoGPT's shakespeare prepare.py (first 90% train); "
+        + "a directory's token sequence splits at the same fraction.";
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) throws IOException {
+    Path outDir = Path.of(args.required("out"));
+    Path input;
+    if (args.has("url")) {
+      if (args.has("input")) {
+        throw new UsageException("give --input or --url, not both");
+      }
+      Files.createDirectories(outDir);
+      input = outDir.resolve("input.txt");
+      try {
+        Download.fetch(URI.create(args.string("url", "")), input);
+      } catch (Download.DownloadException e) {
+        err.println("gpt2 prepare: " + e.getMessage() + ". Without network access, pass the text "
+            + "with --input FILE (make data DATA_FILE=...)");
+        return 1;
+      }
+    } else {
+      input = Path.of(args.required("input"));
+    }
+    long start = System.nanoTime();
+    Prepare.Counts counts = Prepare.prepare(input, outDir, args.decimal("val-fraction", 0.1));
+    out.printf("%s: %,d train tokens, %,d val tokens from %d file(s) in %.1f s -> %s%n", input,
+        counts.trainTokens(), counts.valTokens(), counts.files(), (System.nanoTime() - start) / 1e9, outDir);
+    return 0;
+  }
+}

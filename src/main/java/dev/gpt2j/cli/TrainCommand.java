@@ -1,0 +1,85 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.train.TrainConfig;
+import dev.gpt2j.train.Trainer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code train}: a config file plus {@code --key=value} overrides, like nanoGPT's configurator. */
+final class TrainCommand implements Command {
+  @Override
+  public String name() {
+    return "train";
+  }
+
+  @Override
+  public String summary() {
+    return "train or fine-tune (XLA-compiled step, AdamW); saves in OpenAI's layout";
+  }
+
+  @Override
+  public Options options() {
+    Options o = new Options().addOption(Option.builder().longOpt("config").hasArg().argName("FILE")
+        .desc("a .properties file of the keys below (e.g. configs/shakespeare.properties)").build());
+    TrainConfig.KEYS.forEach((key, k) -> o.addOption(Option.builder().longOpt(key).hasArg()
+        .argName("V").desc(k.help() + " (default " + k.defaultValue() + ")").build()));
+    return o;
+  }
+
+  @Override
+  public String helpFooter() {
+    return "\nKeys come from the config file, then from --key=value options. Ctrl-C or SIGTERM saves "
+        + "the current step before exiting; init_from=resume continues from it.";
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) {
+    Map<String, String> overrides = new LinkedHashMap<>();
+    for (String key : TrainConfig.KEYS.keySet()) {
+      if (args.has(key)) {
+        overrides.put(key, args.string(key, null));
+      }
+    }
+    if (args.rest().length > 0) {
+      throw new UsageException("unexpected argument '" + args.rest()[0] + "' (options are --key=value)");
+    }
+    TrainConfig config;
+    try {
+      config = TrainConfig.load(args.has("config") ? Path.of(args.string("config", null)) : null, overrides);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    AtomicBoolean stop = new AtomicBoolean();
+    CountDownLatch finished = new CountDownLatch(1);
+    Thread saveOnExit = new Thread(() -> {
+      stop.set(true);
+      try {
+        finished.await(10, TimeUnit.MINUTES);  // the loop saves, then lets the JVM go
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    Runtime.getRuntime().addShutdownHook(saveOnExit);
+    try {
+      Trainer.Outcome outcome = new Trainer(config, out, stop::get).run();
+      out.printf("done: iter %d, train loss %.4f, val loss %.4f%n", outcome.iter(), outcome.trainLoss(),
+          outcome.valLoss());
+      return 0;
+    } catch (Trainer.DivergedException e) {
+      err.println("gpt2 train: " + e.getMessage());
+      return 1;
+    } finally {
+      finished.countDown();
+      if (!stop.get()) {
+        Runtime.getRuntime().removeShutdownHook(saveOnExit);
+      }
+    }
+  }
+}

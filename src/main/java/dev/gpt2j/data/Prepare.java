@@ -1,0 +1,100 @@
+package dev.gpt2j.data;
+
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+
+/**
+ * Text to train.bin / val.bin. One file is split as nanoGPT's shakespeare prepare.py does: the
+ * first (1 - val_fraction) of its characters train, the rest validate, each encoded on its own.
+ * A directory's files (sorted by name) are encoded one by one and joined with end-of-text
+ * tokens, and the token sequence is split at the same fraction.
+ */
+public final class Prepare {
+  public static final String TRAIN = "train.bin";
+  public static final String VAL = "val.bin";
+
+  public record Counts(long files, long trainTokens, long valTokens) {}
+
+  private Prepare() {}
+
+  public static Counts prepare(Path input, Path outDir, double valFraction) {
+    if (!(valFraction >= 0 && valFraction < 1)) {
+      throw new IllegalArgumentException("--val-fraction must be in [0, 1), got " + valFraction);
+    }
+    List<Path> files = inputs(input);
+    int[] train;
+    int[] val;
+    try (ProgressBar bar = new ProgressBarBuilder().setTaskName("tokenize").setInitialMax(files.size())
+        .setUnit(" files", 1).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+      if (Files.isRegularFile(input)) {
+        String text = read(input);
+        int cut = (int) (text.length() * (1 - valFraction));
+        train = Gpt2Tokenizer.encode(text.substring(0, cut));
+        val = Gpt2Tokenizer.encode(text.substring(cut));
+        bar.step();
+      } else {
+        java.util.List<int[]> parts = new java.util.ArrayList<>();
+        for (Path f : files) {
+          if (!parts.isEmpty()) {
+            parts.add(new int[] {Gpt2Tokenizer.END_OF_TEXT});
+          }
+          parts.add(Gpt2Tokenizer.encode(read(f)));
+          bar.step();
+        }
+        int[] all = parts.stream().flatMapToInt(Arrays::stream).toArray();
+        int cut = (int) (all.length * (1 - valFraction));
+        train = Arrays.copyOfRange(all, 0, cut);
+        val = Arrays.copyOfRange(all, cut, all.length);
+      }
+    }
+    try {
+      Files.createDirectories(outDir);
+    } catch (IOException e) {
+      throw new UncheckedIOException(outDir + ": cannot create: " + e.getMessage(), e);
+    }
+    TokenFile.write(outDir.resolve(TRAIN), train);
+    TokenFile.write(outDir.resolve(VAL), val);
+    return new Counts(files.size(), train.length, val.length);
+  }
+
+  private static List<Path> inputs(Path input) {
+    if (Files.isRegularFile(input)) {
+      return List.of(input);
+    }
+    if (!Files.isDirectory(input)) {
+      throw new IllegalArgumentException("--input: " + input + " not found");
+    }
+    try (Stream<Path> s = Files.walk(input)) {
+      List<Path> files = s.filter(Files::isRegularFile).sorted().toList();
+      if (files.isEmpty()) {
+        throw new IllegalArgumentException("--input: " + input + " has no files");
+      }
+      return files;
+    } catch (IOException e) {
+      throw new UncheckedIOException(input + ": cannot list: " + e.getMessage(), e);
+    }
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException("--input: " + file + " not found");
+    } catch (java.nio.charset.MalformedInputException e) {
+      throw new IllegalArgumentException("--input: " + file + " is not UTF-8 text");
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+}

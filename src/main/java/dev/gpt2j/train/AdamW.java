@@ -1,0 +1,83 @@
+package dev.gpt2j.train;
+
+import dev.gpt2j.model.ModelVariables;
+import dev.gpt2j.model.ModelVariables.Variable;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * AdamW as PyTorch's torch.optim.AdamW (nanoGPT's optimiser): decoupled weight decay
+ * p *= 1 - lr * wd on the tensors marked for decay, then the bias-corrected Adam step
+ * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). Slots are named as TF1's
+ * AdamOptimizer names them ({@code <var>/Adam}, {@code <var>/Adam_1}).
+ */
+public final class AdamW {
+  public static final double EPS = 1e-8;
+
+  private final List<Variable> first = new ArrayList<>();
+  private final List<Variable> second = new ArrayList<>();
+  private final Variable step;
+
+  public AdamW(Ops tf, List<Variable> params) {
+    Ops s = tf.withSubScope("adam");
+    for (Variable p : params) {
+      first.add(ModelVariables.create(s, p.name() + "/Adam", new ModelVariables.Init.Constant(0), false, p.shape()));
+      second.add(ModelVariables.create(s, p.name() + "/Adam_1", new ModelVariables.Init.Constant(0), false, p.shape()));
+    }
+    step = ModelVariables.create(s, "train/step", new ModelVariables.Init.Constant(0), false);
+  }
+
+  /** The optimiser's state: both moment slots of every parameter and the step count. */
+  public List<Variable> state() {
+    List<Variable> all = new ArrayList<>(first);
+    all.addAll(second);
+    all.add(step);
+    return all;
+  }
+
+  /** Ops that set every slot and the step count to zero. */
+  public List<Op> reset(Ops tf) {
+    List<Op> ops = new ArrayList<>();
+    for (Variable v : state()) {
+      ops.add(tf.assignVariableOp(v.handle(), tf.zerosLike(v.value())));
+    }
+    return ops;
+  }
+
+  /** One update of {@code params} with gradients {@code grads}; returns the assignments. */
+  public List<Op> update(Ops tf, List<Variable> params, List<Operand<TFloat32>> grads,
+                         Operand<TFloat32> lr, double beta1, double beta2, double weightDecay) {
+    Ops s = tf.withSubScope("adamw");
+    Operand<TFloat32> t = s.math.add(step.value(), f(s, 1));
+    Operand<TFloat32> bc1 = s.math.sub(f(s, 1), s.math.pow(f(s, beta1), t));
+    Operand<TFloat32> bc2 = s.math.sub(f(s, 1), s.math.pow(f(s, beta2), t));
+    Operand<TFloat32> stepSize = s.math.div(lr, bc1);
+    Operand<TFloat32> sqrtBc2 = s.math.sqrt(bc2);
+    Operand<TFloat32> decayed = s.math.sub(f(s, 1), s.math.mul(lr, f(s, weightDecay)));
+    List<Op> ops = new ArrayList<>();
+    for (int i = 0; i < params.size(); i++) {
+      Variable p = params.get(i);
+      Operand<TFloat32> g = grads.get(i);
+      Operand<TFloat32> m = s.math.add(s.math.mul(f(s, beta1), first.get(i).value()),
+          s.math.mul(f(s, 1 - beta1), g));
+      Operand<TFloat32> v = s.math.add(s.math.mul(f(s, beta2), second.get(i).value()),
+          s.math.mul(f(s, 1 - beta2), s.math.square(g)));
+      Operand<TFloat32> w = p.decay() ? s.math.mul(p.value(), decayed) : p.value();
+      Operand<TFloat32> denom = s.math.add(s.math.div(s.math.sqrt(v), sqrtBc2), f(s, EPS));
+      Operand<TFloat32> updated = s.math.sub(w, s.math.mul(stepSize, s.math.div(m, denom)));
+      ops.add(s.assignVariableOp(first.get(i).handle(), m));
+      ops.add(s.assignVariableOp(second.get(i).handle(), v));
+      ops.add(s.assignVariableOp(p.handle(), updated));
+    }
+    ops.add(s.assignVariableOp(step.handle(), t));
+    return ops;
+  }
+
+  private static Operand<TFloat32> f(Ops tf, double v) {
+    return tf.constant((float) v);
+  }
+}

@@ -1,0 +1,103 @@
+package dev.gpt2j.train;
+
+import dev.gpt2j.util.AtomicFiles;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/** metrics.csv ({@code iter,train_loss,val_loss,lr,tokens_per_s}) and loss.png of a run. */
+public final class Metrics {
+  public static final String CSV = "metrics.csv";
+  public static final String PLOT = "loss.png";
+  static final String HEADER = "iter,train_loss,val_loss,lr,tokens_per_s";
+
+  /** One row; NaN where a column was not measured at that step. */
+  public record Row(int iter, double trainLoss, double valLoss, double lr, double tokensPerS) {
+    String csv() {
+      return iter + "," + num(trainLoss) + "," + num(valLoss) + "," + num(lr) + "," + num(tokensPerS);
+    }
+
+    private static String num(double v) {
+      return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6g", v);
+    }
+  }
+
+  private final Path dir;
+  private final List<Row> rows = new ArrayList<>();
+
+  /** Starts empty, or (resuming) from the rows of an earlier run up to {@code upTo}. */
+  public Metrics(Path dir, int upTo) {
+    this.dir = dir;
+    Path csv = dir.resolve(CSV);
+    if (upTo > 0 && Files.isRegularFile(csv)) {
+      try {
+        for (String line : Files.readAllLines(csv, StandardCharsets.UTF_8)) {
+          if (!line.isBlank() && !line.equals(HEADER)) {
+            Row row = parse(line);
+            if (row.iter() <= upTo) {
+              rows.add(row);
+            }
+          }
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(csv + ": cannot read: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static Row parse(String line) {
+    String[] f = line.split(",", -1);
+    return new Row(Integer.parseInt(f[0]), d(f[1]), d(f[2]), d(f[3]), d(f[4]));
+  }
+
+  private static double d(String s) {
+    return s.isEmpty() ? Double.NaN : Double.parseDouble(s);
+  }
+
+  public List<Row> rows() {
+    return List.copyOf(rows);
+  }
+
+  public void add(Row row) {
+    rows.add(row);
+    StringBuilder sb = new StringBuilder(HEADER).append('\n');
+    rows.forEach(r -> sb.append(r.csv()).append('\n'));
+    AtomicFiles.writeString(dir.resolve(CSV), sb.toString());
+  }
+
+  /** Redraws loss.png: train loss at every logged step, val loss where evaluated. */
+  public void plot(String title) {
+    XYChart chart = new XYChartBuilder().width(900).height(500).title(title)
+        .xAxisTitle("iteration").yAxisTitle("cross-entropy loss").build();
+    series(chart, "train", rows.stream().filter(r -> !Double.isNaN(r.trainLoss())).toList(), true);
+    series(chart, "val", rows.stream().filter(r -> !Double.isNaN(r.valLoss())).toList(), false);
+    try {
+      ByteArrayOutputStream png = new ByteArrayOutputStream();
+      BitmapEncoder.saveBitmap(chart, png, BitmapEncoder.BitmapFormat.PNG);
+      AtomicFiles.write(dir.resolve(PLOT), png.toByteArray());
+    } catch (IOException e) {
+      throw new UncheckedIOException(dir.resolve(PLOT) + ": cannot draw: " + e.getMessage(), e);
+    }
+  }
+
+  private static void series(XYChart chart, String name, List<Row> rows, boolean train) {
+    if (rows.isEmpty()) {
+      return;
+    }
+    double[] x = rows.stream().mapToDouble(Row::iter).toArray();
+    double[] y = rows.stream().mapToDouble(train ? Row::trainLoss : Row::valLoss).toArray();
+    XYSeries s = chart.addSeries(name, x, y);
+    s.setMarker(train ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+  }
+}

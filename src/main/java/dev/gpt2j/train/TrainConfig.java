@@ -1,0 +1,238 @@
+package dev.gpt2j.train;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Everything a training run is told. Keys are nanoGPT's, snake_case, in a .properties file with
+ * {@code --key=value} overrides on the command line. {@link #KEYS} is the one place defaults and
+ * meanings live: the CLI help, the config files and the tests read it.
+ */
+public record TrainConfig(
+    String initFrom, Path outDir, Path dataDir,
+    int nLayer, int nHead, int nEmbd, int nCtx,
+    int batchSize, int blockSize, int gradientAccumulationSteps, int maxIters,
+    double learningRate, double beta1, double beta2, double weightDecay,
+    int warmupIters, int lrDecayIters, double minLr, double gradClip,
+    int evalInterval, int evalIters, int logInterval, int sampleInterval, int sampleLength,
+    String samplePrompt, long seed, boolean xla) {
+
+  public record Key(String defaultValue, String help) {}
+
+  public static final Map<String, Key> KEYS = new LinkedHashMap<>();
+
+  static {
+    key("init_from", "scratch", "scratch (a new model of n_layer/n_head/n_embd/n_ctx), resume "
+        + "(continue the run in out_dir), or an OpenAI-layout model directory to fine-tune");
+    key("out_dir", "out/shakespeare", "where the model (OpenAI layout), optimiser state, metrics and "
+        + "loss curve go");
+    key("data_dir", "data/shakespeare", "directory with train.bin and val.bin (the prepare command)");
+    key("n_layer", "4", "transformer blocks (init_from=scratch)");
+    key("n_head", "4", "attention heads (init_from=scratch)");
+    key("n_embd", "128", "embedding width (init_from=scratch)");
+    key("n_ctx", "64", "context length of the new model (init_from=scratch)");
+    key("batch_size", "12", "sequences per micro-batch");
+    key("block_size", "64", "tokens per sequence (<= n_ctx)");
+    key("gradient_accumulation_steps", "1", "micro-batches per optimiser step");
+    key("max_iters", "2000", "optimiser steps in all (a resumed run continues up to it)");
+    key("learning_rate", "1e-3", "peak learning rate");
+    key("beta1", "0.9", "AdamW beta1");
+    key("beta2", "0.99", "AdamW beta2");
+    key("weight_decay", "0.1", "decoupled weight decay, applied to matrices and embeddings only");
+    key("warmup_iters", "100", "linear warm-up steps");
+    key("lr_decay_iters", "2000", "cosine decay reaches min_lr at this step");
+    key("min_lr", "1e-4", "learning rate after decay");
+    key("grad_clip", "1.0", "clip gradients to this global norm; 0 = off");
+    key("eval_interval", "250", "steps between validation evaluations (and checkpoints); a value "
+        + "above max_iters means only at the end");
+    key("eval_iters", "20", "batches per loss estimate");
+    key("log_interval", "10", "steps between progress lines");
+    key("sample_interval", "500", "steps between printed samples; 0 = off");
+    key("sample_length", "64", "tokens per printed sample");
+    key("sample_prompt", "\\n", "prompt of printed samples (Java escapes: \\n is a newline)");
+    key("seed", "1337", "seed for initialisation, batches and samples");
+    key("xla", "true", "compile the training step with XLA");
+  }
+
+  private static void key(String name, String def, String help) {
+    KEYS.put(name, new Key(def, help));
+  }
+
+  public TrainConfig {
+    positive("batch_size", batchSize);
+    positive("block_size", blockSize);
+    positive("gradient_accumulation_steps", gradientAccumulationSteps);
+    positive("max_iters", maxIters);
+    positive("eval_iters", evalIters);
+    positive("eval_interval", evalInterval);
+    positive("log_interval", logInterval);
+    positive("n_layer", nLayer);
+    positive("n_head", nHead);
+    positive("n_embd", nEmbd);
+    positive("n_ctx", nCtx);
+    nonNegative("sample_interval", sampleInterval);
+    nonNegative("sample_length", sampleLength);
+    nonNegative("warmup_iters", warmupIters);
+    nonNegative("grad_clip", gradClip);
+    nonNegative("weight_decay", weightDecay);
+    if (!(learningRate > 0)) {
+      throw new IllegalArgumentException("learning_rate must be > 0, got " + learningRate);
+    }
+    if (!(minLr >= 0 && minLr <= learningRate)) {
+      throw new IllegalArgumentException("min_lr must be in [0, learning_rate], got " + minLr);
+    }
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+      throw new IllegalArgumentException("beta1 and beta2 must be in [0, 1), got " + beta1 + ", " + beta2);
+    }
+    if (lrDecayIters < warmupIters) {
+      throw new IllegalArgumentException("lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters ("
+          + warmupIters + ")");
+    }
+  }
+
+  private static void positive(String key, double v) {
+    if (!(v > 0)) {
+      throw new IllegalArgumentException(key + " must be > 0, got " + fmt(v));
+    }
+  }
+
+  private static void nonNegative(String key, double v) {
+    if (!(v >= 0)) {
+      throw new IllegalArgumentException(key + " must be >= 0, got " + fmt(v));
+    }
+  }
+
+  private static String fmt(double v) {
+    return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
+  }
+
+  public boolean scratch() {
+    return initFrom.equals("scratch");
+  }
+
+  public boolean resume() {
+    return initFrom.equals("resume");
+  }
+
+  /** Reads {@code file} (if not null), then applies {@code overrides}; unknown keys are errors. */
+  public static TrainConfig load(Path file, Map<String, String> overrides) {
+    Map<String, String> values = new LinkedHashMap<>();
+    KEYS.forEach((k, v) -> values.put(k, unescape(v.defaultValue())));
+    if (file != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        p.load(r);
+      } catch (NoSuchFileException e) {
+        throw new IllegalArgumentException(file + ": config file not found");
+      } catch (IOException e) {
+        throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+      }
+      for (String k : p.stringPropertyNames()) {
+        put(values, k, p.getProperty(k), file.toString());
+      }
+    }
+    overrides.forEach((k, v) -> put(values, k, v, "command line"));
+    return of(values);
+  }
+
+  private static void put(Map<String, String> values, String key, String value, String where) {
+    if (!KEYS.containsKey(key)) {
+      throw new IllegalArgumentException(where + ": unknown key '" + key + "' (keys: "
+          + String.join(", ", KEYS.keySet()) + ")");
+    }
+    values.put(key, value.trim());
+  }
+
+  private static TrainConfig of(Map<String, String> v) {
+    return new TrainConfig(v.get("init_from"), Path.of(v.get("out_dir")), Path.of(v.get("data_dir")),
+        i(v, "n_layer"), i(v, "n_head"), i(v, "n_embd"), i(v, "n_ctx"),
+        i(v, "batch_size"), i(v, "block_size"), i(v, "gradient_accumulation_steps"), i(v, "max_iters"),
+        d(v, "learning_rate"), d(v, "beta1"), d(v, "beta2"), d(v, "weight_decay"),
+        i(v, "warmup_iters"), i(v, "lr_decay_iters"), d(v, "min_lr"), d(v, "grad_clip"),
+        i(v, "eval_interval"), i(v, "eval_iters"), i(v, "log_interval"), i(v, "sample_interval"),
+        i(v, "sample_length"), unescape(v.get("sample_prompt")), l(v, "seed"), b(v, "xla"));
+  }
+
+  private static int i(Map<String, String> v, String key) {
+    try {
+      return Integer.parseInt(v.get(key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " expects an integer, got '" + v.get(key) + "'");
+    }
+  }
+
+  private static long l(Map<String, String> v, String key) {
+    try {
+      return Long.parseLong(v.get(key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " expects an integer, got '" + v.get(key) + "'");
+    }
+  }
+
+  private static double d(Map<String, String> v, String key) {
+    try {
+      double x = Double.parseDouble(v.get(key));
+      if (!Double.isFinite(x)) {
+        throw new NumberFormatException();
+      }
+      return x;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " expects a number, got '" + v.get(key) + "'");
+    }
+  }
+
+  private static boolean b(Map<String, String> v, String key) {
+    String s = v.get(key).toLowerCase();
+    if (!s.equals("true") && !s.equals("false")) {
+      throw new IllegalArgumentException(key + " expects true or false, got '" + v.get(key) + "'");
+    }
+    return Boolean.parseBoolean(s);
+  }
+
+  private static String unescape(String s) {
+    return s.replace("\\n", "\n").replace("\\t", "\t");
+  }
+
+  /** The resolved configuration as a .properties text, every key present. */
+  public String toProperties() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("init_from", initFrom);
+    m.put("out_dir", outDir);
+    m.put("data_dir", dataDir);
+    m.put("n_layer", nLayer);
+    m.put("n_head", nHead);
+    m.put("n_embd", nEmbd);
+    m.put("n_ctx", nCtx);
+    m.put("batch_size", batchSize);
+    m.put("block_size", blockSize);
+    m.put("gradient_accumulation_steps", gradientAccumulationSteps);
+    m.put("max_iters", maxIters);
+    m.put("learning_rate", learningRate);
+    m.put("beta1", beta1);
+    m.put("beta2", beta2);
+    m.put("weight_decay", weightDecay);
+    m.put("warmup_iters", warmupIters);
+    m.put("lr_decay_iters", lrDecayIters);
+    m.put("min_lr", minLr);
+    m.put("grad_clip", gradClip);
+    m.put("eval_interval", evalInterval);
+    m.put("eval_iters", evalIters);
+    m.put("log_interval", logInterval);
+    m.put("sample_interval", sampleInterval);
+    m.put("sample_length", sampleLength);
+    m.put("sample_prompt", samplePrompt.replace("\n", "\\n").replace("\t", "\\t"));
+    m.put("seed", seed);
+    m.put("xla", xla);
+    StringBuilder sb = new StringBuilder("# resolved configuration of this run\n");
+    m.forEach((k, val) -> sb.append(k).append(" = ").append(val).append('\n'));
+    return sb.toString();
+  }
+}

@@ -1,0 +1,214 @@
+package dev.gpt2j.train;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.CheckpointException;
+import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.data.Batches;
+import dev.gpt2j.data.Prepare;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.sampling.SampleOptions;
+import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.util.AtomicFiles;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The training loop: batches, one optimiser step per iteration, progress lines, evaluation,
+ * checkpoints in OpenAI's layout, samples, and stopping cleanly when asked.
+ */
+public final class Trainer {
+  /** Eval batches come from their own stream, the same ones at every evaluation. */
+  private static final long EVAL_STREAM = 1L << 40;
+
+  /** How a run ended. */
+  public record Outcome(int iter, double trainLoss, double valLoss, boolean stoppedEarly) {}
+
+  /** A loss that is NaN or infinite: the run stops without saving over good checkpoints. */
+  public static final class DivergedException extends RuntimeException {
+    DivergedException(String message) {
+      super(message);
+    }
+  }
+
+  private final TrainConfig c;
+  private final PrintStream out;
+  private final BooleanSupplier stopRequested;
+  private final RunDir run;
+  private Gpt2Model sampler;
+
+  public Trainer(TrainConfig config, PrintStream out, BooleanSupplier stopRequested) {
+    this.c = config;
+    this.out = out;
+    this.stopRequested = stopRequested;
+    this.run = new RunDir(config.outDir());
+  }
+
+  public Outcome run() {
+    Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
+    Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
+    HParams hp = hparams();
+    if (c.blockSize() > hp.nCtx()) {
+      throw new IllegalArgumentException("block_size (" + c.blockSize() + ") exceeds the model's n_ctx ("
+          + hp.nCtx() + ")");
+    }
+    try (TrainStep step = new TrainStep(hp, c)) {
+      int start = 0;
+      double best = Double.POSITIVE_INFINITY;
+      if (c.resume()) {
+        RunDir.Saved saved = run.latest();
+        step.restore(saved.modelPrefix(), saved.optimizerPrefix());
+        start = saved.iter();
+        best = saved.bestValLoss();
+        out.printf("resuming %s at iter %d%n", run.path(), start);
+      } else if (c.scratch()) {
+        step.initialize(c.seed());
+      } else {
+        step.restoreModel(ModelDir.latestCheckpoint(Path.of(c.initFrom())));
+      }
+      run.prepare(hp, c, c.scratch() || c.resume() ? null : Path.of(c.initFrom()));
+      out.printf(Locale.ROOT, "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
+              + "data: %,d train / %,d val tokens; %d tokens per step%n", hp.parameterCount(), hp.nLayer(),
+          hp.nHead(), hp.nEmbd(), hp.nCtx(), train.size(), val.size(), tokensPerStep());
+      try {
+        return loop(step, hp, train, val, start, best);
+      } finally {
+        if (sampler != null) {
+          sampler.close();
+        }
+      }
+    }
+  }
+
+  private Outcome loop(TrainStep step, HParams hp, Batches train, Batches val, int start, double best) {
+    Metrics metrics = new Metrics(run.path(), start);
+    double lastLoss = Double.NaN;
+    double lastVal = Double.NaN;
+    long intervalStart = System.nanoTime();
+    int intervalSteps = 0;
+    for (int iter = start; iter < c.maxIters(); iter++) {
+      double lr = LrSchedule.at(iter, c);
+      List<int[][][]> micro = new ArrayList<>();
+      for (int m = 0; m < c.gradientAccumulationSteps(); m++) {
+        Batches.Batch b = train.get(c.seed(), m, iter, c.batchSize(), c.blockSize());
+        micro.add(new int[][][] {b.x(), b.y()});
+      }
+      TrainStep.Stats stats = step.step(micro, lr, iter == start);
+      if (iter == start) {
+        out.println(c.xla()
+            ? "xla: the training step ran as " + stats.xlaClusters() + " compiled XLA cluster(s)"
+            : "xla: off (xla=false); the training step runs op by op");
+      }
+      if (!Double.isFinite(stats.loss())) {
+        throw new DivergedException("loss is " + stats.loss() + " at iter " + iter + "; stopped without "
+            + "saving, the last checkpoint in " + run.path() + " is untouched (try a lower learning_rate)");
+      }
+      lastLoss = stats.loss();
+      int done = iter + 1;
+      intervalSteps++;
+      if (done % c.logInterval() == 0 || done == c.maxIters()) {
+        double seconds = (System.nanoTime() - intervalStart) / 1e9;
+        double tokensPerS = intervalSteps * tokensPerStep() / seconds;
+        double eta = (c.maxIters() - done) * seconds / intervalSteps;
+        out.printf(Locale.ROOT, "iter %d/%d: loss %.4f, lr %.2e, grad norm %.2f, %,.0f tok/s, %.0f ms/iter, ETA %s%n",
+            done, c.maxIters(), lastLoss, lr, stats.gradNorm(), tokensPerS, 1000 * seconds / intervalSteps,
+            duration(eta));
+        metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, tokensPerS));
+        intervalStart = System.nanoTime();
+        intervalSteps = 0;
+      }
+      boolean stopping = stopRequested.getAsBoolean();
+      if (done % c.evalInterval() == 0 || done == c.maxIters()) {
+        double trainLoss = estimate(step, train);
+        lastVal = estimate(step, val);
+        boolean improved = lastVal < best;
+        best = Math.min(best, lastVal);
+        run.save(done, best, step);
+        if (improved) {
+          run.saveBest(hp, step);
+        }
+        metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
+        metrics.plot(run.path().getFileName() + ": loss");
+        out.printf(Locale.ROOT, "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s%n", done,
+            trainLoss, lastVal, improved ? " (best so far, also in best/)" : "", run.path());
+        intervalStart = System.nanoTime();
+      } else if (stopping) {
+        run.save(done, best, step);
+      }
+      if (c.sampleInterval() > 0 && done % c.sampleInterval() == 0 && !stopping) {
+        sample(step, hp, done);
+        intervalStart = System.nanoTime();
+      }
+      if (stopping) {
+        out.printf("stopped at iter %d; saved %s (continue with init_from=resume)%n", done, run.path());
+        return new Outcome(done, lastLoss, lastVal, true);
+      }
+    }
+    return new Outcome(c.maxIters(), lastLoss, lastVal, false);
+  }
+
+  private int tokensPerStep() {
+    return c.batchSize() * c.blockSize() * c.gradientAccumulationSteps();
+  }
+
+  // nanoGPT's estimate_loss: the mean loss over eval_iters batches
+  private double estimate(TrainStep step, Batches data) {
+    double sum = 0;
+    for (int i = 0; i < c.evalIters(); i++) {
+      Batches.Batch b = data.get(c.seed(), EVAL_STREAM, i, c.batchSize(), c.blockSize());
+      sum += step.loss(b.x(), b.y());
+    }
+    return sum / c.evalIters();
+  }
+
+  private void sample(TrainStep step, HParams hp, int iter) {
+    Path dir = run.resolve(".sample");
+    Path prefix = dir.resolve("model.ckpt");
+    try {
+      Files.createDirectories(dir);
+      step.saveModel(prefix);
+      if (sampler == null) {
+        sampler = Gpt2Model.open(hp, prefix);
+      } else {
+        sampler.restore(prefix);
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } finally {
+      AtomicFiles.deleteRecursively(dir);
+    }
+    int[] prompt = Gpt2Tokenizer.encode(c.samplePrompt());
+    if (prompt.length == 0) {
+      prompt = new int[] {Gpt2Tokenizer.END_OF_TEXT};
+    }
+    int length = Math.min(c.sampleLength(), hp.nCtx() - prompt.length);
+    SampleOptions o = new SampleOptions(Math.max(length, 1), 1.0, SampleOptions.DEFAULT_TOP_K, 1.0, false,
+        c.seed() + iter, 1, 1, false, false);
+    String text = sampler.generate(prompt, o, (s, t) -> { }).get(0).text();
+    out.printf("---- sample at iter %d ----%n%s%s%n----%n", iter, c.samplePrompt(), text);
+  }
+
+  private HParams hparams() {
+    if (c.resume()) {
+      return HParams.read(run.resolve(HParams.FILE_NAME));
+    }
+    if (Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
+      throw new CheckpointException(run.path() + " already holds a run; continue it with "
+          + "init_from=resume or choose another out_dir (nothing was changed)");
+    }
+    if (c.scratch()) {
+      return new HParams(HParams.GPT2_VOCAB, c.nCtx(), c.nEmbd(), c.nHead(), c.nLayer());
+    }
+    return ModelDir.hparams(Path.of(c.initFrom()));
+  }
+
+  static String duration(double seconds) {
+    long s = Math.round(seconds);
+    return s >= 3600 ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
+        : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
+  }
+}

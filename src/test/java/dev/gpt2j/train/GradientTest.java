@@ -1,0 +1,90 @@
+package dev.gpt2j.train;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.ReferenceGpt2;
+import dev.gpt2j.testing.TinyModels;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TF's gradients of the training loss against central differences of the float64 reference. */
+class GradientTest {
+  static final HParams HP = new HParams(11, 6, 8, 2, 2);
+
+  static TrainConfig config(int batch, int block, String... overrides) {
+    Map<String, String> o = new java.util.HashMap<>(Map.of("batch_size", String.valueOf(batch),
+        "block_size", String.valueOf(block), "xla", "false", "warmup_iters", "0", "lr_decay_iters", "10"));
+    for (String kv : overrides) {
+      o.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+    }
+    return TrainConfig.load(null, o);
+  }
+
+  // mean over the batch of -log p(y | x) in float64
+  static double referenceLoss(Map<String, float[]> w, int[][] x, int[][] y) {
+    ReferenceGpt2 ref = new ReferenceGpt2(HP, w);
+    double sum = 0;
+    for (int b = 0; b < x.length; b++) {
+      double[][] logits = ref.logits(x[b]);
+      for (int t = 0; t < x[b].length; t++) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : logits[t]) {
+          max = Math.max(max, v);
+        }
+        double z = 0;
+        for (double v : logits[t]) {
+          z += Math.exp(v - max);
+        }
+        sum -= logits[t][y[b][t]] - max - Math.log(z);
+      }
+    }
+    return sum / (x.length * x[0].length);
+  }
+
+  @Test
+  void everyParameterGradientMatchesCentralDifferences(@TempDir Path tmp) {
+    Map<String, float[]> w = TinyModels.writeRandom(tmp.resolve("m"), HP, 17);
+    Random r = new Random(4);
+    int[][] x = new int[2][5];
+    int[][] y = new int[2][5];
+    for (int b = 0; b < 2; b++) {
+      for (int t = 0; t < 5; t++) {
+        x[b][t] = r.nextInt(HP.nVocab());
+        y[b][t] = r.nextInt(HP.nVocab());
+      }
+    }
+    Map<String, float[]> grads;
+    try (TrainStep step = new TrainStep(HP, config(2, 5))) {
+      step.restoreModel(dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
+      grads = step.gradients(x, y);
+    }
+    double h = 1e-3;
+    double worst = 0;
+    String worstAt = "";
+    for (Map.Entry<String, float[]> e : w.entrySet()) {
+      float[] values = e.getValue();
+      for (int probe = 0; probe < 6; probe++) {
+        int i = r.nextInt(values.length);
+        float saved = values[i];
+        values[i] = (float) (saved + h);
+        double up = referenceLoss(w, x, y);
+        values[i] = (float) (saved - h);
+        double down = referenceLoss(w, x, y);
+        values[i] = saved;
+        double numeric = (up - down) / ((double) (float) (saved + h) - (float) (saved - h));
+        double analytic = grads.get(e.getKey())[i];
+        double err = Math.abs(numeric - analytic) / Math.max(1e-2, Math.abs(numeric));
+        if (err > worst) {
+          worst = err;
+          worstAt = e.getKey() + "[" + i + "]: tf " + analytic + " vs numeric " + numeric;
+        }
+      }
+    }
+    System.out.printf("gradients: worst relative error %.2e at %s%n", worst, worstAt);
+    assertTrue(worst < 2e-3, "worst relative error " + worst + " at " + worstAt);
+  }
+}
