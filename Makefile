@@ -17,8 +17,12 @@ SEED ?=
 SOURCES := pom.xml $(shell find src/main -type f 2>/dev/null)
 
 BENCH_MODEL_DIR ?= checkpoints/bench-124M
+CONFIG ?= configs/shakespeare.properties
+ARGS ?=
+DATA_FILE ?=
+SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test sample download bench bench-sample clean
+.PHONY: help build test sample download data train bench bench-sample bench-train clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -29,6 +33,8 @@ help: ## list targets and variables
 	@echo "  MODEL_DIR=$(MODEL_DIR)  model directory in OpenAI's layout"
 	@echo "  PROMPT=\"...\"           prompt for sample"
 	@echo "  LENGTH, TOP_K, TOP_P, TEMPERATURE, SEED   sampling options (defaults: see sample --help)"
+	@echo "  DATA_FILE=path          text for make data (default: fetch Tiny Shakespeare)"
+	@echo "  CONFIG=$(CONFIG)   training config; ARGS=\"--max_iters=100 ...\" overrides keys"
 
 build: $(JAR) ## build target/gpt2.jar (dependencies in target/lib)
 
@@ -50,11 +56,24 @@ sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DI
 download: $(JAR) ## fetch OpenAI's checkpoint: make download MODEL=124M
 	$(GPT2) download --model $(MODEL) --dir checkpoints
 
-bench: bench-sample ## all benchmarks
+data: $(JAR) ## tokenize Tiny Shakespeare into data/shakespeare: make data [DATA_FILE=path]
+ifneq ($(DATA_FILE),)
+	$(GPT2) prepare --input '$(DATA_FILE)' --out data/shakespeare
+else
+	$(GPT2) prepare --url $(SHAKESPEARE_URL) --out data/shakespeare
+endif
+
+train: $(JAR) ## train: make train [CONFIG=configs/...] [ARGS="--max_iters=100 --out_dir=..."]
+	$(GPT2) train --config '$(CONFIG)' $(ARGS)
+
+bench: bench-sample bench-train ## all benchmarks
 
 bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
 	$(GPT2) bench-sample --model-dir '$(BENCH_MODEL_DIR)'
+
+bench-train: $(JAR) ## training tokens/s, XLA on and off, baby config and 124M shape
+	$(GPT2) bench-train
 
 clean: ## remove build output
 	$(MVN) clean

@@ -21,7 +21,7 @@ public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
   static {
-    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand(), new BenchSampleCommand(), new PrepareCommand(), new TrainCommand())) {
+    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand(), new BenchSampleCommand(), new PrepareCommand(), new TrainCommand(), new BenchTrainCommand())) {
       COMMANDS.put(c.name(), c);
     }
   }
@@ -53,7 +53,9 @@ public final class Main {
     options.addOption(Option.builder().longOpt("help").desc("show this help").build());
     options.addOption(Option.builder().longOpt("verbose").desc("show TensorFlow's own log").build());
     try {
-      Args args = new Args(new DefaultParser().parse(options, Arrays.copyOfRange(argv, 1, argv.length)));
+      // no abbreviations: a mistyped --max_iter must not quietly mean --max_iters
+      DefaultParser parser = DefaultParser.builder().setAllowPartialMatching(false).build();
+      Args args = new Args(parser.parse(options, Arrays.copyOfRange(argv, 1, argv.length)));
       if (args.has("help")) {
         printHelp(command, options, out);
         return 0;

@@ -54,6 +54,7 @@ public final class TrainStep implements AutoCloseable {
   private final Placeholder<TInt64> initSeed;
   private final List<Op> initModel;
   private final List<Op> initOptimizer;
+  private final List<Op> initAccumulators = new ArrayList<>();
   private final Operand<TFloat32> loss;
   private final Operand<TFloat32> gradNorm;
   private final List<Operand<TFloat32>> lossGradients;
@@ -92,6 +93,7 @@ public final class TrainStep implements AutoCloseable {
           Variable acc = ModelVariables.create(t, p.name() + "/grad_accumulator",
               new ModelVariables.Init.Constant(0), false, p.shape());
           accumulators.add(acc);
+          initAccumulators.add(t.assignVariableOp(acc.handle(), t.zerosLike(acc.value())));
           adds.add(t.assignAddVariableOp(acc.handle(), grads.get(params.indexOf(p))));
         }
         accumulate = t.withControlDependencies(adds).noOp();
@@ -192,12 +194,20 @@ public final class TrainStep implements AutoCloseable {
   public void restore(Path modelPrefix, Path optimizerPrefix) {
     modelIO.restore(session, modelPrefix);
     optimizerIO.restore(session, optimizerPrefix);
+    runAll(initAccumulators);
   }
 
   private void resetOptimizer() {
-    org.tensorflow.Session.Runner r = session.runner();
-    initOptimizer.forEach(r::addTarget);
-    r.run().close();
+    runAll(initOptimizer);
+    runAll(initAccumulators);
+  }
+
+  private void runAll(List<Op> targets) {
+    if (!targets.isEmpty()) {
+      Session.Runner r = session.runner();
+      targets.forEach(r::addTarget);
+      r.run().close();
+    }
   }
 
   public void saveModel(Path prefix) {

@@ -25,9 +25,13 @@ public final class TinyModels {
 
   /** Every variable's current value, by OpenAI tensor name. */
   public static Map<String, float[]> values(dev.gpt2j.Gpt2Model model) {
+    return values(model.session(), model.variables());
+  }
+
+  public static Map<String, float[]> values(Session session, ModelVariables variables) {
     Map<String, float[]> out = new LinkedHashMap<>();
-    for (ModelVariables.Variable v : model.variables().all()) {
-      try (org.tensorflow.Result r = model.session().runner().fetch(v.value()).run()) {
+    for (ModelVariables.Variable v : variables.all()) {
+      try (org.tensorflow.Result r = session.runner().fetch(v.value()).run()) {
         float[] values = new float[(int) v.size()];
         ((org.tensorflow.types.TFloat32) r.get(0)).copyTo(DataBuffers.of(values, false, false));
         out.put(v.name(), values);

@@ -1,0 +1,107 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.train.TrainConfig;
+import dev.gpt2j.train.TrainStep;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/** {@code bench-train}: training throughput and model FLOPs utilisation (a benchmark, not a test). */
+final class BenchTrainCommand implements Command {
+  private record Shape(String name, int nLayer, int nHead, int nEmbd, int nCtx, int batch, int block, int steps) {}
+
+  private static final List<Shape> SHAPES = List.of(
+      new Shape("baby (4x4x128, batch 12, block 64)", 4, 4, 128, 64, 12, 64, 60),
+      new Shape("124M (12x12x768, batch 4, block 256)", 12, 12, 768, 1024, 4, 256, 4));
+
+  @Override
+  public String name() {
+    return "bench-train";
+  }
+
+  @Override
+  public String summary() {
+    return "benchmark training steps: tokens/s with XLA on and off, MFU";
+  }
+
+  @Override
+  public Options options() {
+    return new Options().addOption(Option.builder().longOpt("only").hasArg().argName("NAME")
+        .desc("run only shapes whose name starts with NAME (baby, 124M)").build());
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) {
+    double peak = matmulGflops();
+    out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
+    for (Shape s : SHAPES) {
+      if (args.has("only") && !s.name().startsWith(args.string("only", ""))) {
+        continue;
+      }
+      for (boolean xla : new boolean[] {true, false}) {
+        out.println(measure(s, xla, peak));
+      }
+    }
+    return 0;
+  }
+
+  private static String measure(Shape s, boolean xla, double peak) {
+    HParams hp = new HParams(HParams.GPT2_VOCAB, s.nCtx(), s.nEmbd(), s.nHead(), s.nLayer());
+    TrainConfig c = TrainConfig.load(null, Map.of("batch_size", String.valueOf(s.batch()),
+        "block_size", String.valueOf(s.block()), "xla", String.valueOf(xla)));
+    Random r = new Random(1);
+    try (TrainStep step = new TrainStep(hp, c)) {
+      step.initialize(1);
+      double[] seconds = new double[s.steps()];
+      for (int i = -1; i < s.steps(); i++) {  // step -1 warms up (and compiles)
+        int[][][] b = new int[2][s.batch()][s.block()];
+        for (int[][] m : b) {
+          for (int[] row : m) {
+            Arrays.setAll(row, t -> r.nextInt(HParams.GPT2_VOCAB));
+          }
+        }
+        long t0 = System.nanoTime();
+        step.step(List.<int[][][]>of(b), 1e-4);
+        if (i >= 0) {
+          seconds[i] = (System.nanoTime() - t0) / 1e9;
+        }
+      }
+      Arrays.sort(seconds);
+      double perStep = seconds[seconds.length / 2];
+      double tokens = s.batch() * s.block();
+      // nanoGPT's estimate_mfu: 6N per token for the weights plus 12 L T C for attention
+      double flopsPerToken = 6.0 * hp.parameterCount() + 12.0 * s.nLayer() * s.block() * s.nEmbd();
+      double achieved = flopsPerToken * tokens / perStep / 1e9;
+      return String.format("%s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
+          s.name(), xla, tokens / perStep, perStep, s.steps(), achieved, 100 * achieved / peak);
+    }
+  }
+
+  private static double matmulGflops() {
+    try (Graph g = new Graph(); Session session = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> a = tf.random.statelessRandomNormal(tf.constant(new long[] {2048, 2048}),
+          tf.constant(new long[] {1, 2}));
+      Operand<TFloat32> m = tf.reduceSum(tf.linalg.matMul(a, a), tf.constant(new int[] {0, 1}));
+      List<Double> times = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        long t0 = System.nanoTime();
+        session.runner().fetch(m).run().close();
+        times.add((System.nanoTime() - t0) / 1e9);
+      }
+      times.sort(null);
+      return 2.0 * 2048 * 2048 * 2048 / times.get(0) / 1e9;
+    }
+  }
+}

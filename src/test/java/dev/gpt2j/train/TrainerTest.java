@@ -1,0 +1,208 @@
+package dev.gpt2j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.CheckpointException;
+import dev.gpt2j.cli.CliRunner;
+import dev.gpt2j.data.Prepare;
+import dev.gpt2j.data.TokenFile;
+import dev.gpt2j.testing.TinyModels;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Whole runs of a tiny model on synthetic token files: resume, stop, divergence, outputs. */
+class TrainerTest {
+  @TempDir
+  Path tmp;
+  Path data;
+
+  @BeforeEach
+  void tokens() throws Exception {
+    data = Files.createDirectories(tmp.resolve("data"));
+    Random r = new Random(1);
+    // a repeating pattern with noise: learnable, so losses fall
+    int[] train = new int[4000];
+    int[] val = new int[800];
+    for (int i = 0; i < train.length; i++) {
+      train[i] = r.nextInt(10) == 0 ? r.nextInt(50257) : (i * 7) % 97;
+    }
+    for (int i = 0; i < val.length; i++) {
+      val[i] = (i * 7) % 97;
+    }
+    TokenFile.write(data.resolve(Prepare.TRAIN), train);
+    TokenFile.write(data.resolve(Prepare.VAL), val);
+  }
+
+  Map<String, String> tiny(String outDir, String... more) {
+    Map<String, String> o = new HashMap<>(Map.of("init_from", "scratch", "out_dir", tmp.resolve(outDir).toString(),
+        "data_dir", data.toString(), "n_layer", "1", "n_head", "2", "n_embd", "16", "n_ctx", "16",
+        "batch_size", "4", "block_size", "16", "xla", "false"));
+    o.putAll(Map.of("warmup_iters", "2", "lr_decay_iters", "10", "eval_iters", "2", "log_interval", "5",
+        "sample_interval", "0", "eval_interval", "5", "max_iters", "10", "learning_rate", "1e-2"));
+    for (String kv : more) {
+      o.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+    }
+    return o;
+  }
+
+  Trainer.Outcome train(Map<String, String> overrides) {
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    return new Trainer(TrainConfig.load(null, overrides), new PrintStream(log, true, StandardCharsets.UTF_8),
+        () -> false).run();
+  }
+
+  @Test
+  void tenStepsEqualFivePlusResumePlusFive() throws Exception {
+    train(tiny("straight"));
+    train(tiny("split", "max_iters=5"));
+    assertEquals(5, new RunDir(tmp.resolve("split")).latest().iter());
+    train(tiny("split", "init_from=resume"));
+    assertEquals(10, new RunDir(tmp.resolve("split")).latest().iter());
+    try (Gpt2Model a = Gpt2Model.load(tmp.resolve("straight")); Gpt2Model b = Gpt2Model.load(tmp.resolve("split"))) {
+      Map<String, float[]> wa = TinyModels.values(a);
+      Map<String, float[]> wb = TinyModels.values(b);
+      for (String name : wa.keySet()) {
+        assertArrayEquals(wa.get(name), wb.get(name), name);
+      }
+    }
+    List<String> straight = Files.readAllLines(tmp.resolve("straight/" + Metrics.CSV));
+    List<String> split = Files.readAllLines(tmp.resolve("split/" + Metrics.CSV));
+    assertEquals("iter,train_loss,val_loss,lr,tokens_per_s", straight.get(0));
+    assertEquals(straight.size(), split.size());
+    for (int i = 0; i < straight.size(); i++) {  // the same losses; tokens/s may differ
+      assertEquals(straight.get(i).replaceAll(",[^,]*$", ""), split.get(i).replaceAll(",[^,]*$", ""));
+    }
+  }
+
+  @Test
+  void theRunDirectoryIsAModelThatScoreAndSampleLoadAndHasItsOutputs() throws Exception {
+    train(tiny("run"));
+    Path run = tmp.resolve("run");
+    for (String name : List.of("checkpoint", "hparams.json", "model.ckpt-10.index",
+        "model.ckpt-10.data-00000-of-00001", "optimizer.ckpt-10.index", "train-10.json",
+        "config.properties", "metrics.csv", "loss.png", "best/checkpoint")) {
+      assertTrue(Files.isRegularFile(run.resolve(name)), name);
+    }
+    assertFalse(Files.exists(run.resolve("model.ckpt-5.index")), "older steps are removed");
+    byte[] png = Files.readAllBytes(run.resolve("loss.png"));
+    assertEquals((byte) 0x89, png[0]);
+    assertEquals('P', png[1]);
+    CliRunner.Outcome score = CliRunner.run("score", "--model-dir", run.toString(), "--tokens", "7,14,21", "--json");
+    assertEquals(0, score.code(), score.err());
+    CliRunner.Outcome sample = CliRunner.run("sample", "--model-dir", run.toString(), "--prompt", "x",
+        "--length", "4", "--seed", "1", "--json");
+    assertEquals(0, sample.code(), sample.err());
+    assertTrue(Files.readString(run.resolve("config.properties")).contains("max_iters = 10"));
+  }
+
+  @Test
+  void anInterruptedSaveLeavesThePreviousStepLoadable() throws Exception {
+    train(tiny("run", "max_iters=5"));
+    Path run = tmp.resolve("run");
+    // a save of step 10 that died after writing part of the model and nothing else
+    byte[] data5 = Files.readAllBytes(run.resolve("model.ckpt-5.data-00000-of-00001"));
+    Files.write(run.resolve("model.ckpt-10.data-00000-of-00001"), java.util.Arrays.copyOf(data5, data5.length / 2));
+    Files.copy(run.resolve("model.ckpt-5.index"), run.resolve("model.ckpt-10.index"));
+    assertEquals(5, new RunDir(run).latest().iter());
+    try (Gpt2Model m = Gpt2Model.load(run)) {
+      assertEquals(1, m.hparams().nLayer());
+    }
+    train(tiny("run", "init_from=resume"));
+    assertEquals(10, new RunDir(run).latest().iter());
+  }
+
+  @Test
+  void aDivergingRunStopsWithoutTouchingTheLastCheckpoint() throws Exception {
+    train(tiny("run", "max_iters=5"));
+    Path index = tmp.resolve("run/model.ckpt-5.index");
+    byte[] before = Files.readAllBytes(tmp.resolve("run/model.ckpt-5.data-00000-of-00001"));
+    Trainer.DivergedException e = assertThrows(Trainer.DivergedException.class, () -> train(
+        tiny("run", "init_from=resume", "learning_rate=1e30", "min_lr=1e30", "grad_clip=0")));
+    assertTrue(e.getMessage().matches("loss is (NaN|Infinity|-Infinity) at iter \\d+; stopped without "
+        + "saving, the last checkpoint in .* is untouched \\(try a lower learning_rate\\)"), e.getMessage());
+    assertTrue(Files.isRegularFile(index));
+    assertArrayEquals(before, Files.readAllBytes(tmp.resolve("run/model.ckpt-5.data-00000-of-00001")));
+    assertEquals(5, new RunDir(tmp.resolve("run")).latest().iter());
+  }
+
+  @Test
+  void startingFromScratchOverAnExistingRunIsRefused() {
+    train(tiny("run", "max_iters=5"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> train(tiny("run")));
+    assertTrue(e.getMessage().endsWith("already holds a run; continue it with init_from=resume or "
+        + "choose another out_dir (nothing was changed)"), e.getMessage());
+  }
+
+  @Test
+  void badConfigKeysAndValuesAreNamed() throws Exception {
+    CliRunner.Outcome unknown = CliRunner.run("train", "--max_iter=5");
+    assertEquals(2, unknown.code());
+    assertTrue(unknown.err().startsWith("gpt2 train: Unrecognized option: --max_iter=5"), unknown.err());
+    assertBad("batch_size must be > 0, got 0 (see --help)", "--batch_size=0");
+    assertBad("learning_rate expects a number, got 'fast' (see --help)", "--learning_rate=fast");
+    assertBad("xla expects true or false, got 'yes' (see --help)", "--xla=yes");
+    assertBad("lr_decay_iters (10) must be >= warmup_iters (100) (see --help)", "--lr_decay_iters=10");
+    Path config = tmp.resolve("c.properties");
+    Files.writeString(config, "batch_size = 4\nbatchsize = 5\n");
+    assertBad(config + ": unknown key 'batchsize' (keys: " + String.join(", ", TrainConfig.KEYS.keySet())
+        + ") (see --help)", "--config", config.toString());
+    assertBad(tmp.resolve("none.properties") + ": config file not found (see --help)", "--config",
+        tmp.resolve("none.properties").toString());
+  }
+
+  private static void assertBad(String message, String... argv) {
+    String[] all = new String[argv.length + 1];
+    all[0] = "train";
+    System.arraycopy(argv, 0, all, 1, argv.length);
+    CliRunner.Outcome o = CliRunner.run(all);
+    assertEquals(2, o.code(), o.err());
+    assertEquals("gpt2 train: " + message + "\n", o.err());
+  }
+
+  @Test
+  void sigtermSavesTheCurrentStepAndResumeContinues() throws Exception {
+    Map<String, String> o = tiny("run", "max_iters=100000", "eval_interval=100000", "log_interval=1");
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+        "-cp", System.getProperty("java.class.path"), "dev.gpt2j.cli.Main", "train"));
+    o.forEach((k, v) -> cmd.add("--" + k + "=" + v));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("GPT2_QUIET_CHILD", "1");  // run in this process's child directly
+    Process p = pb.start();
+    List<String> lines = new ArrayList<>();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line; (line = r.readLine()) != null; ) {
+        lines.add(line);
+        if (line.startsWith("iter 20/")) {
+          p.toHandle().destroy();  // SIGTERM (Process.destroy would also close our pipe)
+        }
+      }
+    }
+    assertEquals(143 & 0xff, p.waitFor() & 0xff, String.join("\n", lines));
+    String stopped = lines.stream().filter(l -> l.startsWith("stopped at iter")).findFirst().orElse("");
+    assertTrue(stopped.matches("stopped at iter (\\d+); saved .* \\(continue with init_from=resume\\)"),
+        String.join("\n", lines));
+    int at = Integer.parseInt(stopped.replaceAll("stopped at iter (\\d+);.*", "$1"));
+    assertTrue(at >= 20, stopped);
+    assertEquals(at, new RunDir(tmp.resolve("run")).latest().iter());
+    train(tiny("run", "init_from=resume", "max_iters=" + (at + 3)));
+    assertEquals(at + 3, new RunDir(tmp.resolve("run")).latest().iter());
+  }
+}
