@@ -33,15 +33,11 @@ final class Args {
   }
 
   int integer(String opt, int fallback) {
-    String v = line.getOptionValue(opt);
-    if (v == null) {
-      return fallback;
-    }
-    try {
-      return Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
+    long v = longValue(opt, fallback);
+    if (v != (int) v) {
       throw new UsageException("--" + opt + " expects an integer, got '" + v + "'");
     }
+    return (int) v;
   }
 
   long longValue(String opt, long fallback) {
