@@ -42,7 +42,7 @@ $(JAR): $(SOURCES)
 	$(MVN) package -DskipTests
 
 test: ## run the test suite (offline; tests needing ../shared or real weights skip)
-	$(MVN) test
+	mvn -B --no-transfer-progress test
 
 sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DIR=...] [LENGTH=...] [TOP_K=...]
 	@test -n '$(PROMPT)' || { echo 'make sample: set PROMPT="..."' >&2; exit 2; }

@@ -147,11 +147,9 @@ final class SampleCommand implements Command {
         throw new UsageException("--prompt-file: " + file + " not found");
       }
     } else {
-      StringBuilder sb = new StringBuilder();
-      for (String line; (line = stdin.readLine()) != null; ) {
-        sb.append(line).append('\n');
-      }
-      prompt = sb.toString();
+      java.io.StringWriter all = new java.io.StringWriter();
+      stdin.transferTo(all);
+      prompt = all.toString();
     }
     if (prompt.isEmpty()) {
       throw new UsageException("the prompt is empty (give --prompt, --prompt-file, standard input, "

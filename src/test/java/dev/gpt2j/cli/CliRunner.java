@@ -10,6 +10,17 @@ public final class CliRunner {
 
   private CliRunner() {}
 
+  /** As {@link #run(String...)}, with {@code stdin} as standard input. */
+  public static Outcome runWithInput(String stdin, String... argv) {
+    java.io.InputStream saved = System.in;
+    System.setIn(new java.io.ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+    try {
+      return run(argv);
+    } finally {
+      System.setIn(saved);
+    }
+  }
+
   public static Outcome run(String... argv) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();

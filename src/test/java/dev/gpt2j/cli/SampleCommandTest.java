@@ -101,4 +101,25 @@ class SampleCommandTest {
     assertEquals("gpt2 sample: " + message + " (see --help)\n", o.err().replaceAll("\\(seed \\d+\\)\n", ""));
     assertEquals("", o.out());
   }
+
+  @Test
+  void interactiveModeSamplesAfterEachPromptLine() throws Exception {
+    CliRunner.Outcome o = CliRunner.runWithInput("Hello world\n\nGood night\n", "sample", "--model-dir",
+        model.toString(), "--interactive", "--length", "5", "--seed", "3", "--json");
+    assertEquals(0, o.code(), o.err());
+    String[] lines = o.out().split("\n");
+    assertEquals(2, lines.length, o.out());
+    assertEquals("[15496,995]", new ObjectMapper().readTree(lines[0]).get("prompt_tokens").toString());
+    assertEquals("[10248,1755]", new ObjectMapper().readTree(lines[1]).get("prompt_tokens").toString());
+    assertTrue(o.err().contains("Prompt should not be empty!"), o.err());
+    assertEquals(5, o.err().split("Model prompt >>> ", -1).length, o.err());  // 4 prompts: 3 lines, then EOF
+  }
+
+  @Test
+  void thePromptCanComeFromStandardInput() throws Exception {
+    CliRunner.Outcome o = CliRunner.runWithInput("Hello world", "sample", "--model-dir", model.toString(),
+        "--length", "3", "--seed", "3", "--json");
+    assertEquals(0, o.code(), o.err());
+    assertEquals("[15496,995]", new ObjectMapper().readTree(o.out()).get("prompt_tokens").toString());
+  }
 }
