@@ -99,7 +99,7 @@ final class SampleCommand implements Command {
     int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
     HParams hp = ModelDir.hparams(dir);
     if (promptTokens != null) {  // before any work: the weights are not loaded yet
-      Decoder.requireFits(hp, promptTokens.length, options.lengthFor(hp.nCtx()), options.slidingWindow());
+      Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       if (!args.has("seed") && !options.greedy()) {
@@ -161,7 +161,7 @@ final class SampleCommand implements Command {
   /** Streams tokens as drawn when one sample is made at a time; else prints each batch when done. */
   private static void sample(Gpt2Model model, int[] prompt, SampleOptions options, boolean json,
                              PrintStream out) throws IOException {
-    Decoder.requireFits(model.hparams(), prompt.length, options.lengthFor(model.hparams().nCtx()),
+    Decoder.requireFits(model.hparams(), prompt, options.lengthFor(model.hparams().nCtx()),
         options.slidingWindow());
     boolean streaming = !json && options.batchSize() == 1;
     ObjectMapper mapper = new ObjectMapper();

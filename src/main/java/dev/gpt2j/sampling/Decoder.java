@@ -77,8 +77,18 @@ public final class Decoder {
     topPNext = LogitFilters.draw(s, LogitFilters.topP(s, afterK, topP), seed);
   }
 
-  /** Checks that prompt + length fits the context (or that a sliding window was asked for). */
-  public static void requireFits(HParams hp, int promptLength, int length, boolean slidingWindow) {
+  /**
+   * Checks that the prompt's tokens exist in the model's vocabulary and that prompt + length fits
+   * the context (or that a sliding window was asked for).
+   */
+  public static void requireFits(HParams hp, int[] prompt, int length, boolean slidingWindow) {
+    for (int t : prompt) {
+      if (t < 0 || t >= hp.nVocab()) {
+        throw new IllegalArgumentException("prompt token " + t + " is outside the model's vocabulary [0, "
+            + hp.nVocab() + ")");
+      }
+    }
+    int promptLength = prompt.length;
     if (promptLength < 1) {
       throw new IllegalArgumentException("the prompt is empty (give a prompt, or --unconditional)");
     }
@@ -99,7 +109,7 @@ public final class Decoder {
    */
   public int[][] generate(Session session, int[] prompt, int rows, SampleOptions o, int length,
                           long stream, boolean useCache, Sink sink) {
-    requireFits(hp, prompt.length, length, o.slidingWindow());
+    requireFits(hp, prompt, length, o.slidingWindow());
     List<List<Integer>> context = new ArrayList<>();
     List<List<Integer>> generated = new ArrayList<>();
     for (int r = 0; r < rows; r++) {

@@ -82,6 +82,13 @@ class SampleCommandTest {
     assertEquals(2, tooLong.code());
     assertEquals("gpt2 sample: prompt (2 tokens) + --length (31) exceeds the model's context of 32 "
         + "tokens; shorten them or pass --sliding-window\n", tooLong.err());
+    Path small = model.resolveSibling("small");
+    if (!java.nio.file.Files.exists(small)) {
+      TinyModels.writeRandom(small, new HParams(97, 16, 8, 2, 1), 1);
+    }
+    CliRunner.Outcome vocab = CliRunner.run("sample", "--model-dir", small.toString(), "--prompt", "Hello");
+    assertEquals(2, vocab.code());
+    assertEquals("gpt2 sample: prompt token 15496 is outside the model's vocabulary [0, 97)\n", vocab.err());
     CliRunner.Outcome missing = CliRunner.run("sample", "--model-dir", "/no/such/dir", "--prompt", "x");
     assertEquals(2, missing.code());
     assertEquals("gpt2 sample: /no/such/dir: model directory not found\n", missing.err());
