@@ -37,8 +37,10 @@ final class BenchTrainCommand implements Command {
 
   @Override
   public Options options() {
-    return new Options().addOption(Option.builder().longOpt("only").hasArg().argName("NAME")
-        .desc("run only shapes whose name starts with NAME (baby, 124M)").build());
+    return new Options()
+        .addOption(Option.builder().longOpt("only").hasArg().argName("NAME")
+            .desc("run only shapes whose name starts with NAME (baby, 124M)").build())
+        .addOption(Option.builder().longOpt("xla-only").desc("skip the xla=false runs").build());
   }
 
   @Override
@@ -49,7 +51,7 @@ final class BenchTrainCommand implements Command {
       if (args.has("only") && !s.name().startsWith(args.string("only", ""))) {
         continue;
       }
-      for (boolean xla : new boolean[] {true, false}) {
+      for (boolean xla : args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
         out.println(measure(s, xla, peak));
       }
     }
