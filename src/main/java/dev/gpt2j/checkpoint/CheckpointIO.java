@@ -17,7 +17,6 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.train.Restore;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TString;
-import org.tensorflow.types.family.TType;
 
 /**
  * Save and restore ops (TF's SaveV2 / RestoreV2) for a set of variables, built once with the
@@ -80,10 +79,6 @@ public final class CheckpointIO {
       throw new CheckpointException(prefix + ": cannot save: "
           + CheckpointIndex.firstLine(e.getMessage()), e);
     }
-  }
-
-  public List<Variable> variables() {
-    return variables;
   }
 
 }

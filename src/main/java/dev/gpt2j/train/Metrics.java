@@ -65,10 +65,6 @@ public final class Metrics {
     return s.isEmpty() ? Double.NaN : Double.parseDouble(s);
   }
 
-  public List<Row> rows() {
-    return List.copyOf(rows);
-  }
-
   public void add(Row row) {
     rows.add(row);
     StringBuilder sb = new StringBuilder(HEADER).append('\n');

@@ -28,7 +28,6 @@ import org.tensorflow.Session;
 import org.tensorflow.ndarray.NdArrays;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.DataType;
-import org.tensorflow.types.TString;
 
 class ModelDirTest {
   @TempDir
