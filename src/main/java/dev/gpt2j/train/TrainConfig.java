@@ -23,7 +23,7 @@ public record TrainConfig(
     double learningRate, double beta1, double beta2, double weightDecay,
     int warmupIters, int lrDecayIters, double minLr, double gradClip,
     int evalInterval, int evalIters, int logInterval, int sampleInterval, int sampleLength,
-    String samplePrompt, long seed, boolean xla) {
+    String samplePrompt, long seed, boolean xla, Map<String, String> resolved) {
 
   public record Key(String defaultValue, String help) {}
 
@@ -158,7 +158,8 @@ public record TrainConfig(
         d(v, "learning_rate"), d(v, "beta1"), d(v, "beta2"), d(v, "weight_decay"),
         i(v, "warmup_iters"), i(v, "lr_decay_iters"), d(v, "min_lr"), d(v, "grad_clip"),
         i(v, "eval_interval"), i(v, "eval_iters"), i(v, "log_interval"), i(v, "sample_interval"),
-        i(v, "sample_length"), unescape(v.get("sample_prompt")), l(v, "seed"), b(v, "xla"));
+        i(v, "sample_length"), unescape(v.get("sample_prompt")), l(v, "seed"), b(v, "xla"),
+        Map.copyOf(v));
   }
 
   private static int i(Map<String, String> v, String key) {
@@ -203,36 +204,11 @@ public record TrainConfig(
 
   /** The resolved configuration as a .properties text, every key present. */
   public String toProperties() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("init_from", initFrom);
-    m.put("out_dir", outDir);
-    m.put("data_dir", dataDir);
-    m.put("n_layer", nLayer);
-    m.put("n_head", nHead);
-    m.put("n_embd", nEmbd);
-    m.put("n_ctx", nCtx);
-    m.put("batch_size", batchSize);
-    m.put("block_size", blockSize);
-    m.put("gradient_accumulation_steps", gradientAccumulationSteps);
-    m.put("max_iters", maxIters);
-    m.put("learning_rate", learningRate);
-    m.put("beta1", beta1);
-    m.put("beta2", beta2);
-    m.put("weight_decay", weightDecay);
-    m.put("warmup_iters", warmupIters);
-    m.put("lr_decay_iters", lrDecayIters);
-    m.put("min_lr", minLr);
-    m.put("grad_clip", gradClip);
-    m.put("eval_interval", evalInterval);
-    m.put("eval_iters", evalIters);
-    m.put("log_interval", logInterval);
-    m.put("sample_interval", sampleInterval);
-    m.put("sample_length", sampleLength);
-    m.put("sample_prompt", samplePrompt.replace("\n", "\\n").replace("\t", "\\t"));
-    m.put("seed", seed);
-    m.put("xla", xla);
     StringBuilder sb = new StringBuilder("# resolved configuration of this run\n");
-    m.forEach((k, val) -> sb.append(k).append(" = ").append(val).append('\n'));
+    for (String key : KEYS.keySet()) {
+      String value = resolved.get(key).replace("\n", "\\n").replace("\t", "\\t");
+      sb.append(key).append(" = ").append(value).append('\n');
+    }
     return sb.toString();
   }
 }
