@@ -123,6 +123,7 @@ public final class Trainer {
       }
       boolean stopping = stopRequested.getAsBoolean();
       if (done % c.evalInterval() == 0 || done == c.maxIters()) {
+        long evalStart = System.nanoTime();
         double trainLoss = estimate(step, train);
         lastVal = estimate(step, val);
         boolean improved = lastVal < best;
@@ -133,8 +134,9 @@ public final class Trainer {
         }
         metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
         metrics.plot(run.path().getFileName() + ": loss");
-        out.printf(Locale.ROOT, "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s%n", done,
-            trainLoss, lastVal, improved ? " (best so far, also in best/)" : "", run.path());
+        out.printf(Locale.ROOT, "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s (%.1f s)%n",
+            done, trainLoss, lastVal, improved ? " (best so far, also in best/)" : "", run.path(),
+            (System.nanoTime() - evalStart) / 1e9);
         intervalStart = System.nanoTime();
       } else if (stopping) {
         run.save(done, best, step);
