@@ -48,7 +48,8 @@ public final class Gpt2Model implements AutoCloseable {
 
   /**
    * Builds the graph. With {@code restoreFrom}, the checkpoint is restored on another thread
-   * while the rest of the graph is built: reading 500 MB and adding ~5,000 ops take about as long.
+   * while the rest of the graph is built: for 124M, reading 500 MB and adding its ~2,500 ops take
+   * about as long (load went from ~2.8 s to ~2.0 s).
    */
   private Gpt2Model(HParams hparams, Path restoreFrom) {
     this.hparams = hparams;
