@@ -84,14 +84,7 @@ public final class ModelDir {
       Files.createDirectories(staging);
       saveTensors.accept(staging.resolve(DEFAULT_PREFIX));
       Files.writeString(staging.resolve(HParams.FILE_NAME), hp.toJson());
-      if (tokenizerSource != null) {
-        for (String name : TOKENIZER_FILES) {
-          Path src = tokenizerSource.resolve(name);
-          if (Files.isRegularFile(src)) {
-            Files.copy(src, staging.resolve(name));
-          }
-        }
-      }
+      copyTokenizerFiles(tokenizerSource, staging);
       writeCheckpointFile(staging, DEFAULT_PREFIX);
       Files.deleteIfExists(dir);  // an empty directory only; requireAbsentOrEmpty checked
       Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
@@ -99,6 +92,22 @@ public final class ModelDir {
       throw new UncheckedIOException(dir + ": cannot write model: " + e.getMessage(), e);
     } finally {
       AtomicFiles.deleteRecursively(staging);
+    }
+  }
+
+  /**
+   * Copies OpenAI's BPE files that {@code from} has (none when it is null) into {@code to},
+   * atomically, keeping any that {@code to} already has.
+   */
+  public static void copyTokenizerFiles(Path from, Path to) throws IOException {
+    if (from == null) {
+      return;
+    }
+    for (String name : TOKENIZER_FILES) {
+      Path src = from.resolve(name);
+      if (Files.isRegularFile(src) && !Files.exists(to.resolve(name))) {
+        AtomicFiles.write(to.resolve(name), Files.readAllBytes(src));
+      }
     }
   }
 

@@ -49,14 +49,7 @@ public final class RunDir {
       Files.createDirectories(dir);
       AtomicFiles.writeString(dir.resolve(HParams.FILE_NAME), hp.toJson());
       AtomicFiles.writeString(dir.resolve(CONFIG), config.toProperties());
-      if (tokenizerSource != null) {
-        for (String name : ModelDir.TOKENIZER_FILES) {
-          Path src = tokenizerSource.resolve(name);
-          if (Files.isRegularFile(src) && !Files.exists(dir.resolve(name))) {
-            AtomicFiles.write(dir.resolve(name), Files.readAllBytes(src));
-          }
-        }
-      }
+      ModelDir.copyTokenizerFiles(tokenizerSource, dir);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot prepare run directory: " + e.getMessage(), e);
     }
