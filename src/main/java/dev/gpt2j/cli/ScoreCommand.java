@@ -17,6 +17,8 @@ import org.apache.commons.cli.Options;
 
 /** {@code score}: per-token log-probabilities of a text under a model. */
 final class ScoreCommand implements Command {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   @Override
   public String name() {
     return "score";
@@ -73,7 +75,7 @@ final class ScoreCommand implements Command {
       json.put("total", total);
       json.put("mean", mean);
       json.put("perplexity", Math.exp(-mean));
-      out.println(new ObjectMapper().writeValueAsString(json));
+      out.println(JSON.writeValueAsString(json));
     } else {
       out.printf("%6s %7s %12s  %s%n", "pos", "token", "logprob", "text");
       for (int i = 0; i < logprobs.length; i++) {
@@ -88,7 +90,7 @@ final class ScoreCommand implements Command {
 
   private static String printable(int token) {
     try {
-      return new ObjectMapper().writeValueAsString(Gpt2Tokenizer.decode(token));
+      return JSON.writeValueAsString(Gpt2Tokenizer.decode(token));
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
