@@ -1,10 +1,13 @@
 package dev.gpt2j.model;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.LongStream;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.TensorFlow;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Unstack;
@@ -30,12 +33,21 @@ public final class Gpt2 {
 
   record AttnOut(Operand<TFloat32> a, Operand<TFloat32> present) {}
 
-  /** One layer's keys and values, [B, H, S, D] each. */
-  public record KeysValues(Operand<TFloat32> k, Operand<TFloat32> v) {}
+  /**
+   * One layer's keys and values, [B, H, S, D] each, of which the first {@code valid} (int32 scalar)
+   * positions hold keys: a preallocated cache may be longer than what it holds, and attention
+   * masks its tail.
+   */
+  public record KeysValues(Operand<TFloat32> k, Operand<TFloat32> v, Operand<TInt32> valid) {
+    KeysValues(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v) {
+      this(k, v, dim(tf, k, 2));
+    }
+  }
 
   /**
    * What attention remembers of earlier positions: openai's {@code past} tensor ({@link #past}),
-   * or a sampler's KV cache. Given a layer's new keys/values, it returns all of them, oldest first.
+   * or a sampler's KV cache. Given a layer's new keys/values, it returns all of them, oldest first
+   * (possibly in a longer buffer whose tail {@link KeysValues#valid} leaves out).
    */
   public interface Memory {
     /** How many positions are remembered (the position of the first new token), int32 scalar. */
@@ -47,7 +59,7 @@ public final class Gpt2 {
   /** openai/gpt-2's past [B, n_layer, 2, H, S, D] as a {@link Memory}: concat(past, new) per layer. */
   public static Memory past(Ops tf, Operand<TFloat32> past, int nLayer) {
     List<Output<TFloat32>> layers = tf.unstack(past, (long) nLayer, Unstack.axis(1L)).output();
-    Operand<TInt32> length = tf.gather(tf.shape(past), tf.constant(4), tf.constant(0));
+    Operand<TInt32> length = dim(tf, past, 4);
     return new Memory() {
       @Override
       public Operand<TInt32> length() {
@@ -57,7 +69,7 @@ public final class Gpt2 {
       @Override
       public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
         List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
-        return new KeysValues(tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
+        return new KeysValues(tf, tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
             tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
       }
     };
@@ -105,23 +117,21 @@ public final class Gpt2 {
     return linear(tf, gelu(tf, linear(tf, x, p.cFc())), p.cProj());
   }
 
-  // q [B, H, T, D], k and v [B, H, S, D] -> [B, H, T, D]; causal: position i sees keys <= S-T+i
-  public static Operand<TFloat32> attention(
-      Ops tf, Operand<TFloat32> q, Operand<TFloat32> k, Operand<TFloat32> v) {
+  // q [B, H, T, D], kv [B, H, S, D] -> [B, H, T, D]; causal: position i sees keys <= valid-T+i
+  public static Operand<TFloat32> attention(Ops tf, Operand<TFloat32> q, KeysValues kv) {
     long d = q.shape().get(3);
     Operand<TFloat32> w = tf.math.mul(
-        tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)),
+        tf.train.batchMatMul(q, kv.k(), TFloat32.class, BatchMatMul.adjY(true)),
         f(tf, 1 / Math.sqrt(d)));
-    return tf.train.batchMatMul(softmax(tf, maskAttnWeights(tf, w)), v, TFloat32.class);
+    return tf.train.batchMatMul(softmax(tf, maskAttnWeights(tf, w, kv.valid())), kv.v(), TFloat32.class);
   }
 
-  // [B, H, T, S] -> same; openai's mask_attn_weights: w*b - 1e10*(1-b), b[i, j] = i >= j - S + T
-  static Operand<TFloat32> maskAttnWeights(Ops tf, Operand<TFloat32> w) {
-    Operand<TInt32> shape = tf.shape(w);
-    Operand<TInt32> nd = tf.gather(shape, tf.constant(2), tf.constant(0));
-    Operand<TInt32> ns = tf.gather(shape, tf.constant(3), tf.constant(0));
+  // [B, H, T, S] -> same; openai's mask_attn_weights: w*b - 1e10*(1-b), b[i, j] = i >= j - ns + T
+  // with ns = valid keys (= S unless a preallocated cache's tail is masked too)
+  static Operand<TFloat32> maskAttnWeights(Ops tf, Operand<TFloat32> w, Operand<TInt32> ns) {
+    Operand<TInt32> nd = dim(tf, w, 2);
     Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), nd, tf.constant(1)), tf.constant(1));
-    Operand<TInt32> j = tf.range(tf.constant(0), ns, tf.constant(1));
+    Operand<TInt32> j = tf.range(tf.constant(0), dim(tf, w, 3), tf.constant(1));
     Operand<TFloat32> b = tf.dtypes.cast(
         tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
     return tf.math.sub(tf.math.mul(w, b),
@@ -134,12 +144,12 @@ public final class Gpt2 {
     Operand<TFloat32> c = linear(tf.withSubScope("c_attn"), x, p.cAttn());
     List<Output<TFloat32>> qkv = tf.split(tf.constant(2), c, 3L).output();
     Operand<TFloat32> q = splitHeads(tf, qkv.get(0), nHead);
-    KeysValues kv = new KeysValues(splitHeads(tf, qkv.get(1), nHead), splitHeads(tf, qkv.get(2), nHead));
+    KeysValues kv = new KeysValues(tf, splitHeads(tf, qkv.get(1), nHead), splitHeads(tf, qkv.get(2), nHead));
     Operand<TFloat32> present = tf.stack(List.of(kv.k(), kv.v()), org.tensorflow.op.core.Stack.axis(1L));
     if (memory != null) {
       kv = memory.extend(tf, layer, kv);
     }
-    Operand<TFloat32> a = mergeHeads(tf, attention(tf, q, kv.k(), kv.v()));
+    Operand<TFloat32> a = mergeHeads(tf, attention(tf, q, kv));
     return new AttnOut(linear(tf.withSubScope("c_proj"), a, p.cProj()), present);
   }
 
@@ -158,8 +168,9 @@ public final class Gpt2 {
   public static Hidden decoder(Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory) {
     Ops model = tf.withSubScope("model");
     Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
-    Operand<TInt32> t = model.gather(model.shape(tokens), model.constant(1), model.constant(0));
-    Operand<TInt32> positions = model.range(start, model.math.add(start, t), model.constant(1));
+    Operand<TInt32> t = dim(model, tokens, 1);
+    // start + range(t), not range(start, start + t): its length stays static when t is
+    Operand<TInt32> positions = model.math.add(start, model.range(model.constant(0), t, model.constant(1)));
     Operand<TFloat32> h = model.math.add(
         model.gather(p.wte(), tokens, model.constant(0)),
         model.gather(p.wpe(), positions, model.constant(0)));
@@ -194,7 +205,7 @@ public final class Gpt2 {
   // TF's fused SparseSoftmaxCrossEntropyWithLogits makes one pass over the [B*T, n_vocab] logits
   // and already holds its gradient (softmax - one_hot) as a second output; see the static block.
   public static Operand<TFloat32> logprobs(Ops tf, Operand<TFloat32> logits, Operand<TInt32> targets) {
-    Operand<TInt32> nVocab = tf.gather(tf.shape(logits), tf.constant(2), tf.constant(0));
+    Operand<TInt32> nVocab = dim(tf, logits, 2);
     Operand<TFloat32> flat = tf.reshape(logits, tf.stack(List.of(tf.constant(-1), nVocab)));
     Operand<TFloat32> xent = tf.nn.sparseSoftmaxCrossEntropyWithLogits(flat,
         tf.reshape(targets, tf.constant(new int[] {-1}))).loss();
@@ -217,27 +228,38 @@ public final class Gpt2 {
   // [B, T, C] -> [B, H, T, D]
   static Operand<TFloat32> splitHeads(Ops tf, Operand<TFloat32> x, int nHead) {
     long d = x.shape().get(2) / nHead;
-    Operand<TInt32> shape = tf.concat(List.of(leadingDims(tf, x), tf.constant(new int[] {nHead, (int) d})),
-        tf.constant(0));
-    return tf.linalg.transpose(tf.reshape(x, shape), tf.constant(new int[] {0, 2, 1, 3}));
+    return tf.linalg.transpose(tf.reshape(x, shapeLike(tf, x, 2, nHead, d)),
+        tf.constant(new int[] {0, 2, 1, 3}));
   }
 
   // [B, H, T, D] -> [B, T, C]
   static Operand<TFloat32> mergeHeads(Ops tf, Operand<TFloat32> x) {
     Operand<TFloat32> t = tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3}));
-    long c = x.shape().get(1) * x.shape().get(3);
-    Operand<TInt32> lead = tf.stridedSlice(tf.shape(t), Indices.sliceTo(2));
-    return tf.reshape(t, tf.concat(List.of(lead, tf.constant(new int[] {(int) c})), tf.constant(0)));
+    return tf.reshape(t, shapeLike(tf, t, 2, x.shape().get(1) * x.shape().get(3)));
   }
 
-  /** The dynamic shape of {@code x} without its last axis. */
-  private static Operand<TInt32> leadingDims(Ops tf, Operand<TFloat32> x) {
-    return tf.stridedSlice(tf.shape(x), Indices.sliceTo(-1));
-  }
-
-  /** The dynamic shape of {@code x} with its last axis replaced by {@code n}. */
+  /** The shape of {@code x} with its last axis replaced by {@code n}. */
   private static Operand<TInt32> withLastDim(Ops tf, Operand<TFloat32> x, long n) {
-    return tf.concat(List.of(leadingDims(tf, x), tf.constant(new int[] {(int) n})), tf.constant(0));
+    return shapeLike(tf, x, x.shape().numDimensions() - 1, n);
+  }
+
+  // The first `keep` dims of x's shape followed by `tail`. A constant when the graph knows those
+  // dims (at most one unknown, written -1): TF Java's sessions do not fold shape arithmetic, and a
+  // decoding step runs hundreds of these tiny ops per token otherwise.
+  private static Operand<TInt32> shapeLike(Ops tf, Operand<?> x, int keep, long... tail) {
+    Shape shape = x.shape();
+    if (!shape.isUnknown() && Arrays.stream(shape.asArray(), 0, keep).filter(n -> n < 0).count() <= 1) {
+      return tf.constant(LongStream.concat(Arrays.stream(shape.asArray(), 0, keep),
+          Arrays.stream(tail)).mapToInt(Math::toIntExact).toArray());
+    }
+    return tf.concat(List.of(tf.stridedSlice(tf.shape(x), Indices.sliceTo(keep)),
+        tf.constant(Arrays.stream(tail).mapToInt(Math::toIntExact).toArray())), tf.constant(0));
+  }
+
+  /** Dimension {@code axis} of {@code x}: a constant when the graph knows it. */
+  static Operand<TInt32> dim(Ops tf, Operand<?> x, int axis) {
+    long known = x.shape().isUnknown() ? -1 : x.shape().get(axis);
+    return known >= 0 ? tf.constant((int) known) : tf.gather(tf.shape(x), tf.constant(axis), tf.constant(0));
   }
 
   private static Operand<TInt32> lastAxis(Ops tf) {

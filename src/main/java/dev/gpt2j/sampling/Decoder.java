@@ -9,14 +9,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.Operation;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.ndarray.index.Indices;
-import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Squeeze;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -35,6 +36,8 @@ public final class Decoder {
   private final HParams hp;
   private final KvCache cache;
   private final Placeholder<TInt32> tokens;
+  private final Placeholder<TInt32> stepTokens;
+  private final Operation prefill;
   private final Placeholder<TFloat32> temperature;
   private final Placeholder<TInt32> topK;
   private final Placeholder<TFloat32> topP;
@@ -46,22 +49,24 @@ public final class Decoder {
   private final Operand<TInt32> plainNext;
   private final Operand<TInt32> topKNext;
   private final Operand<TInt32> topPNext;
-  private final Op updateCache;
 
   public Decoder(Ops tf, HParams hp, Params params) {
     this.hp = hp;
     Ops s = tf.withSubScope("sampler");
     cache = new KvCache(s, hp);
+    // Two graphs over the same weights and cache: any number of positions (a prompt, or a
+    // sequence to score), and one position per row, whose every shape but the batch is static
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     Gpt2.Hidden hidden = Gpt2.decoder(tf, hp, tokens, params, cache);
-    Operand<TFloat32> last = s.stridedSlice(hidden.h(), Indices.all(), Indices.at(-1));
-    logits = Gpt2.lmHead(s, last, params.wte());
+    prefill = hidden.h().op();
+    stepTokens = s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
+    Gpt2.Hidden step = Gpt2.decoder(tf, hp, stepTokens, params, cache);
+    logits = Gpt2.lmHead(s, s.squeeze(step.h(), Squeeze.axis(List.of(1L))), params.wte());
     // whole-sequence outputs, for scoring: logits at position i predict token i+1
     allLogits = Gpt2.lmHead(s, hidden.h(), params.wte());
     logprobs = Gpt2.logprobs(s,
         s.stridedSlice(allLogits, Indices.all(), Indices.sliceTo(-1)),
         s.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
-    updateCache = cache.update(s);
 
     temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
@@ -123,12 +128,19 @@ public final class Decoder {
          TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
       for (int step = 0; step < length && !allDone(done); step++) {
         if (feed == null || !useCache || cached + 1 > hp.nCtx()) {
-          feed = refill(context);
-          reset(session, rows);
-          cached = 0;
+          int[][] window = refill(context);
+          // room for the window and the positions of the steps after this one
+          reset(session, rows, Math.min(hp.nCtx(), window[0].length + length - 1 - step));
+          // the cache takes all of the window but its last token, which goes through as a step
+          cached = window[0].length - 1;
+          if (cached > 0) {
+            runPrefill(session, Arrays.stream(window).map(w -> Arrays.copyOf(w, w.length - 1))
+                .toArray(int[][]::new));
+          }
+          feed = Arrays.stream(window).map(w -> new int[] {w[w.length - 1]}).toArray(int[][]::new);
         }
-        int[] next = run(session, feed, head, t, k, p, o.seed(), (stream << 32) | step);
-        cached += feed[0].length;
+        int[] next = run(session, feed, cached, head, t, k, p, o.seed(), (stream << 32) | step);
+        cached += 1;
         feed = new int[rows][1];
         for (int r = 0; r < rows; r++) {
           feed[r][0] = next[r];
@@ -151,9 +163,10 @@ public final class Decoder {
 
   /** Logits [B, T, n_vocab] of a fresh (uncached) run over equal-length rows. */
   public float[][][] logits(Session session, int[][] batch) {
-    reset(session, batch.length);
+    reset(session, batch.length, batch[0].length);
     try (TInt32 in = Tensors.matrix(batch);
-         Result r = session.runner().feed(tokens, in).fetch(allLogits).run()) {
+         TInt32 start = TInt32.scalarOf(0);
+         Result r = session.runner().feed(tokens, in).feed(cache.length, start).fetch(allLogits).run()) {
       TFloat32 out = (TFloat32) r.get(0);
       float[][][] result = new float[batch.length][batch[0].length][hp.nVocab()];
       for (int b = 0; b < batch.length; b++) {
@@ -167,9 +180,10 @@ public final class Decoder {
 
   /** log p(tokens[i+1] | tokens[..i]) for one sequence of at most n_ctx tokens (fresh run). */
   public float[] logprobs(Session session, int[] sequence) {
-    reset(session, 1);
+    reset(session, 1, sequence.length);
     try (TInt32 in = Tensors.matrix(new int[][] {sequence});
-         Result r = session.runner().feed(tokens, in).fetch(logprobs).run()) {
+         TInt32 start = TInt32.scalarOf(0);
+         Result r = session.runner().feed(tokens, in).feed(cache.length, start).fetch(logprobs).run()) {
       float[] lp = new float[sequence.length - 1];
       ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
       return lp;
@@ -188,18 +202,28 @@ public final class Decoder {
     return rows;
   }
 
-  private void reset(Session session, int rows) {
-    try (TInt32 b = TInt32.scalarOf(rows)) {
-      session.runner().feed(cache.batchSize, b).addTarget(cache.reset).run().close();
+  private void reset(Session session, int rows, int capacity) {
+    try (TInt32 b = TInt32.scalarOf(rows);
+         TInt32 c = TInt32.scalarOf(capacity)) {
+      session.runner().feed(cache.batchSize, b).feed(cache.capacity, c).addTarget(cache.reset).run()
+          .close();
     }
   }
 
-  private int[] run(Session session, int[][] feed, Operand<TInt32> head, TFloat32 t, TInt32 k,
-                    TFloat32 p, long seedHigh, long seedLow) {
+  private void runPrefill(Session session, int[][] prompt) {
+    try (TInt32 in = Tensors.matrix(prompt);
+         TInt32 start = TInt32.scalarOf(0)) {
+      session.runner().feed(tokens, in).feed(cache.length, start).addTarget(prefill).run().close();
+    }
+  }
+
+  private int[] run(Session session, int[][] feed, int cached, Operand<TInt32> head, TFloat32 t,
+                    TInt32 k, TFloat32 p, long seedHigh, long seedLow) {
     try (TInt32 in = Tensors.matrix(feed);
+         TInt32 start = TInt32.scalarOf(cached);
          TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
-         Result r = session.runner().feed(tokens, in).feed(temperature, t).feed(topK, k)
-             .feed(topP, p).feed(seed, s).fetch(head).addTarget(updateCache).run()) {
+         Result r = session.runner().feed(stepTokens, in).feed(cache.length, start).feed(temperature, t)
+             .feed(topK, k).feed(topP, p).feed(seed, s).fetch(head).run()) {
       int[] next = new int[feed.length];
       ((TInt32) r.get(0)).copyTo(DataBuffers.of(next, false, false));
       return next;

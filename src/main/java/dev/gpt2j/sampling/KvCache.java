@@ -9,44 +9,48 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.op.core.VarHandleOp;
+import org.tensorflow.op.core.Assign;
+import org.tensorflow.op.core.StridedSliceAssign;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.family.TType;
 
 /**
- * A KV cache in TF resource variables: keys and values [B, H, S, D] of each layer in a variable of
- * their own. A step reads them (no copy), appends the new positions (one contiguous copy per
- * head), and assigns the result back (the new buffer is moved in, not copied). Nothing crosses
- * into Java, and no op touches more than one layer's keys or values at a time.
+ * A KV cache in TF variables: keys and values [B, H, capacity, D] of each layer in a
+ * variable of their own, allocated once per generation for every position it will hold. A step
+ * writes its new positions in place and attention reads the whole buffer (no copy), masking the
+ * positions not written yet; so a step costs the attention term and nothing that grows with a
+ * copy of the cache. Nothing crosses into Java.
  */
 final class KvCache implements Gpt2.Memory {
-  private final List<Operand<? extends TType>> handles = new ArrayList<>();
-  private final List<Operand<TFloat32>> past = new ArrayList<>();
-  private final List<Op> writes = new ArrayList<>();
+  private final List<Variable<TFloat32>> buffers = new ArrayList<>();
   final Placeholder<TInt32> batchSize;
-  /** Empties the cache for a batch of {@code batchSize} rows. */
+  final Placeholder<TInt32> capacity;
+  /** How many positions the cache holds before this run: where its new positions go. */
+  final Placeholder<TInt32> length;
+  /** Empties the cache and sizes it for {@code batchSize} rows of {@code capacity} positions. */
   final Op reset;
-  private final Operand<TInt32> length;
+  private final Shape shape;
 
   KvCache(Ops tf, HParams hp) {
     Ops s = tf.withSubScope("kv_cache");
     batchSize = s.withName("batch_size").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    capacity = s.withName("capacity").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    length = s.withName("length").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    // zeros, not garbage: masked positions still meet a 0 weight in attention, and 0 * NaN = NaN
     Operand<TFloat32> empty = s.zeros(s.stack(List.of(batchSize, s.constant(hp.nHead()),
-        s.constant(0), s.constant(hp.headSize()))), TFloat32.class);
+        capacity, s.constant(hp.headSize()))), TFloat32.class);
+    shape = Shape.of(-1, hp.nHead(), -1, hp.headSize());
     List<Op> resets = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       for (String kind : List.of("k", "v")) {
-        Operand<? extends TType> var = s.withSubScope("h" + layer).withName(kind).varHandleOp(
-            TFloat32.class, Shape.of(-1, hp.nHead(), -1, hp.headSize()),
-            VarHandleOp.sharedName("kv_cache/h" + layer + "/" + kind));
-        handles.add(var);
-        past.add(s.readVariableOp(var, TFloat32.class));
-        resets.add(s.assignVariableOp(var, empty));
+        Variable<TFloat32> var = s.withSubScope("h" + layer).withName(kind).variable(
+            Shape.unknown(), TFloat32.class);
+        buffers.add(var);
+        resets.add(s.assign(var, empty, Assign.validateShape(false)));
       }
     }
     reset = s.withControlDependencies(resets).noOp();
-    length = s.gather(s.shape(past.get(0)), s.constant(2), s.constant(0));
   }
 
   @Override
@@ -56,15 +60,23 @@ final class KvCache implements Gpt2.Memory {
 
   @Override
   public Gpt2.KeysValues extend(Ops tf, int layer, Gpt2.KeysValues fresh) {
-    Operand<TFloat32> k = tf.concat(List.of(past.get(2 * layer), fresh.k()), tf.constant(2));
-    Operand<TFloat32> v = tf.concat(List.of(past.get(2 * layer + 1), fresh.v()), tf.constant(2));
-    writes.add(tf.assignVariableOp(handles.get(2 * layer), k));
-    writes.add(tf.assignVariableOp(handles.get(2 * layer + 1), v));
-    return new Gpt2.KeysValues(k, v);
+    Operand<TInt32> valid = tf.math.add(length,
+        tf.gather(tf.shape(fresh.k()), tf.constant(2), tf.constant(0)));
+    return new Gpt2.KeysValues(write(tf, buffers.get(2 * layer), fresh.k(), valid),
+        write(tf, buffers.get(2 * layer + 1), fresh.v(), valid), valid);
   }
 
-  /** Stores every layer's extended keys and values; run it with each step. */
-  Op update(Ops tf) {
-    return tf.withControlDependencies(writes).noOp();
+  // buffer[:, :, length:end, :] = fresh, in place, and the whole buffer after the write. A ref
+  // variable, not a resource variable: TF puts a resource variable that sees a slice assignment in
+  // "sparse" mode, where every later read copies the whole buffer.
+  private Operand<TFloat32> write(Ops tf, Variable<TFloat32> buffer, Operand<TFloat32> fresh,
+                                  Operand<TInt32> end) {
+    Operand<TInt32> zero = tf.constant(0);
+    long allButPositions = 0b1011;
+    Operand<TFloat32> written = tf.stridedSliceAssign(buffer,
+        tf.stack(List.of(zero, zero, length, zero)), tf.stack(List.of(zero, zero, end, zero)),
+        tf.constant(new int[] {1, 1, 1, 1}), fresh,
+        StridedSliceAssign.beginMask(allButPositions), StridedSliceAssign.endMask(allButPositions));
+    return tf.ensureShape(written, shape);  // ref variables cannot declare a partial shape
   }
 }
