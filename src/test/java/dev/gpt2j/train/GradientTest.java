@@ -26,7 +26,11 @@ class GradientTest {
 
   // mean over the batch of -log p(y | x) in float64
   static double referenceLoss(Map<String, float[]> w, int[][] x, int[][] y) {
-    ReferenceGpt2 ref = new ReferenceGpt2(HP, w);
+    return referenceLoss(HP, w, x, y);
+  }
+
+  static double referenceLoss(HParams hp, Map<String, float[]> w, int[][] x, int[][] y) {
+    ReferenceGpt2 ref = new ReferenceGpt2(hp, w);
     double sum = 0;
     for (int b = 0; b < x.length; b++) {
       double[][] logits = ref.logits(x[b]);
@@ -47,18 +51,34 @@ class GradientTest {
 
   @Test
   void everyParameterGradientMatchesCentralDifferences(@TempDir Path tmp) {
-    Map<String, float[]> w = TinyModels.writeRandom(tmp.resolve("m"), HP, 17);
+    assertGradientsMatchCentralDifferences(HP, tmp);
+  }
+
+  // 4 * 256 hidden floats per row = 4 KB: the trainer widens the MLP with zero units (paddedMlp)
+  @Test
+  void gradientsThroughThePaddedMlpMatchCentralDifferences(@TempDir Path tmp) {
+    HParams wide = new HParams(11, 6, 256, 2, 1);
+    try (TrainStep step = new TrainStep(wide, config(2, 5))) {
+      Iterable<org.tensorflow.GraphOperation> ops = () -> step.session().graph().operations();
+      assertTrue(java.util.stream.StreamSupport.stream(ops.spliterator(), false)
+          .anyMatch(op -> op.type().equals("PadV2")), "the MLP of this shape is padded");
+    }
+    assertGradientsMatchCentralDifferences(wide, tmp);
+  }
+
+  private static void assertGradientsMatchCentralDifferences(HParams hp, Path tmp) {
+    Map<String, float[]> w = TinyModels.writeRandom(tmp.resolve("m"), hp, 17);
     Random r = new Random(4);
     int[][] x = new int[2][5];
     int[][] y = new int[2][5];
     for (int b = 0; b < 2; b++) {
       for (int t = 0; t < 5; t++) {
-        x[b][t] = r.nextInt(HP.nVocab());
-        y[b][t] = r.nextInt(HP.nVocab());
+        x[b][t] = r.nextInt(hp.nVocab());
+        y[b][t] = r.nextInt(hp.nVocab());
       }
     }
     Map<String, float[]> grads;
-    try (TrainStep step = new TrainStep(HP, config(2, 5))) {
+    try (TrainStep step = new TrainStep(hp, config(2, 5))) {
       step.restoreModel(dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
       grads = step.gradients(x, y);
     }
@@ -71,9 +91,9 @@ class GradientTest {
         int i = r.nextInt(values.length);
         float saved = values[i];
         values[i] = (float) (saved + h);
-        double up = referenceLoss(w, x, y);
+        double up = referenceLoss(hp, w, x, y);
         values[i] = (float) (saved - h);
-        double down = referenceLoss(w, x, y);
+        double down = referenceLoss(hp, w, x, y);
         values[i] = saved;
         double numeric = (up - down) / ((double) (float) (saved + h) - (float) (saved - h));
         double analytic = grads.get(e.getKey())[i];
