@@ -5,23 +5,31 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Runs the CLI in a child JVM with the environment TF needs. TF reads TF_CPP_MIN_LOG_LEVEL,
  * TF_XLA_FLAGS, XLA_FLAGS and its allocator settings once, when its library loads, and absl prints a few
  * lines regardless; a Java process cannot set its own environment, so the CLI runs itself once
- * more as a child with them set, and (unless --verbose) drops absl's INFO/WARNING lines from the
- * child's stderr. Everything else (stdin, stdout, our messages, progress bars) passes through.
+ * more as a child with them set, and (unless --verbose) drops absl's INFO/WARNING lines (and
+ * protobuf's, see NOISE_PREFIXES) from the child's stderr. Everything else (stdin, stdout, our
+ * messages, progress bars) passes through.
  */
 final class TfLog {
   private static final String CHILD_MARKER = "GPT2_QUIET_CHILD";
-  private static final byte[] ABSL_BANNER =
-      "WARNING: All log messages before absl::InitializeLog()".getBytes(StandardCharsets.US_ASCII);
+  // Lines printed whatever the log level: absl's banner, and protobuf's complaint each time TF
+  // reads a cached XLA executable (it tries the text format before the binary one, which works)
+  private static final List<byte[]> NOISE_PREFIXES = Stream.of(
+          "WARNING: All log messages before absl::InitializeLog()",
+          "[libprotobuf ERROR external/com_google_protobuf/src/google/protobuf/text_format.cc:")
+      .map(p -> p.getBytes(StandardCharsets.US_ASCII)).toList();
   private static final Pattern ABSL_LINE = Pattern.compile("^[IW]\\d{4} .*");
 
   private TfLog() {}
@@ -59,6 +67,13 @@ final class TfLog {
     }
     env.merge("TF_XLA_FLAGS", "--tf_xla_cpu_global_jit",
         (old, add) -> old.contains("tf_xla_cpu_global_jit") ? old : old + " " + add);
+    // XLA's compiled training steps persist between runs (the baby config's takes ~21 s to compile,
+    // a resumed or repeated run loads it in ~1 s); TF checks each entry's HLO fingerprint on load
+    Path xlaCache = xlaCacheDir(env);
+    if (xlaCache != null) {
+      env.merge("TF_XLA_FLAGS", "--tf_xla_persistent_cache_directory=" + xlaCache,
+          (old, add) -> old.contains("tf_xla_persistent_cache_directory") ? old : old + " " + add);
+    }
     env.putIfAbsent("TF_CPU_ALLOCATOR_USE_BFC", "true");
     // XLA's older CPU runtime runs our training steps 8-14% faster than the thunk runtime TF 2.18
     // defaults to (docs/benchmarks.md)
@@ -84,6 +99,22 @@ final class TfLog {
     int code = child.waitFor();
     Runtime.getRuntime().removeShutdownHook(stopChild);
     return code;
+  }
+
+  /**
+   * $GPT2_XLA_CACHE, else $XDG_CACHE_HOME/gpt2j/xla or ~/.cache/gpt2j/xla; null (no cache) when
+   * it cannot be created.
+   */
+  static Path xlaCacheDir(Map<String, String> env) {
+    String home = System.getProperty("user.home");
+    Path dir = env.containsKey("GPT2_XLA_CACHE") ? Path.of(env.get("GPT2_XLA_CACHE"))
+        : env.containsKey("XDG_CACHE_HOME") ? Path.of(env.get("XDG_CACHE_HOME"), "gpt2j", "xla")
+        : Path.of(home, ".cache", "gpt2j", "xla");
+    try {
+      return Files.createDirectories(dir).toAbsolutePath();
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   /** Copies {@code in} to {@code out} line by line, minus absl's INFO/WARNING lines. */
@@ -126,12 +157,10 @@ final class TfLog {
 
   /** TRUE: a log line to drop; FALSE: not one; null: too early to say. */
   private static Boolean classify(byte[] line, int len) {
-    boolean bannerSoFar = true;
-    for (int i = 0; i < Math.min(len, ABSL_BANNER.length); i++) {
-      bannerSoFar &= line[i] == ABSL_BANNER[i];
-    }
-    if (bannerSoFar) {
-      return len >= ABSL_BANNER.length ? Boolean.TRUE : null;
+    for (byte[] prefix : NOISE_PREFIXES) {
+      if (Arrays.equals(line, 0, Math.min(len, prefix.length), prefix, 0, Math.min(len, prefix.length))) {
+        return len >= prefix.length ? Boolean.TRUE : null;
+      }
     }
     if (len < 6) {
       return (line[0] == 'I' || line[0] == 'W') && allDigits(line, 1, len) ? null : Boolean.FALSE;
