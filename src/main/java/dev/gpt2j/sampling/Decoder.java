@@ -165,8 +165,7 @@ public final class Decoder {
   public float[][][] logits(Session session, int[][] batch) {
     reset(session, batch.length, batch[0].length);
     try (TInt32 in = Tensors.matrix(batch);
-         TInt32 start = TInt32.scalarOf(0);
-         Result r = session.runner().feed(tokens, in).feed(cache.length, start).fetch(allLogits).run()) {
+         Result r = session.runner().feed(tokens, in).fetch(allLogits).run()) {
       TFloat32 out = (TFloat32) r.get(0);
       float[][][] result = new float[batch.length][batch[0].length][hp.nVocab()];
       for (int b = 0; b < batch.length; b++) {
@@ -182,8 +181,7 @@ public final class Decoder {
   public float[] logprobs(Session session, int[] sequence) {
     reset(session, 1, sequence.length);
     try (TInt32 in = Tensors.matrix(new int[][] {sequence});
-         TInt32 start = TInt32.scalarOf(0);
-         Result r = session.runner().feed(tokens, in).feed(cache.length, start).fetch(logprobs).run()) {
+         Result r = session.runner().feed(tokens, in).fetch(logprobs).run()) {
       float[] lp = new float[sequence.length - 1];
       ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
       return lp;
@@ -211,9 +209,8 @@ public final class Decoder {
   }
 
   private void runPrefill(Session session, int[][] prompt) {
-    try (TInt32 in = Tensors.matrix(prompt);
-         TInt32 start = TInt32.scalarOf(0)) {
-      session.runner().feed(tokens, in).feed(cache.length, start).addTarget(prefill).run().close();
+    try (TInt32 in = Tensors.matrix(prompt)) {
+      session.runner().feed(tokens, in).addTarget(prefill).run().close();
     }
   }
 

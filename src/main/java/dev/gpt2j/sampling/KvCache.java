@@ -26,8 +26,11 @@ final class KvCache implements Gpt2.Memory {
   private final List<Variable<TFloat32>> buffers = new ArrayList<>();
   final Placeholder<TInt32> batchSize;
   final Placeholder<TInt32> capacity;
-  /** How many positions the cache holds before this run: where its new positions go. */
-  final Placeholder<TInt32> length;
+  /**
+   * How many positions the cache holds before this run: where its new positions go. 0 unless
+   * fed: a run over any number of positions always fills a freshly reset cache.
+   */
+  final Operand<TInt32> length;
   /** Empties the cache and sizes it for {@code batchSize} rows of {@code capacity} positions. */
   final Op reset;
   private final Shape shape;
@@ -36,7 +39,7 @@ final class KvCache implements Gpt2.Memory {
     Ops s = tf.withSubScope("kv_cache");
     batchSize = s.withName("batch_size").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
     capacity = s.withName("capacity").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-    length = s.withName("length").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    length = s.withName("length").placeholderWithDefault(s.constant(0), Shape.scalar());
     // zeros, not garbage: masked positions still meet a 0 weight in attention, and 0 * NaN = NaN
     Operand<TFloat32> empty = s.zeros(s.stack(List.of(batchSize, s.constant(hp.nHead()),
         capacity, s.constant(hp.headSize()))), TFloat32.class);
@@ -60,8 +63,7 @@ final class KvCache implements Gpt2.Memory {
 
   @Override
   public Gpt2.KeysValues extend(Ops tf, int layer, Gpt2.KeysValues fresh) {
-    Operand<TInt32> valid = tf.math.add(length,
-        tf.gather(tf.shape(fresh.k()), tf.constant(2), tf.constant(0)));
+    Operand<TInt32> valid = tf.math.add(length, fresh.valid());
     return new Gpt2.KeysValues(write(tf, buffers.get(2 * layer), fresh.k(), valid),
         write(tf, buffers.get(2 * layer + 1), fresh.v(), valid), valid);
   }
