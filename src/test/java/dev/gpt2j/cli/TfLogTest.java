@@ -35,6 +35,16 @@ class TfLogTest {
   }
 
   @Test
+  void flagsAreAddedUnlessTheUserSetThem() {
+    Map<String, String> env = new java.util.HashMap<>(Map.of("XLA_FLAGS", "--xla_cpu_use_thunk_runtime=true"));
+    TfLog.addFlag(env, "XLA_FLAGS", "--xla_cpu_use_thunk_runtime=false");
+    TfLog.addFlag(env, "XLA_FLAGS", "--xla_dump_to=/tmp/d");
+    TfLog.addFlag(env, "TF_XLA_FLAGS", "--tf_xla_cpu_global_jit");
+    assertEquals("--xla_cpu_use_thunk_runtime=true --xla_dump_to=/tmp/d", env.get("XLA_FLAGS"));
+    assertEquals("--tf_xla_cpu_global_jit", env.get("TF_XLA_FLAGS"));
+  }
+
+  @Test
   void xlaCacheGoesWhereTheEnvironmentSays(@TempDir Path tmp) throws IOException {
     assertEquals(tmp.resolve("mine").toAbsolutePath(),
         TfLog.xlaCacheDir(Map.of("GPT2_XLA_CACHE", tmp.resolve("mine").toString())));
