@@ -129,26 +129,28 @@ public final class TrainStep implements AutoCloseable {
     }
   }
 
-  // The same weights with each MLP's hidden layer widened by 8 units of zero weight and bias
-  // (gelu(0) = 0: the output and every real gradient are unchanged). With 4 * 768 = 3072 floats
-  // per activation row, a multiple of 4 KB, the K = 3072 matmuls (c_proj forward, c_fc's input
-  // gradient) run at half speed here (cache-set aliasing; 3072 -> 3080 measured 105-144 -> 213-218
-  // GFLOP/s in TF and XLA alike); the padding costs two small copies per layer.
+  private static final int MLP_PADDING = 8;
+
+  // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
+  // bias (gelu(0) = 0: the output and every real gradient are unchanged). With 4 * 768 = 3072
+  // floats per activation row, a multiple of 4 KB, the K = 3072 matmuls (c_proj forward, c_fc's
+  // input gradient) run at half speed here (cache-set aliasing; 3072 -> 3080 measured 103-144 ->
+  // 213-218 GFLOP/s in TF and XLA alike); the padding costs two small copies per layer.
   static Params paddedMlp(Ops tf, Params p) {
     long hidden = p.h().get(0).mlp().cFc().w().shape().get(2);
     if (hidden * Float.BYTES % 4096 != 0) {
       return p;
     }
     Operand<TFloat32> zero = tf.constant(0f);
-    Operand<TInt32> widenColumns = tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 8}});
-    Operand<TInt32> widenRows = tf.constant(new int[][] {{0, 0}, {0, 8}, {0, 0}});
+    Operand<TInt32> widenColumns = tf.constant(new int[][] {{0, 0}, {0, 0}, {0, MLP_PADDING}});
+    Operand<TInt32> widenRows = tf.constant(new int[][] {{0, 0}, {0, MLP_PADDING}, {0, 0}});
     List<Params.Block> blocks = new ArrayList<>();
     for (Params.Block b : p.h()) {
       Params.Linear fc = b.mlp().cFc();
       Params.Linear proj = b.mlp().cProj();
       Params.Mlp wide = new Params.Mlp(
           new Params.Linear(tf.pad(fc.w(), widenColumns, zero),
-              tf.pad(fc.b(), tf.constant(new int[][] {{0, 8}}), zero)),
+              tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
           new Params.Linear(tf.pad(proj.w(), widenRows, zero), proj.b()));
       blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
     }
