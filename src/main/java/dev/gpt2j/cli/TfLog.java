@@ -105,8 +105,8 @@ final class TfLog {
   }
 
   /**
-   * $GPT2_XLA_CACHE, else $XDG_CACHE_HOME/gpt2j/xla or ~/.cache/gpt2j/xla; null (no cache) when
-   * it cannot be created.
+   * $GPT2_XLA_CACHE, else $XDG_CACHE_HOME/gpt2j/xla or ~/.cache/gpt2j/xla; null (no cache, and
+   * one line saying why) when it cannot be created.
    */
   static Path xlaCacheDir(Map<String, String> env) {
     String home = System.getProperty("user.home");
@@ -116,6 +116,7 @@ final class TfLog {
     try {
       return Files.createDirectories(dir).toAbsolutePath();
     } catch (IOException | RuntimeException e) {
+      System.err.println("gpt2: XLA compile cache off: cannot create " + dir + " (" + e + ")");
       return null;
     }
   }
