@@ -19,6 +19,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TInt64;
 
 /**
@@ -51,6 +52,12 @@ public final class Gpt2Model implements AutoCloseable {
    * while the rest of the graph is built: for 124M, reading 500 MB (~1.3 s) and adding the
    * graph's ~2,500 ops (~1 s) take about as long.
    */
+  // One inter-op thread: a decoding step is a chain of ops, and a second inter-op thread only
+  // competes for the two cores with the native kernels' OpenMP threads (23.6 ms vs 35.8 ms per
+  // 124M step with two; docs/benchmarks.md). Each op still uses every core.
+  private static final ConfigProto SESSION_CONFIG =
+      ConfigProto.newBuilder().setInterOpParallelismThreads(1).build();
+
   private Gpt2Model(HParams hparams, Path restoreFrom) {
     this.hparams = hparams;
     this.graph = new Graph();
@@ -59,7 +66,7 @@ public final class Gpt2Model implements AutoCloseable {
       Ops tf = Ops.create(graph);
       variables = ModelVariables.create(tf, hparams);
       checkpointIO = new CheckpointIO(tf, variables.all());
-      created = new Session(graph);
+      created = new Session(graph, SESSION_CONFIG);
       session = created;
       CompletableFuture<Void> restoring = restoreFrom == null
           ? CompletableFuture.completedFuture(null)

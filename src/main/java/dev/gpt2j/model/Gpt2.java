@@ -11,7 +11,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Unstack;
-import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
@@ -107,8 +106,8 @@ public final class Gpt2 {
     long nx = p.w().shape().get(1);
     long nf = p.w().shape().get(2);
     Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, nx}));
-    Operand<TFloat32> y = tf.math.add(
-        tf.linalg.matMul(flat, tf.reshape(p.w(), tf.constant(new long[] {nx, nf}))), p.b());
+    Operand<TFloat32> y = tf.math.add(NativeKernels.product(tf, flat,
+        tf.reshape(p.w(), tf.constant(new long[] {nx, nf})), false, onePosition(x)), p.b());
     return tf.reshape(y, withLastDim(tf, x, nf));
   }
 
@@ -189,7 +188,7 @@ public final class Gpt2 {
   public static Operand<TFloat32> lmHead(Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte) {
     long c = wte.shape().get(1);
     Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, c}));
-    Operand<TFloat32> logits = tf.linalg.matMul(flat, wte, MatMul.transposeB(true));
+    Operand<TFloat32> logits = NativeKernels.product(tf, flat, wte, true, onePosition(h));
     return tf.reshape(logits, withLastDim(tf, h, wte.shape().get(0)));
   }
 
@@ -236,6 +235,12 @@ public final class Gpt2 {
   static Operand<TFloat32> mergeHeads(Ops tf, Operand<TFloat32> x) {
     Operand<TFloat32> t = tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3}));
     return tf.reshape(t, shapeLike(tf, t, 2, x.shape().get(1) * x.shape().get(3)));
+  }
+
+  // x is [B, T, ..] with T = 1 known to the graph: a decoding step, whose products are
+  // matrix-vector products per sequence
+  private static boolean onePosition(Operand<TFloat32> x) {
+    return x.shape().numDimensions() == 3 && x.shape().get(1) == 1;
   }
 
   /** The shape of {@code x} with its last axis replaced by {@code n}. */

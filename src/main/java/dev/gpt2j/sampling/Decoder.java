@@ -61,7 +61,7 @@ public final class Decoder {
     prefill = hidden.h().op();
     stepTokens = s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
     Gpt2.Hidden step = Gpt2.decoder(tf, hp, stepTokens, params, cache);
-    logits = Gpt2.lmHead(s, s.squeeze(step.h(), Squeeze.axis(List.of(1L))), params.wte());
+    logits = s.squeeze(Gpt2.lmHead(s, step.h(), params.wte()), Squeeze.axis(List.of(1L)));
     // whole-sequence outputs, for scoring: logits at position i predict token i+1
     allLogits = Gpt2.lmHead(s, hidden.h(), params.wte());
     logprobs = Gpt2.logprobs(s,

@@ -1,0 +1,241 @@
+/*
+ * Matrix-vector products for KV-cached decoding, as two TensorFlow ops loaded with
+ * TensorFlow.loadLibrary (see dev.gpt2j.model.NativeKernels).
+ *
+ * Why: one decoding step reads every weight once (498 MB for 124M) and does little else, so its
+ * speed is the speed of reading memory. TF's MatMul reads a [1, K] x [K, N] product at 14-22 GB/s
+ * here, this loop at 26-28 GB/s (docs/benchmarks.md). Both ops are exact float32 products, summed
+ * in another order than MatMul's.
+ *
+ *   Gpt2MatVec   x [M, K], w [K, N] -> x w     (c_attn, c_proj, c_fc: OpenAI's [nx, nf] layout)
+ *   Gpt2MatVecT  x [M, K], w [N, K] -> x w^T   (the LM head against wte [n_vocab, n_embd])
+ *
+ * M is the batch (one position per row); the loops stream w once per call for any M.
+ * Threads: OpenMP, one per core. Only TF's C API is used; its headers are not shipped with TF
+ * Java, so the few declarations needed are below (tensorflow/c/{c_api,kernels,ops,tf_tensor}.h).
+ */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef struct TF_Status TF_Status;
+typedef struct TF_Tensor TF_Tensor;
+typedef struct TF_KernelBuilder TF_KernelBuilder;
+typedef struct TF_OpKernelConstruction TF_OpKernelConstruction;
+typedef struct TF_OpKernelContext TF_OpKernelContext;
+typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
+typedef struct TF_ShapeInferenceContext TF_ShapeInferenceContext;
+typedef struct TF_ShapeHandle TF_ShapeHandle;
+enum { TF_OK = 0, TF_INVALID_ARGUMENT = 3, TF_RESOURCE_EXHAUSTED = 8 };
+enum { TF_FLOAT = 1 };
+
+extern TF_Status* TF_NewStatus(void);
+extern void TF_DeleteStatus(TF_Status*);
+extern int TF_GetCode(const TF_Status*);
+extern void TF_SetStatus(TF_Status*, int code, const char* msg);
+extern void* TF_TensorData(const TF_Tensor*);
+extern int TF_NumDims(const TF_Tensor*);
+extern int64_t TF_Dim(const TF_Tensor*, int);
+extern void TF_DeleteTensor(TF_Tensor*);
+extern TF_KernelBuilder* TF_NewKernelBuilder(const char* op, const char* device,
+    void* (*create)(TF_OpKernelConstruction*), void (*compute)(void*, TF_OpKernelContext*),
+    void (*destroy)(void*));
+extern void TF_RegisterKernelBuilder(const char* name, TF_KernelBuilder*, TF_Status*);
+extern void TF_GetInput(TF_OpKernelContext*, int i, TF_Tensor**, TF_Status*);
+extern TF_Tensor* TF_AllocateOutput(TF_OpKernelContext*, int i, int dtype, const int64_t* dims,
+    int num_dims, size_t len, TF_Status*);
+extern void TF_OpKernelContext_Failure(TF_OpKernelContext*, TF_Status*);
+extern TF_OpDefinitionBuilder* TF_NewOpDefinitionBuilder(const char* name);
+extern void TF_OpDefinitionBuilderAddInput(TF_OpDefinitionBuilder*, const char* spec);
+extern void TF_OpDefinitionBuilderAddOutput(TF_OpDefinitionBuilder*, const char* spec);
+extern void TF_OpDefinitionBuilderSetShapeInferenceFunction(TF_OpDefinitionBuilder*,
+    void (*fn)(TF_ShapeInferenceContext*, TF_Status*));
+extern void TF_RegisterOpDefinition(TF_OpDefinitionBuilder*, TF_Status*);
+extern TF_ShapeHandle* TF_NewShapeHandle(void);
+extern void TF_DeleteShapeHandle(TF_ShapeHandle*);
+extern void TF_ShapeInferenceContextGetInput(TF_ShapeInferenceContext*, int i, TF_ShapeHandle*,
+    TF_Status*);
+extern void TF_ShapeInferenceContextWithRank(TF_ShapeInferenceContext*, TF_ShapeHandle*,
+    int64_t rank, TF_ShapeHandle*, TF_Status*);
+extern void TF_ShapeInferenceContextSubshape(TF_ShapeInferenceContext*, TF_ShapeHandle*,
+    int64_t start, int64_t end, TF_ShapeHandle*, TF_Status*);
+extern void TF_ShapeInferenceContextConcatenateShapes(TF_ShapeInferenceContext*, TF_ShapeHandle*,
+    TF_ShapeHandle*, TF_ShapeHandle*, TF_Status*);
+extern void TF_ShapeInferenceContextSetOutput(TF_ShapeInferenceContext*, int i, TF_ShapeHandle*,
+    TF_Status*);
+
+/* One copy of each loop per vector width, chosen when the library loads, so a jar built on one
+ * x86-64 machine runs on any other. */
+#if defined(__x86_64__)
+#define VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTORIZED
+#endif
+
+/* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous
+ * block, read once front to back; four of them go into each pass over y, which stays in L1. */
+VECTORIZED static void mat_vec_rows(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
+                         int64_t n_dim, int64_t k0, int64_t k1) {
+  for (int64_t m = 0; m < m_rows; m++) {
+    const float* xm = x + m * k_dim;
+    float* ym = y + m * n_dim;
+    for (int64_t n = 0; n < n_dim; n++) ym[n] = 0;
+    int64_t k = k0;
+    for (; k + 4 <= k1; k += 4) {
+      const float *w0 = w + k * n_dim, *w1 = w0 + n_dim, *w2 = w1 + n_dim, *w3 = w2 + n_dim;
+      float a0 = xm[k], a1 = xm[k + 1], a2 = xm[k + 2], a3 = xm[k + 3];
+      for (int64_t n = 0; n < n_dim; n++) ym[n] += a0 * w0[n] + a1 * w1[n] + a2 * w2[n] + a3 * w3[n];
+    }
+    for (; k < k1; k++) {
+      const float* wk = w + k * n_dim;
+      for (int64_t n = 0; n < n_dim; n++) ym[n] += xm[k] * wk[n];
+    }
+  }
+}
+
+/* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four
+ * independent sums hide the add latency. */
+VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
+                           int64_t n_dim, int64_t n0, int64_t n1) {
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const float *w0 = w + n * k_dim, *w1 = w0 + k_dim, *w2 = w1 + k_dim, *w3 = w2 + k_dim;
+    for (int64_t m = 0; m < m_rows; m++) {
+      const float* xm = x + m * k_dim;
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int64_t k = 0; k < k_dim; k++) {
+        s0 += xm[k] * w0[k];
+        s1 += xm[k] * w1[k];
+        s2 += xm[k] * w2[k];
+        s3 += xm[k] * w3[k];
+      }
+      float* ym = y + m * n_dim + n;
+      ym[0] = s0, ym[1] = s1, ym[2] = s2, ym[3] = s3;
+    }
+  }
+  for (; n < n1; n++) {
+    for (int64_t m = 0; m < m_rows; m++) {
+      float s = 0;
+      for (int64_t k = 0; k < k_dim; k++) s += x[m * k_dim + k] * w[n * k_dim + k];
+      y[m * n_dim + n] = s;
+    }
+  }
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* x w: each thread reads its own block of w's rows into its own partial y, then the partials
+ * are summed. Splitting by rows keeps every thread's reads contiguous. */
+static int mat_vec(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
+                   int64_t n_dim) {
+  int threads = omp_get_max_threads();
+  int64_t size = m_rows * n_dim;
+  float* partial = threads > 1 ? malloc(sizeof(float) * size * (threads - 1)) : NULL;
+  if (threads > 1 && partial == NULL) return 0;
+  #pragma omp parallel num_threads(threads)
+  {
+    int t = omp_get_thread_num(), team = omp_get_num_threads();
+    int64_t chunk = (k_dim + team - 1) / team;
+    int64_t k0 = min64(t * chunk, k_dim), k1 = min64(k0 + chunk, k_dim);
+    mat_vec_rows(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);
+    #pragma omp barrier
+    #pragma omp for
+    for (int64_t i = 0; i < size; i++) {
+      for (int p = 1; p < team; p++) y[i] += partial[(p - 1) * size + i];
+    }
+  }
+  free(partial);
+  return 1;
+}
+
+/* x w^T: each thread takes a contiguous block of w's rows (outputs). */
+static void mat_vec_t(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
+                      int64_t n_dim) {
+  #pragma omp parallel
+  {
+    int t = omp_get_thread_num(), team = omp_get_num_threads();
+    int64_t chunk = (n_dim + team - 1) / team;
+    int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);
+    mat_vec_t_rows(x, w, y, m_rows, k_dim, n_dim, n0, n1);
+  }
+}
+
+static void compute(int transposed, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor *x = NULL, *w = NULL, *y = NULL;
+  TF_GetInput(ctx, 0, &x, status);
+  if (TF_GetCode(status) == TF_OK) TF_GetInput(ctx, 1, &w, status);
+  if (TF_GetCode(status) == TF_OK) {
+    if (TF_NumDims(x) != 2 || TF_NumDims(w) != 2
+        || TF_Dim(x, 1) != TF_Dim(w, transposed ? 1 : 0)) {
+      TF_SetStatus(status, TF_INVALID_ARGUMENT, transposed
+          ? "Gpt2MatVecT: x must be [M, K] and w [N, K]"
+          : "Gpt2MatVec: x must be [M, K] and w [K, N]");
+    } else {
+      int64_t m_rows = TF_Dim(x, 0), k_dim = TF_Dim(x, 1), n_dim = TF_Dim(w, transposed ? 0 : 1);
+      int64_t dims[2] = {m_rows, n_dim};
+      y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 2, sizeof(float) * m_rows * n_dim, status);
+      if (TF_GetCode(status) == TF_OK && m_rows * n_dim > 0) {
+        const float* xp = TF_TensorData(x);
+        const float* wp = TF_TensorData(w);
+        float* yp = TF_TensorData(y);
+        if (transposed) {
+          mat_vec_t(xp, wp, yp, m_rows, k_dim, n_dim);
+        } else if (!mat_vec(xp, wp, yp, m_rows, k_dim, n_dim)) {
+          TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
+        }
+      }
+    }
+  }
+  if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
+  if (x) TF_DeleteTensor(x);
+  if (w) TF_DeleteTensor(w);
+  if (y) TF_DeleteTensor(y);
+  TF_DeleteStatus(status);
+}
+
+static void compute_mat_vec(void* kernel, TF_OpKernelContext* ctx) { compute(0, ctx); }
+static void compute_mat_vec_t(void* kernel, TF_OpKernelContext* ctx) { compute(1, ctx); }
+
+/* y's shape: [x's rows, w's dimension n_axis] */
+static void infer_shape(TF_ShapeInferenceContext* ctx, TF_Status* status, int64_t n_axis) {
+  TF_ShapeHandle *x = TF_NewShapeHandle(), *w = TF_NewShapeHandle();
+  TF_ShapeHandle *rows = TF_NewShapeHandle(), *cols = TF_NewShapeHandle(), *y = TF_NewShapeHandle();
+  TF_ShapeInferenceContextGetInput(ctx, 0, x, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, x, 2, x, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextGetInput(ctx, 1, w, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, w, 2, w, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, x, 0, 1, rows, status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextSubshape(ctx, w, n_axis, n_axis + 1, cols, status);
+  }
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, rows, cols, y, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, y, status);
+  TF_DeleteShapeHandle(x);
+  TF_DeleteShapeHandle(w);
+  TF_DeleteShapeHandle(rows);
+  TF_DeleteShapeHandle(cols);
+  TF_DeleteShapeHandle(y);
+}
+
+static void shape_mat_vec(TF_ShapeInferenceContext* c, TF_Status* s) { infer_shape(c, s, 1); }
+static void shape_mat_vec_t(TF_ShapeInferenceContext* c, TF_Status* s) { infer_shape(c, s, 0); }
+
+static void register_op(const char* name, void (*compute_fn)(void*, TF_OpKernelContext*),
+                        void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*)) {
+  TF_Status* status = TF_NewStatus();
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  TF_OpDefinitionBuilderAddInput(op, "x: float");
+  TF_OpDefinitionBuilderAddInput(op, "w: float");
+  TF_OpDefinitionBuilderAddOutput(op, "y: float");
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
+  TF_RegisterOpDefinition(op, status);
+  TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL), status);
+  TF_DeleteStatus(status);
+}
+
+/* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
+__attribute__((constructor)) static void register_ops(void) {
+  register_op("Gpt2MatVec", compute_mat_vec, shape_mat_vec);
+  register_op("Gpt2MatVecT", compute_mat_vec_t, shape_mat_vec_t);
+}

@@ -1,0 +1,115 @@
+package dev.gpt2j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/** The native matrix-vector ops and their gradients against float64 products. */
+class NativeKernelsTest {
+
+  @BeforeAll
+  static void requireLibrary() {
+    assumeTrue(NativeKernels.loaded(), "native kernels not built (no C compiler): skipped");
+  }
+
+  // shapes with K and N not multiples of the 4-row unrolling, and with N < threads
+  @ParameterizedTest
+  @CsvSource({"1, 768, 2304", "1, 13, 5", "3, 7, 37", "8, 130, 1", "2, 1, 9"})
+  void productsAndGradientsMatchFloat64(int m, int k, int n) {
+    for (boolean transposed : new boolean[] {false, true}) {
+      Random random = new Random(31L * m + k + n);
+      float[][] x = randomMatrix(random, m, k);
+      float[][] w = transposed ? randomMatrix(random, n, k) : randomMatrix(random, k, n);
+      float[][] upstream = randomMatrix(random, m, n);
+      try (Graph g = new Graph(); Session s = new Session(g)) {
+        Ops tf = Ops.create(g);
+        Operand<TFloat32> xs = tf.constant(x);
+        Operand<TFloat32> ws = tf.constant(w);
+        Operand<TFloat32> y = NativeKernels.product(tf, xs, ws, transposed, true);
+        assertEquals("Gpt2MatVec" + (transposed ? "T" : ""), y.op().type());
+        var grads = tf.gradients(tf.reduceSum(tf.math.mul(y, tf.constant(upstream)), tf.constant(new int[] {0, 1})),
+            List.of(xs, ws));
+        try (Result r = s.runner().fetch(y).fetch(grads.dy(0)).fetch(grads.dy(1)).run()) {
+          double[][] wkn = transposed ? transpose(w) : toDouble(w);
+          String what = (transposed ? "x w^T " : "x w ") + m + "x" + k + "x" + n;
+          assertClose(multiply(toDouble(x), wkn), r.get(0), what);
+          assertClose(multiply(toDouble(upstream), transpose(wkn)), r.get(1), what + " d/dx");
+          double[][] dw = multiply(transpose(x), toDouble(upstream));
+          assertClose(transposed ? transpose(dw) : dw, r.get(2), what + " d/dw");
+        }
+      }
+    }
+  }
+
+  private static float[][] randomMatrix(Random random, int rows, int cols) {
+    float[][] a = new float[rows][cols];
+    for (float[] row : a) {
+      for (int j = 0; j < cols; j++) {
+        row[j] = (float) random.nextGaussian();
+      }
+    }
+    return a;
+  }
+
+  private static double[][] toDouble(float[][] a) {
+    double[][] d = new double[a.length][a[0].length];
+    for (int i = 0; i < a.length; i++) {
+      for (int j = 0; j < a[0].length; j++) {
+        d[i][j] = a[i][j];
+      }
+    }
+    return d;
+  }
+
+  private static double[][] transpose(float[][] a) {
+    return transpose(toDouble(a));
+  }
+
+  private static double[][] transpose(double[][] a) {
+    double[][] t = new double[a[0].length][a.length];
+    for (int i = 0; i < a.length; i++) {
+      for (int j = 0; j < a[0].length; j++) {
+        t[j][i] = a[i][j];
+      }
+    }
+    return t;
+  }
+
+  private static double[][] multiply(double[][] a, double[][] b) {
+    double[][] c = new double[a.length][b[0].length];
+    for (int i = 0; i < a.length; i++) {
+      for (int p = 0; p < b.length; p++) {
+        for (int j = 0; j < b[0].length; j++) {
+          c[i][j] += a[i][p] * b[p][j];
+        }
+      }
+    }
+    return c;
+  }
+
+  // float32 sums of up to 768 products of unit normals: relative error well under 1e-5
+  private static void assertClose(double[][] expected, org.tensorflow.Tensor actual, String what) {
+    TFloat32 t = (TFloat32) actual;
+    int cols = expected[0].length;
+    float[] got = new float[expected.length * cols];
+    t.copyTo(DataBuffers.of(got, false, false));
+    for (int i = 0; i < expected.length; i++) {
+      for (int j = 0; j < cols; j++) {
+        assertEquals(expected[i][j], got[i * cols + j], 1e-4 * (1 + Math.abs(expected[i][j])),
+            what + " [" + i + ", " + j + "]");
+      }
+    }
+  }
+}
