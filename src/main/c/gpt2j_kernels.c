@@ -10,7 +10,8 @@
  *   Gpt2MatVec   x [M, K], w [K, N] -> x w     (c_attn, c_proj, c_fc: OpenAI's [nx, nf] layout)
  *   Gpt2MatVecT  x [M, K], w [N, K] -> x w^T   (the LM head against wte [n_vocab, n_embd])
  *
- * M is the batch (one position per row); the loops stream w once per call for any M.
+ * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
+ * per 8 rows of x.
  * Threads: OpenMP, one per core. Only TF's C API is used; its headers are not shipped with TF
  * Java, so the few declarations needed are below (tensorflow/c/{c_api,kernels,ops,tf_tensor}.h).
  */
@@ -73,22 +74,29 @@ extern void TF_ShapeInferenceContextSetOutput(TF_ShapeInferenceContext*, int i, 
 #endif
 
 /* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous
- * block, read once front to back; four of them go into each pass over y, which stays in L1. */
-VECTORIZED static void mat_vec_rows(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
-                         int64_t n_dim, int64_t k0, int64_t k1) {
-  for (int64_t m = 0; m < m_rows; m++) {
-    const float* xm = x + m * k_dim;
-    float* ym = y + m * n_dim;
-    for (int64_t n = 0; n < n_dim; n++) ym[n] = 0;
+ * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */
+VECTORIZED static void mat_vec_rows(const float* x, const float* w, float* y, int64_t m_rows,
+                                    int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {
+  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {
+    int64_t m1 = m0 + 8 < m_rows ? m0 + 8 : m_rows;
+    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;
     int64_t k = k0;
     for (; k + 4 <= k1; k += 4) {
       const float *w0 = w + k * n_dim, *w1 = w0 + n_dim, *w2 = w1 + n_dim, *w3 = w2 + n_dim;
-      float a0 = xm[k], a1 = xm[k + 1], a2 = xm[k + 2], a3 = xm[k + 3];
-      for (int64_t n = 0; n < n_dim; n++) ym[n] += a0 * w0[n] + a1 * w1[n] + a2 * w2[n] + a3 * w3[n];
+      for (int64_t m = m0; m < m1; m++) {
+        const float* xm = x + m * k_dim + k;
+        float a0 = xm[0], a1 = xm[1], a2 = xm[2], a3 = xm[3];
+        float* ym = y + m * n_dim;
+        for (int64_t n = 0; n < n_dim; n++) ym[n] += a0 * w0[n] + a1 * w1[n] + a2 * w2[n] + a3 * w3[n];
+      }
     }
     for (; k < k1; k++) {
       const float* wk = w + k * n_dim;
-      for (int64_t n = 0; n < n_dim; n++) ym[n] += xm[k] * wk[n];
+      for (int64_t m = m0; m < m1; m++) {
+        float a = x[m * k_dim + k];
+        float* ym = y + m * n_dim;
+        for (int64_t n = 0; n < n_dim; n++) ym[n] += a * wk[n];
+      }
     }
   }
 }

@@ -9,7 +9,9 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.SwitchCond;
 import org.tensorflow.op.linalg.MatMul;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -29,16 +31,39 @@ public final class NativeKernels {
     return LOADED;
   }
 
+  /** Up to this many rows, the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
+  static final int MAX_NATIVE_ROWS = 16;
+
   /**
    * {@code x} [M, K] times {@code w} ([K, N], or [N, K] with {@code transposeW}) -> [M, N]. With
    * {@code oneRowPerSequence} (each row is one position of its own sequence, as in a decoding
-   * step) and the library loaded, our matrix-vector op; else TF's MatMul.
+   * step) and the library loaded, our matrix-vector op for batches of at most
+   * {@value #MAX_NATIVE_ROWS} rows (chosen at run time when the batch is not static); else TF's
+   * MatMul.
    */
   public static Operand<TFloat32> product(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w,
                                           boolean transposeW, boolean oneRowPerSequence) {
-    if (!oneRowPerSequence || !LOADED) {
-      return tf.linalg.matMul(x, w, MatMul.transposeB(transposeW));
+    long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
+    if (!oneRowPerSequence || !LOADED || rows > MAX_NATIVE_ROWS) {
+      return matMul(tf, x, w, transposeW);
     }
+    if (rows >= 0) {
+      return matVec(tf, x, w, transposeW);
+    }
+    Operand<TBool> few = tf.math.lessEqual(tf.gather(tf.shape(x), tf.constant(0), tf.constant(0)),
+        tf.constant(MAX_NATIVE_ROWS));
+    SwitchCond<TFloat32> branch = tf.switchCond(x, few);
+    return tf.merge(List.of(matVec(tf, branch.outputTrue(), w, transposeW),
+        matMul(tf, branch.outputFalse(), w, transposeW))).output();
+  }
+
+  private static Operand<TFloat32> matMul(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w,
+                                          boolean transposeW) {
+    return tf.linalg.matMul(x, w, MatMul.transposeB(transposeW));
+  }
+
+  private static Operand<TFloat32> matVec(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w,
+                                          boolean transposeW) {
     String type = transposeW ? "Gpt2MatVecT" : "Gpt2MatVec";
     return tf.scope().opBuilder(type, type).addInput(x.asOutput()).addInput(w.asOutput()).build()
         .output(0);

@@ -12,8 +12,11 @@ import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /** The native matrix-vector ops and their gradients against float64 products. */
@@ -49,6 +52,24 @@ class NativeKernelsTest {
           double[][] dw = multiply(transpose(x), toDouble(upstream));
           assertClose(transposed ? transpose(dw) : dw, r.get(2), what + " d/dw");
         }
+      }
+    }
+  }
+
+  // a batch the graph does not know: the op for up to MAX_NATIVE_ROWS rows, MatMul above
+  @ParameterizedTest
+  @CsvSource({"3", "16", "20"})
+  void unknownBatchGivesTheSameProductOnEitherBranch(int m) {
+    Random random = new Random(m);
+    float[][] x = randomMatrix(random, m, 24);
+    float[][] w = randomMatrix(random, 24, 10);
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      var xs = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, 24)));
+      Operand<TFloat32> y = NativeKernels.product(tf, xs, tf.constant(w), false, true);
+      try (TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x));
+           Result r = s.runner().feed(xs, in).fetch(y).run()) {
+        assertClose(multiply(toDouble(x), toDouble(w)), r.get(0), m + " rows");
       }
     }
   }
