@@ -4,8 +4,8 @@
  *
  * Why: one decoding step reads every weight once (498 MB for 124M) and does little else, so its
  * speed is the speed of reading memory. TF's MatMul reads a [1, K] x [K, N] product at 14-22 GB/s
- * here, this loop at 26-28 GB/s (docs/benchmarks.md). Both ops are exact float32 products, summed
- * in another order than MatMul's.
+ * here; these loops read 26-28 GB/s in plain C and 21-23 GB/s inside TF (docs/benchmarks.md).
+ * They compute what MatMul does in float32, summing in another order.
  *
  *   Gpt2MatVec   x [M, K], w [K, N] -> x w     (c_attn, c_proj, c_fc: OpenAI's [nx, nf] layout)
  *   Gpt2MatVecT  x [M, K], w [N, K] -> x w^T   (the LM head against wte [n_vocab, n_embd])
@@ -65,6 +65,8 @@ extern void TF_ShapeInferenceContextConcatenateShapes(TF_ShapeInferenceContext*,
 extern void TF_ShapeInferenceContextSetOutput(TF_ShapeInferenceContext*, int i, TF_ShapeHandle*,
     TF_Status*);
 
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
 /* One copy of each loop per vector width, chosen when the library loads, so a jar built on one
  * x86-64 machine runs on any other. */
 #if defined(__x86_64__)
@@ -78,7 +80,7 @@ extern void TF_ShapeInferenceContextSetOutput(TF_ShapeInferenceContext*, int i, 
 VECTORIZED static void mat_vec_rows(const float* x, const float* w, float* y, int64_t m_rows,
                                     int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {
   for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {
-    int64_t m1 = m0 + 8 < m_rows ? m0 + 8 : m_rows;
+    int64_t m1 = min64(m0 + 8, m_rows);
     for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;
     int64_t k = k0;
     for (; k + 4 <= k1; k += 4) {
@@ -103,8 +105,8 @@ VECTORIZED static void mat_vec_rows(const float* x, const float* w, float* y, in
 
 /* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four
  * independent sums hide the add latency. */
-VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
-                           int64_t n_dim, int64_t n0, int64_t n1) {
+VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, int64_t m_rows,
+                                      int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {
   int64_t n = n0;
   for (; n + 4 <= n1; n += 4) {
     const float *w0 = w + n * k_dim, *w1 = w0 + k_dim, *w2 = w1 + k_dim, *w3 = w2 + k_dim;
@@ -129,8 +131,6 @@ VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, 
     }
   }
 }
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* x w: each thread reads its own block of w's rows into its own partial y, then the partials
  * are summed. Splitting by rows keeps every thread's reads contiguous. */
