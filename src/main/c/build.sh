@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Builds libgpt2j_kernels.so (gpt2j_kernels.c) into the directory $1, which Maven packs into the
-# jar. Without a C compiler it says so and succeeds: decoding then uses TF's MatMul.
+# jar; with $2 = none, removes it instead (GPU builds). Without a C compiler it says so and
+# succeeds: decoding then uses TF's MatMul.
 set -euo pipefail
 out=$1
+if [[ ${2:-build} == none ]]; then
+  rm -f "$out/libgpt2j_kernels.so"
+  echo "[gpt2j] native decoding kernels left out (native.kernels=none)"
+  exit 0
+fi
 src=$(dirname "$0")/gpt2j_kernels.c
 cc=${CC:-gcc}
 if ! command -v "$cc" >/dev/null 2>&1; then
