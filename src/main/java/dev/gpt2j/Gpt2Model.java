@@ -47,17 +47,17 @@ public final class Gpt2Model implements AutoCloseable {
   private final List<Op> initializers;
   private final Decoder decoder;
 
+  // One inter-op thread: a decoding step is a chain of ops, and TF's default inter-op pool only
+  // competes for the two cores with the native kernels' OpenMP threads (21.9 ms against 26.2 ms
+  // per 124M step in one scratch run; docs/benchmarks.md). Each op still uses every core.
+  private static final ConfigProto SESSION_CONFIG =
+      ConfigProto.newBuilder().setInterOpParallelismThreads(1).build();
+
   /**
    * Builds the graph. With {@code restoreFrom}, the checkpoint is restored on another thread
    * while the rest of the graph is built: for 124M, reading 500 MB (~1.3 s) and adding the
    * graph's ~2,500 ops (~1 s) take about as long.
    */
-  // One inter-op thread: a decoding step is a chain of ops, and a second inter-op thread only
-  // competes for the two cores with the native kernels' OpenMP threads (23.6 ms vs 35.8 ms per
-  // 124M step with two; docs/benchmarks.md). Each op still uses every core.
-  private static final ConfigProto SESSION_CONFIG =
-      ConfigProto.newBuilder().setInterOpParallelismThreads(1).build();
-
   private Gpt2Model(HParams hparams, Path restoreFrom) {
     this.hparams = hparams;
     this.graph = new Graph();
