@@ -24,11 +24,15 @@ public final class NativeKernels {
   private NativeKernels() {}
 
   private static final String LIBRARY = "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so";
-  private static final boolean LOADED = load();
 
-  /** Whether the matrix-vector ops are registered in this process. */
+  // Loaded when a decoding product first asks, so graphs without one (training) never load it
+  private static final class Library {
+    static final boolean LOADED = load();
+  }
+
+  /** Whether the matrix-vector ops are registered in this process (loads them on first call). */
   public static boolean loaded() {
-    return LOADED;
+    return Library.LOADED;
   }
 
   /** Up to this many rows, the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
@@ -44,14 +48,13 @@ public final class NativeKernels {
   public static Operand<TFloat32> product(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w,
                                           boolean transposeW, boolean oneRowPerSequence) {
     long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
-    if (!oneRowPerSequence || !LOADED || rows > MAX_NATIVE_ROWS) {
+    if (!oneRowPerSequence || rows > MAX_NATIVE_ROWS || !loaded()) {
       return matMul(tf, x, w, transposeW);
     }
     if (rows >= 0) {
       return matVec(tf, x, w, transposeW);
     }
-    Operand<TBool> few = tf.math.lessEqual(tf.gather(tf.shape(x), tf.constant(0), tf.constant(0)),
-        tf.constant(MAX_NATIVE_ROWS));
+    Operand<TBool> few = tf.math.lessEqual(Gpt2.dim(tf, x, 0), tf.constant(MAX_NATIVE_ROWS));
     SwitchCond<TFloat32> branch = tf.switchCond(x, few);
     return tf.merge(List.of(matVec(tf, branch.outputTrue(), w, transposeW),
         matMul(tf, branch.outputFalse(), w, transposeW))).output();
