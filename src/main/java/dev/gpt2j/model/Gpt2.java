@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.stream.LongStream;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
-import org.tensorflow.TensorFlow;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Ops;
@@ -200,28 +199,14 @@ public final class Gpt2 {
     return new Forward(lmHead(tf.withSubScope("model"), hidden.h(), p.wte()), hidden.present());
   }
 
-  // logits [B, T, n_vocab], targets [B, T] -> [B, T]: log p(target) under softmax(logits).
-  // TF's fused SparseSoftmaxCrossEntropyWithLogits makes one pass over the [B*T, n_vocab] logits
-  // and already holds its gradient (softmax - one_hot) as a second output; see the static block.
+  // logits [B, T, n_vocab], targets [B, T] -> [B, T]: log p(target) under softmax(logits), from
+  // TF's fused SparseSoftmaxCrossEntropyWithLogits (one pass over the [B*T, n_vocab] logits)
   public static Operand<TFloat32> logprobs(Ops tf, Operand<TFloat32> logits, Operand<TInt32> targets) {
     Operand<TInt32> nVocab = dim(tf, logits, 2);
     Operand<TFloat32> flat = tf.reshape(logits, tf.stack(List.of(tf.constant(-1), nVocab)));
     Operand<TFloat32> xent = tf.nn.sparseSoftmaxCrossEntropyWithLogits(flat,
         tf.reshape(targets, tf.constant(new int[] {-1}))).loss();
     return tf.math.neg(tf.reshape(xent, tf.shape(targets)));
-  }
-
-  // TF's C++ gradient registry has no entry for SparseSoftmaxCrossEntropyWithLogits (Python
-  // defines it); this is Python's: d loss / d logits = upstream[:, None] * backprop, and none for
-  // the labels. Registered once per process, before any graph asks for gradients.
-  static {
-    TensorFlow.registerCustomGradient("SparseSoftmaxCrossEntropyWithLogits", (tf, op, upstream) -> {
-      Operand<TFloat32> backprop = op.<TFloat32>output(1);
-      Operand<TFloat32> dLoss = upstream.get(0).expect(TFloat32.class);
-      Operand<TFloat32> grad = tf.math.mul(tf.expandDims(dLoss, tf.constant(-1)), tf.stopGradient(backprop));
-      // TF Java wants an operand for every input: zeros stand for "none" for the integer labels
-      return List.of(grad, tf.zerosLike(op.input(1)));
-    });
   }
 
   // [B, T, C] -> [B, H, T, D]

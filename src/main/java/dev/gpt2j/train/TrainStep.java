@@ -82,9 +82,10 @@ public final class TrainStep implements AutoCloseable {
       x = t.withName("x").placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
       y = t.withName("y").placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
       lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-      Operand<TFloat32> logits = Gpt2.gpt2(tf, hp, x, paddedMlp(t, model.params()), null).logits();
-      loss = t.math.neg(t.math.mean(Gpt2.logprobs(t, logits, y), t.constant(new int[] {0, 1})));
-      List<Operand<TFloat32>> grads = gradients(loss, params);
+      Operand<TFloat32> h = Gpt2.decoder(tf, hp, x, paddedMlp(t, model.params()), null).h();
+      HeadLoss head = HeadLoss.of(t.withSubScope("head"), h, model.params().wte(), y);
+      loss = head.loss();
+      List<Operand<TFloat32>> grads = gradients(h, head, params);
       lossGradients = grads;
 
       List<Variable> accumulators = new ArrayList<>();
@@ -166,14 +167,18 @@ public final class TrainStep implements AutoCloseable {
     return b.build();
   }
 
-  private List<Operand<TFloat32>> gradients(Operand<TFloat32> loss, List<Variable> params) {
+  // d loss / d each parameter: TF's gradient registry back from h, seeded with the output layer's
+  // d loss / d h, plus the output layer's own share of wte's gradient
+  private List<Operand<TFloat32>> gradients(Operand<TFloat32> h, HeadLoss head, List<Variable> params) {
     Output<?>[] wrt = params.stream().map(v -> v.value().asOutput()).toArray(Output[]::new);
-    Output<?>[] g = graph.addGradients(loss.asOutput(), wrt);
+    Output<?>[] g = graph.addGradients(null, new Output<?>[] {h.asOutput()}, wrt,
+        new Output<?>[] {head.dH().asOutput()});
+    Ops tf = Ops.create(graph);
     List<Operand<TFloat32>> out = new ArrayList<>();
-    for (Output<?> o : g) {
+    for (int i = 0; i < g.length; i++) {
       @SuppressWarnings("unchecked")
-      Operand<TFloat32> f = (Operand<TFloat32>) o;
-      out.add(f);
+      Operand<TFloat32> f = (Operand<TFloat32>) g[i];
+      out.add(params.get(i).value() == model.params().wte() ? tf.math.add(f, head.dWte()) : f);
     }
     return out;
   }
