@@ -85,7 +85,7 @@ public final class TrainStep implements AutoCloseable {
       Operand<TFloat32> h = Gpt2.decoder(tf, hp, x, paddedMlp(t, model.params()), null).h();
       HeadLoss head = HeadLoss.of(t.withSubScope("head"), h, model.params().wte(), y);
       loss = head.loss();
-      List<Operand<TFloat32>> grads = gradients(h, head, params);
+      List<Operand<TFloat32>> grads = gradients(t, h, head, params);
       lossGradients = grads;
 
       List<Variable> accumulators = new ArrayList<>();
@@ -169,11 +169,11 @@ public final class TrainStep implements AutoCloseable {
 
   // d loss / d each parameter: TF's gradient registry back from h, seeded with the output layer's
   // d loss / d h, plus the output layer's own share of wte's gradient
-  private List<Operand<TFloat32>> gradients(Operand<TFloat32> h, HeadLoss head, List<Variable> params) {
+  private List<Operand<TFloat32>> gradients(Ops tf, Operand<TFloat32> h, HeadLoss head,
+                                            List<Variable> params) {
     Output<?>[] wrt = params.stream().map(v -> v.value().asOutput()).toArray(Output[]::new);
     Output<?>[] g = graph.addGradients(null, new Output<?>[] {h.asOutput()}, wrt,
         new Output<?>[] {head.dH().asOutput()});
-    Ops tf = Ops.create(graph);
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (int i = 0; i < g.length; i++) {
       @SuppressWarnings("unchecked")
