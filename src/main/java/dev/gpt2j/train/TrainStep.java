@@ -29,9 +29,10 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * The training graph: loss, gradients (TF's C++ gradient registry), optional accumulation,
- * global-norm clipping and the AdamW update, fetched together so that one graph run does a whole
- * optimiser step. With {@code xla}, the session auto-clusters it and XLA compiles it (on CPU this
+ * The training graph: loss, gradients (the output layer's by hand in {@link HeadLoss}, the rest
+ * from TF's C++ gradient registry), optional accumulation, global-norm clipping and the AdamW
+ * update, fetched together so that one graph run does a whole optimiser step. With {@code xla},
+ * the session auto-clusters all but the output layer's products and XLA compiles it (on CPU this
  * needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which the CLI sets for its own process).
  */
 public final class TrainStep implements AutoCloseable {
