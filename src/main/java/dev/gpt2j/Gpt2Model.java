@@ -126,8 +126,8 @@ public final class Gpt2Model implements AutoCloseable {
   }
 
   /** Writes this model as a new OpenAI-layout directory (atomic: all of it or nothing). */
-  public void save(Path dir, Path tokenizerSource) {
-    ModelDir.writeNew(dir, hparams, prefix -> checkpointIO.save(session, prefix), tokenizerSource);
+  public void save(Path dir) {
+    ModelDir.writeNew(dir, hparams, prefix -> checkpointIO.save(session, prefix));
   }
 
   public HParams hparams() {

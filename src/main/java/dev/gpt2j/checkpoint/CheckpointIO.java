@@ -1,12 +1,16 @@
 package dev.gpt2j.checkpoint;
 
 import dev.gpt2j.model.ModelVariables.Variable;
+import dev.gpt2j.util.AtomicFiles;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
@@ -71,13 +75,28 @@ public final class CheckpointIO {
     }
   }
 
-  /** Writes {@code prefix.index} and {@code prefix.data-00000-of-00001}. */
+  /**
+   * Writes {@code prefix.index} and {@code prefix.data-00000-of-00001}. When that fails (a full
+   * disk), the partial files SaveV2 was writing ({@code ...tempstate...}) are removed.
+   */
   public void save(Session session, Path prefix) {
     try (TString p = TString.scalarOf(prefix.toString())) {
       session.runner().feed(savePrefix, p).addTarget(saveOp).run().close();
     } catch (TensorFlowException e) {
+      removeTempFiles(prefix);
       throw new CheckpointException(prefix + ": cannot save: "
           + CheckpointIndex.firstLine(e.getMessage()), e);
+    }
+  }
+
+  // TF's BundleWriter writes PREFIX.data-...tempstateN and PREFIX.index.tempstateN, then renames
+  private static void removeTempFiles(Path prefix) {
+    String name = prefix.getFileName().toString();
+    try (Stream<Path> siblings = Files.list(prefix.toAbsolutePath().getParent())) {
+      siblings.filter(f -> f.getFileName().toString().startsWith(name + ".")
+          && f.getFileName().toString().contains(".tempstate")).forEach(AtomicFiles::deleteQuietly);
+    } catch (IOException e) {
+      // the directory is gone or unreadable: nothing of ours to remove
     }
   }
 

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.tensorflow.TensorFlow;
@@ -90,10 +91,12 @@ public final class CheckpointIndex {
   }
 
   /**
-   * Checks that every expected tensor is present as float32 of the expected shape, and that the
-   * data file is long enough to hold them all.
+   * Checks that the checkpoint holds exactly the expected tensors (no more: a checkpoint with
+   * tensors left over, such as layers an hparams.json does not count, is the wrong model), each
+   * float32 of the expected shape, and that the data file is long enough to hold them all.
    */
   public void requireFloat32(Collection<Map.Entry<String, long[]>> expected) {
+    requireNoOthers(expected.stream().map(Map.Entry::getKey).collect(java.util.stream.Collectors.toSet()));
     for (Map.Entry<String, long[]> want : expected) {
       Entry got = entries.get(want.getKey());
       if (got == null) {
@@ -111,6 +114,15 @@ public final class CheckpointIndex {
       }
     }
     requireDataSize();
+  }
+
+  private void requireNoOthers(java.util.Set<String> expected) {
+    List<String> unused = entries.keySet().stream().filter(n -> !expected.contains(n)).toList();
+    if (!unused.isEmpty()) {
+      throw new CheckpointException(indexFile(prefix) + ": holds " + unused.size() + " tensor(s) the "
+          + "model would not use (" + String.join(", ", unused.subList(0, Math.min(4, unused.size())))
+          + (unused.size() > 4 ? ", ..." : "") + "); does hparams.json describe this checkpoint?");
+    }
   }
 
   private void requireDataSize() {

@@ -1,14 +1,13 @@
 package dev.gpt2j.checkpoint;
 
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.tokenizer.OpenAiVocabulary;
 import dev.gpt2j.util.AtomicFiles;
+import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -21,8 +20,9 @@ import java.util.stream.Stream;
 public final class ModelDir {
   public static final String CHECKPOINT_FILE = "checkpoint";
   public static final String DEFAULT_PREFIX = "model.ckpt";
-  /** OpenAI's BPE files; copied along when a model is written from one that has them. */
-  public static final List<String> TOKENIZER_FILES = List.of("encoder.json", "vocab.bpe");
+  /** OpenAI's BPE files, which openai/gpt-2's sample.py loads from the model directory. */
+  public static final String ENCODER_JSON = "encoder.json";
+  public static final String VOCAB_BPE = "vocab.bpe";
 
   private static final Pattern MODEL_PATH =
       Pattern.compile("^model_checkpoint_path:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"\\s*$", Pattern.MULTILINE);
@@ -31,7 +31,17 @@ public final class ModelDir {
 
   public static HParams hparams(Path dir) {
     requireDirectory(dir);
-    return HParams.read(dir.resolve(HParams.FILE_NAME));
+    return readHParams(dir.resolve(HParams.FILE_NAME));
+  }
+
+  /** OpenAI's hparams.json at {@code file}; errors name the file and what is wrong with it. */
+  public static HParams readHParams(Path file) {
+    String text = readText(file);
+    try {
+      return HParams.fromJson(text);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(file + ": " + e.getMessage());
+    }
   }
 
   /**
@@ -42,15 +52,11 @@ public final class ModelDir {
   public static Path latestCheckpoint(Path dir) {
     requireDirectory(dir);
     Path file = dir.resolve(CHECKPOINT_FILE);
-    String text;
-    try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
-    } catch (NoSuchFileException e) {
+    if (!Files.exists(file)) {
       throw new CheckpointException(file + ": file not found (expected TF's 'checkpoint' file "
           + "naming model_checkpoint_path)");
-    } catch (IOException e) {
-      throw new CheckpointException(file + ": cannot read: " + e.getMessage(), e);
     }
+    String text = readText(file);
     Matcher m = MODEL_PATH.matcher(text);
     if (!m.find()) {
       throw new CheckpointException(file + ": no model_checkpoint_path line");
@@ -75,16 +81,15 @@ public final class ModelDir {
    * directory beside {@code dir}, which is renamed to {@code dir} only once complete.
    *
    * @param saveTensors writes the checkpoint at the prefix it is given
-   * @param tokenizerSource a directory whose encoder.json / vocab.bpe are copied along, or null
    */
-  public static void writeNew(Path dir, HParams hp, Consumer<Path> saveTensors, Path tokenizerSource) {
+  public static void writeNew(Path dir, HParams hp, Consumer<Path> saveTensors) {
     requireAbsentOrEmpty(dir);
     Path staging = AtomicFiles.tempSibling(dir);
     try {
       Files.createDirectories(staging);
       saveTensors.accept(staging.resolve(DEFAULT_PREFIX));
       Files.writeString(staging.resolve(HParams.FILE_NAME), hp.toJson());
-      copyTokenizerFiles(tokenizerSource, staging);
+      writeTokenizerFiles(staging);
       writeCheckpointFile(staging, DEFAULT_PREFIX);
       Files.deleteIfExists(dir);  // an empty directory only; requireAbsentOrEmpty checked
       Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
@@ -95,23 +100,28 @@ public final class ModelDir {
     }
   }
 
-  /**
-   * Copies OpenAI's BPE files that {@code from} has (none when it is null) into {@code to},
-   * atomically, keeping any that {@code to} already has.
-   */
-  public static void copyTokenizerFiles(Path from, Path to) throws IOException {
-    if (from == null) {
-      return;
+  /** Writes OpenAI's encoder.json and vocab.bpe into {@code dir}, atomically, unless there. */
+  public static void writeTokenizerFiles(Path dir) {
+    if (!Files.exists(dir.resolve(ENCODER_JSON))) {
+      AtomicFiles.write(dir.resolve(ENCODER_JSON), OpenAiVocabulary.encoderJson());
     }
-    for (String name : TOKENIZER_FILES) {
-      Path src = from.resolve(name);
-      if (Files.isRegularFile(src) && !Files.exists(to.resolve(name))) {
-        AtomicFiles.write(to.resolve(name), Files.readAllBytes(src));
-      }
+    if (!Files.exists(dir.resolve(VOCAB_BPE))) {
+      AtomicFiles.write(dir.resolve(VOCAB_BPE), OpenAiVocabulary.vocabBpe());
+    }
+  }
+
+  private static String readText(Path file) {
+    try {
+      return TextFiles.readUtf8(file, null);
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(e.getMessage());
     }
   }
 
   private static void requireDirectory(Path dir) {
+    if (Files.isRegularFile(dir)) {
+      throw new CheckpointException(dir + ": is a file; expected a model directory (OpenAI's layout)");
+    }
     if (!Files.isDirectory(dir)) {
       throw new CheckpointException(dir + ": model directory not found");
     }

@@ -1,12 +1,14 @@
 package dev.gpt2j.checkpoint;
 
 import dev.gpt2j.model.ModelSize;
+import dev.gpt2j.util.AtomicFiles;
 import dev.gpt2j.util.Download;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 
 /** OpenAI's released GPT-2 checkpoints, fetched as openai/gpt-2's download_model.py does. */
@@ -24,24 +26,32 @@ public final class OpenAiModels {
 
   private OpenAiModels() {}
 
-  /** Downloads {@code size} into {@code parent/SIZE}; returns that directory. */
-  public static Path download(ModelSize size, Path parent, String baseUrl, Listener listener) {
+  /**
+   * Downloads {@code size} into {@code parent/SIZE}; returns that directory. A failed download
+   * keeps its partial files for the next try, and leaves no directory it made and did not use.
+   */
+  public static Path download(ModelSize size, Path parent, String baseUrl, Duration timeout,
+                              Listener listener) {
+    URI base = Download.httpUrl(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/", "--base-url");
     Path dir = parent.resolve(size.label);
+    boolean created = !Files.exists(dir);
     try {
       Files.createDirectories(dir);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot create: " + e.getMessage(), e);
     }
-    String base = baseUrl.endsWith("/") ? baseUrl : baseUrl + "/";
-    for (String name : FILES) {
-      URI url = URI.create(base + "models/" + size.label + "/" + name);
-      try {
-        listener.fileDone(name, Download.fetch(url, dir.resolve(name)));
-      } catch (Download.DownloadException e) {
-        throw new Download.DownloadException(e.getMessage() + ". Without network access, place "
-            + "OpenAI's files (" + String.join(", ", FILES) + ") in " + dir + " by hand");
+    try {
+      for (String name : FILES) {
+        URI url = base.resolve("models/" + size.label + "/" + name);
+        listener.fileDone(name, Download.fetch(url, dir.resolve(name), timeout));
       }
+      return dir;
+    } catch (Download.DownloadException e) {
+      if (created) {
+        AtomicFiles.deleteIfEmpty(dir);
+      }
+      throw new Download.DownloadException(e.getMessage() + ". Without network access, place "
+          + "OpenAI's files (" + String.join(", ", FILES) + ") in " + dir + " by hand");
     }
-    return dir;
   }
 }

@@ -15,12 +15,14 @@ final class Args {
     return line.hasOption(opt);
   }
 
+  /** The option's value; given more than once, the last one (a later --key=value overrides). */
   String string(String opt, String fallback) {
-    return line.getOptionValue(opt, fallback);
+    String[] all = line.getOptionValues(opt);
+    return all == null || all.length == 0 ? fallback : all[all.length - 1];
   }
 
   String required(String opt) {
-    String v = line.getOptionValue(opt);
+    String v = string(opt, null);
     if (v == null) {
       throw new UsageException("--" + opt + " is required");
     }
@@ -40,8 +42,17 @@ final class Args {
     return (int) v;
   }
 
+  /** An integer of at least 1. */
+  int positive(String opt, int fallback) {
+    int v = integer(opt, fallback);
+    if (v < 1) {
+      throw new UsageException("--" + opt + " must be at least 1, got " + v);
+    }
+    return v;
+  }
+
   long longValue(String opt, long fallback) {
-    String v = line.getOptionValue(opt);
+    String v = string(opt, null);
     if (v == null) {
       return fallback;
     }
@@ -53,7 +64,7 @@ final class Args {
   }
 
   double decimal(String opt, double fallback) {
-    String v = line.getOptionValue(opt);
+    String v = string(opt, null);
     if (v == null) {
       return fallback;
     }
@@ -66,6 +77,15 @@ final class Args {
     } catch (NumberFormatException e) {
       throw new UsageException("--" + opt + " expects a number, got '" + v + "'");
     }
+  }
+
+  /** A positive whole number of seconds. */
+  java.time.Duration seconds(String opt, java.time.Duration fallback) {
+    long s = longValue(opt, fallback.toSeconds());
+    if (s <= 0) {
+      throw new UsageException("--" + opt + " expects a positive number of seconds, got " + s);
+    }
+    return java.time.Duration.ofSeconds(s);
   }
 
   String[] rest() {

@@ -1,6 +1,7 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.sampling.SampleOptions;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -36,8 +37,13 @@ final class BenchSampleCommand implements Command {
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     Path dir = Path.of(args.required("model-dir"));
-    int newTokens = args.integer("new-tokens", 128);
-    int runs = args.integer("runs", 3);
+    int newTokens = args.positive("new-tokens", 128);
+    int runs = args.positive("runs", 3);
+    int nCtx = ModelDir.hparams(dir).nCtx();
+    if (newTokens >= nCtx) {
+      throw new UsageException("--new-tokens (" + newTokens + ") must be below the model's n_ctx ("
+          + nCtx + "), leaving room for a prompt");
+    }
     long start = System.nanoTime();
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       out.printf("loaded %s (%,d parameters) in %.2f s%n", dir, model.hparams().parameterCount(),

@@ -45,12 +45,15 @@ final class BenchTrainCommand implements Command {
 
   @Override
   public int run(Args args, PrintStream out, PrintStream err) {
+    String only = args.string("only", "");
+    List<Shape> shapes = SHAPES.stream().filter(s -> s.name().startsWith(only)).toList();
+    if (shapes.isEmpty()) {
+      throw new UsageException("--only: no shape starts with '" + only + "' (shapes: "
+          + String.join(", ", SHAPES.stream().map(s -> s.name().split(" ")[0]).toList()) + ")");
+    }
     double peak = matmulGflops();
     out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
-    for (Shape s : SHAPES) {
-      if (args.has("only") && !s.name().startsWith(args.string("only", ""))) {
-        continue;
-      }
+    for (Shape s : shapes) {
       for (boolean xla : args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
         out.println(measure(s, xla, peak));
       }

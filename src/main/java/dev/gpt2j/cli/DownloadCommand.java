@@ -28,7 +28,10 @@ final class DownloadCommand implements Command {
         .addOption(Option.builder().longOpt("dir").hasArg().argName("DIR")
             .desc("parent directory (default checkpoints); files go to DIR/SIZE").build())
         .addOption(Option.builder().longOpt("base-url").hasArg().argName("URL")
-            .desc("mirror of OpenAI's bucket (default " + OpenAiModels.BASE_URL + ")").build());
+            .desc("mirror of OpenAI's bucket (default " + OpenAiModels.BASE_URL + ")").build())
+        .addOption(Option.builder().longOpt("timeout").hasArg().argName("SECONDS")
+            .desc("give up on a server that says nothing for this long (default "
+                + Download.DEFAULT_TIMEOUT.toSeconds() + ")").build());
   }
 
   @Override
@@ -37,6 +40,7 @@ final class DownloadCommand implements Command {
     Path parent = args.path("dir", "checkpoints");
     try {
       Path dir = OpenAiModels.download(size, parent, args.string("base-url", OpenAiModels.BASE_URL),
+          args.seconds("timeout", Download.DEFAULT_TIMEOUT),
           (name, outcome) -> out.println(name + ": " + outcome.name().toLowerCase().replace('_', ' ')));
       out.println("model " + size.label + " is in " + dir);
       return 0;

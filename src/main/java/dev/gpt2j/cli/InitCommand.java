@@ -53,7 +53,7 @@ final class InitCommand implements Command {
     long seed = args.longValue("seed", 0);
     long start = System.nanoTime();
     try (Gpt2Model model = Gpt2Model.fresh(hp, seed)) {
-      model.save(dir, null);
+      model.save(dir);
     }
     out.printf("wrote %s: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d) "
             + "in %.1f s%n", dir, hp.parameterCount(), hp.nLayer(), hp.nHead(), hp.nEmbd(), hp.nCtx(),

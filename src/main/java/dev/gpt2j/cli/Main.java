@@ -28,8 +28,13 @@ public final class Main {
 
   private Main() {}
 
-  public static void main(String[] argv) throws Exception {
-    System.exit(TfLog.runHere() ? run(argv) : TfLog.runInChild(argv));
+  public static void main(String[] argv) {
+    boolean verbose = Arrays.asList(argv).contains("--verbose");
+    TfRuntime.configure(verbose);
+    if (!verbose) {
+      StderrFilter.install();
+    }
+    System.exit(run(argv));
   }
 
   static int run(String[] argv) {

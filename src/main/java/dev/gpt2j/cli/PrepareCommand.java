@@ -4,7 +4,6 @@ import dev.gpt2j.data.Prepare;
 import dev.gpt2j.util.Download;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.commons.cli.Option;
@@ -56,7 +55,8 @@ final class PrepareCommand implements Command {
       Files.createDirectories(outDir);
       input = outDir.resolve("input.txt");
       try {
-        Download.fetch(URI.create(args.string("url", "")), input);
+        Download.fetch(Download.httpUrl(args.string("url", ""), "--url"), input,
+            Download.DEFAULT_TIMEOUT);
       } catch (Download.DownloadException e) {
         err.println("gpt2 prepare: " + e.getMessage() + ". Without network access, pass the text "
             + "with --input FILE (make data DATA_FILE=...)");

@@ -8,13 +8,12 @@ import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.tokenizer.TextStream;
+import dev.gpt2j.util.TextFiles;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.LinkedHashMap;
@@ -140,12 +139,7 @@ final class SampleCommand implements Command {
     if (args.has("prompt")) {
       prompt = args.string("prompt", "");
     } else if (args.has("prompt-file")) {
-      Path file = Path.of(args.string("prompt-file", ""));
-      try {
-        prompt = Files.readString(file, StandardCharsets.UTF_8);
-      } catch (NoSuchFileException e) {
-        throw new UsageException("--prompt-file: " + file + " not found");
-      }
+      prompt = TextFiles.readUtf8(Path.of(args.string("prompt-file", "")), "--prompt-file");
     } else {
       java.io.StringWriter all = new java.io.StringWriter();
       stdin.transferTo(all);

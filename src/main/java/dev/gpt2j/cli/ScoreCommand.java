@@ -3,11 +3,9 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -105,12 +103,7 @@ final class ScoreCommand implements Command {
       return Gpt2Tokenizer.encode(args.string("text", ""));
     }
     if (args.has("file")) {
-      Path file = Path.of(args.string("file", ""));
-      try {
-        return Gpt2Tokenizer.encode(Files.readString(file, StandardCharsets.UTF_8));
-      } catch (NoSuchFileException e) {
-        throw new UsageException("--file: " + file + " not found");
-      }
+      return Gpt2Tokenizer.encode(TextFiles.readUtf8(Path.of(args.string("file", "")), "--file"));
     }
     return parseIds(args.string("tokens", ""));
   }

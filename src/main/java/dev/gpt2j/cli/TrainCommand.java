@@ -69,6 +69,9 @@ final class TrainCommand implements Command {
     Runtime.getRuntime().addShutdownHook(saveOnExit);
     try {
       Trainer.Outcome outcome = new Trainer(config, out, stop::get).run();
+      if (outcome.stoppedEarly()) {
+        return 0;
+      }
       out.printf("done: iter %d, train loss %.4f, val loss %.4f%n", outcome.iter(), outcome.trainLoss(),
           outcome.valLoss());
       return 0;

@@ -23,12 +23,17 @@ public final class Batches {
     return tokens.length;
   }
 
-  /** Batch number {@code step} of stream {@code stream} (e.g. micro-step or eval batch). */
-  public Batch get(long seed, long stream, long step, int batchSize, int blockSize) {
+  /** Checks that the file holds at least one window of {@code blockSize} tokens and its target. */
+  public void requireWindows(int blockSize) {
     if (tokens.length <= blockSize) {
       throw new IllegalArgumentException(file + ": " + tokens.length + " tokens, need more than "
-          + "block_size (" + blockSize + ")");
+          + "block_size (" + blockSize + "); prepare more text or a larger --val-fraction");
     }
+  }
+
+  /** Batch number {@code step} of stream {@code stream} (e.g. micro-step or eval batch). */
+  public Batch get(long seed, long stream, long step, int batchSize, int blockSize) {
+    requireWindows(blockSize);
     SplittableRandom random = new SplittableRandom(mix(seed, stream, step));
     int[][] x = new int[batchSize][blockSize];
     int[][] y = new int[batchSize][blockSize];

@@ -3,16 +3,14 @@ package dev.gpt2j.data;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import dev.gpt2j.util.Progress;
+import dev.gpt2j.util.TextFiles;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 
 /**
  * Text to train.bin / val.bin. One file is split as nanoGPT's shakespeare prepare.py does: the
@@ -29,14 +27,14 @@ public final class Prepare {
   private Prepare() {}
 
   public static Counts prepare(Path input, Path outDir, double valFraction) {
-    if (!(valFraction >= 0 && valFraction < 1)) {
-      throw new IllegalArgumentException("--val-fraction must be in [0, 1), got " + valFraction);
+    if (!(valFraction > 0 && valFraction < 1)) {
+      throw new IllegalArgumentException("--val-fraction must be in (0, 1): training needs "
+          + "validation tokens, got " + valFraction);
     }
     List<Path> files = inputs(input);
     int[] train;
     int[] val;
-    try (ProgressBar bar = new ProgressBarBuilder().setTaskName("tokenize").setInitialMax(files.size())
-        .setUnit(" files", 1).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+    try (ProgressBar bar = Progress.bar("tokenize", files.size()).setUnit(" files", 1).build()) {
       if (Files.isRegularFile(input)) {
         String text = read(input);
         int cut = (int) (text.length() * (1 - valFraction));
@@ -57,6 +55,11 @@ public final class Prepare {
         train = Arrays.copyOfRange(all, 0, cut);
         val = Arrays.copyOfRange(all, cut, all.length);
       }
+    }
+    if (train.length == 0 || val.length == 0) {
+      throw new IllegalArgumentException("--input: " + input + " gives " + train.length + " train and "
+          + val.length + " val tokens; both need some (more text, or another --val-fraction); "
+          + "nothing was written");
     }
     try {
       Files.createDirectories(outDir);
@@ -87,14 +90,6 @@ public final class Prepare {
   }
 
   private static String read(Path file) {
-    try {
-      return Files.readString(file, StandardCharsets.UTF_8);
-    } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException("--input: " + file + " not found");
-    } catch (java.nio.charset.MalformedInputException e) {
-      throw new IllegalArgumentException("--input: " + file + " is not UTF-8 text");
-    } catch (IOException e) {
-      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
-    }
+    return TextFiles.readUtf8(file, "--input");
   }
 }

@@ -1,15 +1,13 @@
 package dev.gpt2j.model;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
+import java.util.List;
 
 /** OpenAI's hparams.json: the shape of a GPT-2 model. */
 public record HParams(
@@ -21,9 +19,8 @@ public record HParams(
 
   public static final int GPT2_VOCAB = 50257;
   public static final String FILE_NAME = "hparams.json";
+  private static final List<String> KEYS = List.of("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer");
   private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-      .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
       .enable(SerializationFeature.INDENT_OUTPUT);
 
   public HParams {
@@ -32,6 +29,10 @@ public record HParams(
     positive("n_embd", nEmbd);
     positive("n_head", nHead);
     positive("n_layer", nLayer);
+    if (nVocab > GPT2_VOCAB) {
+      throw new IllegalArgumentException("n_vocab (" + nVocab + ") exceeds GPT-2's tokenizer, which has "
+          + GPT2_VOCAB + " ids: the extra rows could never be read or written");
+    }
     if (nEmbd % nHead != 0) {
       throw new IllegalArgumentException(
           "n_embd (" + nEmbd + ") must be a multiple of n_head (" + nHead + ")");
@@ -60,16 +61,32 @@ public record HParams(
     return (long) nVocab * e + (long) nCtx * e + nLayer * perLayer + 2 * e;
   }
 
-  public static HParams read(Path file) {
+  /**
+   * Parses OpenAI's hparams.json text; an IllegalArgumentException names the key that is missing
+   * or wrong.
+   */
+  public static HParams fromJson(String json) {
+    JsonNode tree;
     try {
-      return JSON.readValue(Files.readString(file), HParams.class);
-    } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException(file + ": file not found (expected OpenAI's hparams.json)");
-    } catch (ValueInstantiationException e) {
-      throw new IllegalArgumentException(file + ": " + e.getCause().getMessage(), e);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(file + ": not a valid hparams.json: " + firstLine(e), e);
+      tree = JSON.readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("not valid JSON: " + e.getOriginalMessage());
     }
+    if (tree == null || !tree.isObject()) {
+      throw new IllegalArgumentException("expected a JSON object with " + String.join(", ", KEYS));
+    }
+    int[] v = new int[KEYS.size()];
+    for (int i = 0; i < v.length; i++) {
+      JsonNode n = tree.get(KEYS.get(i));
+      if (n == null) {
+        throw new IllegalArgumentException("missing key \"" + KEYS.get(i) + "\"");
+      }
+      if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+        throw new IllegalArgumentException("\"" + KEYS.get(i) + "\" must be an integer, got " + n);
+      }
+      v[i] = n.intValue();
+    }
+    return new HParams(v[0], v[1], v[2], v[3], v[4]);
   }
 
   public String toJson() {
@@ -78,14 +95,5 @@ public record HParams(
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-  }
-
-  private static String firstLine(Exception e) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    String m = root.getMessage() == null ? e.toString() : root.getMessage();
-    return m.lines().findFirst().orElse(m);
   }
 }

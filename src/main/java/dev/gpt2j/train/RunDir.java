@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.function.IntPredicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -44,24 +45,32 @@ public final class RunDir {
   }
 
   /** Creates the directory and writes what does not change during a run. */
-  public void prepare(HParams hp, TrainConfig config, Path tokenizerSource) {
+  public void prepare(HParams hp, TrainConfig config) {
     try {
       Files.createDirectories(dir);
       AtomicFiles.writeString(dir.resolve(HParams.FILE_NAME), hp.toJson());
       AtomicFiles.writeString(dir.resolve(CONFIG), config.toProperties());
-      ModelDir.copyTokenizerFiles(tokenizerSource, dir);
+      ModelDir.writeTokenizerFiles(dir);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot prepare run directory: " + e.getMessage(), e);
     }
   }
 
-  /** Saves step {@code iter} with {@code writer} and commits it; older steps are then removed. */
+  /**
+   * Saves step {@code iter} and commits it; older steps are then removed. If the save fails (a
+   * full disk), what it wrote of step {@code iter} is removed and the committed step stays.
+   */
   public void save(int iter, double bestValLoss, TrainStep step) {
-    step.saveModel(dir.resolve("model.ckpt-" + iter));
-    step.saveOptimizer(dir.resolve("optimizer.ckpt-" + iter));
-    writeJson(dir.resolve("train-" + iter + ".json"), Map.of("iter", iter, "best_val_loss", bestValLoss));
+    try {
+      step.saveModel(dir.resolve("model.ckpt-" + iter));
+      step.saveOptimizer(dir.resolve("optimizer.ckpt-" + iter));
+      writeJson(dir.resolve("train-" + iter + ".json"), Map.of("iter", iter, "best_val_loss", bestValLoss));
+    } catch (RuntimeException e) {
+      removeSteps(n -> n == iter);
+      throw e;
+    }
     ModelDir.writeCheckpointFile(dir, "model.ckpt-" + iter);
-    removeStepsOtherThan(iter);
+    removeSteps(n -> n != iter);
   }
 
   /** The committed step, for init_from=resume. */
@@ -90,12 +99,12 @@ public final class RunDir {
     }
   }
 
-  private void removeStepsOtherThan(int iter) {
+  private void removeSteps(IntPredicate which) {
     Pattern step = Pattern.compile("(model\\.ckpt|optimizer\\.ckpt|train)-(\\d+)(\\..*)?");
     try (Stream<Path> files = Files.list(dir)) {
       files.filter(f -> {
         Matcher m = step.matcher(f.getFileName().toString());
-        return m.matches() && Integer.parseInt(m.group(2)) != iter;
+        return m.matches() && which.test(Integer.parseInt(m.group(2)));
       }).forEach(AtomicFiles::deleteQuietly);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot list: " + e.getMessage(), e);
@@ -110,7 +119,7 @@ public final class RunDir {
     try {
       Path fresh = dir.resolve(".best-new");
       AtomicFiles.deleteRecursively(fresh);
-      ModelDir.writeNew(fresh, hp, step::saveModel, dir);
+      ModelDir.writeNew(fresh, hp, step::saveModel);
       if (Files.exists(best)) {
         Files.move(best, old);
       }

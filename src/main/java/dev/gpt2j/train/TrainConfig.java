@@ -1,15 +1,12 @@
 package dev.gpt2j.train;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import java.io.StringReader;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
+import dev.gpt2j.util.TextFiles;
 
 /**
  * Everything a training run is told. Keys are nanoGPT's, snake_case, in a .properties file with
@@ -127,13 +124,12 @@ public record TrainConfig(
     Map<String, String> values = new LinkedHashMap<>();
     KEYS.forEach((k, v) -> values.put(k, unescape(v.defaultValue())));
     if (file != null) {
+      String text = TextFiles.readUtf8(file, "--config");
       Properties p = new Properties();
-      try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-        p.load(r);
-      } catch (NoSuchFileException e) {
-        throw new IllegalArgumentException(file + ": config file not found");
-      } catch (IOException e) {
-        throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+      try {
+        p.load(new StringReader(text));
+      } catch (IOException | IllegalArgumentException e) {  // a malformed unicode escape
+        throw new IllegalArgumentException("--config: " + file + ": " + e.getMessage());
       }
       for (String k : p.stringPropertyNames()) {
         put(values, k, p.getProperty(k), file.toString());

@@ -51,12 +51,14 @@ public final class Trainer {
   public Outcome run() {
     Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
     Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
+    train.requireWindows(c.blockSize());
+    val.requireWindows(c.blockSize());
     HParams hp = hparams();
     if (c.blockSize() > hp.nCtx()) {
       throw new IllegalArgumentException("block_size (" + c.blockSize() + ") exceeds the model's n_ctx ("
           + hp.nCtx() + ")");
     }
-    try (TrainStep step = new TrainStep(hp, c)) {
+    try (RunLock lock = RunLock.acquire(run.path()); TrainStep step = new TrainStep(hp, c)) {
       int start = 0;
       double best = Double.POSITIVE_INFINITY;
       if (c.resume()) {
@@ -70,7 +72,7 @@ public final class Trainer {
       } else {
         step.restoreModel(ModelDir.latestCheckpoint(Path.of(c.initFrom())));
       }
-      run.prepare(hp, c, c.scratch() || c.resume() ? null : Path.of(c.initFrom()));
+      run.prepare(hp, c);
       out.printf(Locale.ROOT, "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
               + "data: %,d train / %,d val tokens; %d tokens per step%n", hp.parameterCount(), hp.nLayer(),
           hp.nHead(), hp.nEmbd(), hp.nCtx(), train.size(), val.size(), tokensPerStep());
@@ -196,7 +198,7 @@ public final class Trainer {
 
   private HParams hparams() {
     if (c.resume()) {
-      return HParams.read(run.resolve(HParams.FILE_NAME));
+      return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
     }
     if (Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
       throw new CheckpointException(run.path() + " already holds a run; continue it with "

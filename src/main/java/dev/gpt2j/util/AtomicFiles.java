@@ -55,6 +55,15 @@ public final class AtomicFiles {
     }
   }
 
+  /** Removes {@code dir} if it is an empty directory; leaves anything else as it is. */
+  public static void deleteIfEmpty(Path dir) {
+    try {
+      Files.deleteIfExists(dir);
+    } catch (IOException notEmpty) {
+      // it holds something worth keeping
+    }
+  }
+
   public static void deleteQuietly(Path path) {
     try {
       Files.deleteIfExists(path);

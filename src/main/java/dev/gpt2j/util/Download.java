@@ -5,30 +5,24 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
+import java.net.HttpURLConnection;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.OptionalLong;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 
 /**
  * HTTP downloads that resume and never leave a half file under the final name: bytes go to
  * {@code .NAME.part} beside the target (resumed with a Range request), whose size is checked
- * against the server's before it is renamed into place.
+ * against the server's before it is renamed into place. A server that stops answering, while
+ * connecting or mid-file, fails the download after {@code timeout} instead of hanging.
  */
 public final class Download {
-  private static final HttpClient HTTP = HttpClient.newBuilder()
-      .connectTimeout(Duration.ofSeconds(15))
-      .followRedirects(HttpClient.Redirect.NORMAL)
-      .build();
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 
   /** Why a download failed, in one line naming the URL. */
   public static final class DownloadException extends RuntimeException {
@@ -41,10 +35,25 @@ public final class Download {
 
   private Download() {}
 
-  /** Fetches {@code url} to {@code target}, skipping a complete file and resuming a partial one. */
-  public static Outcome fetch(URI url, Path target) {
+  /**
+   * {@code text} as an http(s) URL; an IllegalArgumentException naming {@code option} otherwise.
+   */
+  public static URI httpUrl(String text, String option) {
     try {
-      long expected = remoteSize(url);
+      URI url = new URI(text);
+      if (("http".equals(url.getScheme()) || "https".equals(url.getScheme())) && url.getHost() != null) {
+        return url;
+      }
+    } catch (java.net.URISyntaxException e) {
+      // the message below says what was expected
+    }
+    throw new IllegalArgumentException(option + ": '" + text + "' is not an http:// or https:// URL");
+  }
+
+  /** Fetches {@code url} to {@code target}, skipping a complete file and resuming a partial one. */
+  public static Outcome fetch(URI url, Path target, Duration timeout) {
+    try {
+      long expected = remoteSize(url, timeout);
       if (Files.isRegularFile(target) && Files.size(target) == expected) {
         return Outcome.ALREADY_COMPLETE;
       }
@@ -54,20 +63,17 @@ public final class Download {
         Files.delete(part);
         have = 0;
       }
-      HttpRequest.Builder request = HttpRequest.newBuilder(url).GET();
+      HttpURLConnection get = open(url, "GET", timeout);
       if (have > 0) {
-        request.header("Range", "bytes=" + have + "-");
+        get.setRequestProperty("Range", "bytes=" + have + "-");
       }
-      HttpResponse<InputStream> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-      boolean resumed = response.statusCode() == 206;
-      if (response.statusCode() != 200 && !resumed) {
-        response.body().close();
-        throw new DownloadException(url + ": HTTP " + response.statusCode());
+      int status = get.getResponseCode();
+      boolean resumed = status == 206;
+      if (status != 200 && !resumed) {
+        get.disconnect();
+        throw new DownloadException(url + ": HTTP " + status);
       }
-      if (!resumed) {
-        have = 0;
-      }
-      copy(response.body(), part, have, expected, target.getFileName().toString());
+      copy(get.getInputStream(), part, resumed ? have : 0, expected, target.getFileName().toString());
       long got = Files.size(part);
       if (got != expected) {
         throw new DownloadException(url + ": received " + got + " of " + expected
@@ -75,29 +81,43 @@ public final class Download {
       }
       AtomicFiles.move(part, target);
       return resumed ? Outcome.RESUMED : Outcome.DOWNLOADED;
-    } catch (ConnectException | HttpConnectTimeoutException e) {
+    } catch (ConnectException e) {
       throw new DownloadException(url + ": cannot connect (offline?)");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new DownloadException(url + ": interrupted");
+    } catch (UnknownHostException e) {
+      throw new DownloadException(url + ": unknown host (offline?)");
+    } catch (SocketTimeoutException e) {
+      throw new DownloadException(url + ": no answer within " + timeout.toSeconds()
+          + " s; run again to resume");
     } catch (IOException e) {
       String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-      throw new DownloadException(url + ": " + why + (e instanceof java.net.UnknownHostException
-          ? " (unknown host: offline?)" : ""));
+      throw new DownloadException(url + ": " + why);
     }
   }
 
-  private static long remoteSize(URI url) throws IOException, InterruptedException {
-    HttpResponse<Void> head = HTTP.send(HttpRequest.newBuilder(url)
-        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.discarding());
-    if (head.statusCode() != 200) {
-      throw new DownloadException(url + ": HTTP " + head.statusCode());
+  // connect and read time-outs: a server that accepts and then says nothing cannot hang us
+  private static HttpURLConnection open(URI url, String method, Duration timeout) throws IOException {
+    HttpURLConnection c = (HttpURLConnection) url.toURL().openConnection();
+    c.setRequestMethod(method);
+    c.setConnectTimeout((int) timeout.toMillis());
+    c.setReadTimeout((int) timeout.toMillis());
+    c.setInstanceFollowRedirects(true);
+    return c;
+  }
+
+  private static long remoteSize(URI url, Duration timeout) throws IOException {
+    HttpURLConnection head = open(url, "HEAD", timeout);
+    try {
+      if (head.getResponseCode() != 200) {
+        throw new DownloadException(url + ": HTTP " + head.getResponseCode());
+      }
+      long length = head.getContentLengthLong();
+      if (length < 0) {
+        throw new DownloadException(url + ": the server gives no Content-Length to check against");
+      }
+      return length;
+    } finally {
+      head.disconnect();
     }
-    OptionalLong length = head.headers().firstValueAsLong("Content-Length");
-    if (length.isEmpty()) {
-      throw new DownloadException(url + ": the server gives no Content-Length to check against");
-    }
-    return length.getAsLong();
   }
 
   private static void copy(InputStream body, Path part, long have, long expected, String label)
@@ -106,14 +126,15 @@ public final class Download {
          OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
              have > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
              StandardOpenOption.WRITE);
-         ProgressBar bar = new ProgressBarBuilder().setTaskName(label).setInitialMax(expected)
-             .setUnit("MB", 1 << 20).showSpeed().startsFrom(have, Duration.ZERO)
-             .setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+         ProgressBar bar = Progress.bar(label, expected).setUnit("MB", 1 << 20).showSpeed()
+             .startsFrom(have, Duration.ZERO).build()) {
       byte[] buffer = new byte[1 << 16];
       for (int n; (n = in.read(buffer)) > 0; ) {
         out.write(buffer, 0, n);
         bar.stepBy(n);
       }
+    } catch (SocketTimeoutException e) {
+      throw e;
     } catch (IOException e) {
       if (Files.isRegularFile(part) && Files.size(part) < expected) {
         throw new DownloadException("received " + Files.size(part) + " of " + expected

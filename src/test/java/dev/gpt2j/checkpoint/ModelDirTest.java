@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.tokenizer.OpenAiVocabulary;
 import dev.gpt2j.testing.TinyModels;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -70,13 +71,13 @@ class ModelDirTest {
     HParams hp = TinyModels.TINY;
     Path dir = tmp.resolve("fresh");
     try (Gpt2Model model = Gpt2Model.fresh(hp, 1)) {
-      model.save(dir, null);
+      model.save(dir);
     }
-    assertEquals(Set.of("checkpoint", "hparams.json", "model.ckpt.index",
-        "model.ckpt.data-00000-of-00001"), files(dir));
+    assertEquals(Set.of("checkpoint", "encoder.json", "hparams.json", "model.ckpt.index",
+        "model.ckpt.data-00000-of-00001", "vocab.bpe"), files(dir));
     assertEquals("model_checkpoint_path: \"model.ckpt\"\nall_model_checkpoint_paths: \"model.ckpt\"\n",
         Files.readString(dir.resolve("checkpoint")));
-    assertEquals(hp, HParams.read(dir.resolve("hparams.json")));
+    assertEquals(hp, ModelDir.readHParams(dir.resolve("hparams.json")));
     Map<String, CheckpointIndex.Entry> entries = CheckpointIndex.read(dir.resolve("model.ckpt")).entries();
     Map<String, long[]> expected = openAiTensors(hp);
     assertEquals(new TreeSet<>(expected.keySet()), entries.keySet());
@@ -135,7 +136,7 @@ class ModelDirTest {
       for (String name : written.keySet()) {
         assertArrayEquals(written.get(name), loaded.get(name), name);
       }
-      model.save(tmp.resolve("b"), tmp.resolve("a"));
+      model.save(tmp.resolve("b"));
     }
     assertArrayEquals(Files.readAllBytes(tmp.resolve("a/model.ckpt.data-00000-of-00001")),
         Files.readAllBytes(tmp.resolve("b/model.ckpt.data-00000-of-00001")));
@@ -144,15 +145,15 @@ class ModelDirTest {
   }
 
   @Test
-  void tokenizerFilesAreCopiedAlongWhenTheSourceHasThem() throws IOException {
+  void everyWrittenModelCarriesOpenAisTokenizerFiles() throws IOException {
     TinyModels.writeRandom(tmp.resolve("a"), TinyModels.TINY, 1);
-    Files.writeString(tmp.resolve("a/encoder.json"), "{}");
-    Files.writeString(tmp.resolve("a/vocab.bpe"), "#version: 0.2\n");
     try (Gpt2Model model = Gpt2Model.load(tmp.resolve("a"))) {
-      model.save(tmp.resolve("b"), tmp.resolve("a"));
+      model.save(tmp.resolve("b"));
     }
-    assertEquals("{}", Files.readString(tmp.resolve("b/encoder.json")));
-    assertEquals("#version: 0.2\n", Files.readString(tmp.resolve("b/vocab.bpe")));
+    for (Path dir : List.of(tmp.resolve("a"), tmp.resolve("b"))) {
+      assertArrayEquals(OpenAiVocabulary.encoderJson(), Files.readAllBytes(dir.resolve("encoder.json")));
+      assertArrayEquals(OpenAiVocabulary.vocabBpe(), Files.readAllBytes(dir.resolve("vocab.bpe")));
+    }
   }
 
   @Test
@@ -242,7 +243,15 @@ class ModelDirTest {
     assertEquals(dir.resolve("hparams.json") + ": n_embd (24) must be a multiple of n_head (5)",
         loadError(dir));
     Files.writeString(dir.resolve("hparams.json"), "{\"n_vocab\": 97}");
-    assertTrue(loadError(dir).startsWith(dir.resolve("hparams.json") + ": not a valid hparams.json"));
+    assertEquals(dir.resolve("hparams.json") + ": missing key \"n_ctx\"", loadError(dir));
+    Files.writeString(dir.resolve("hparams.json"),
+        "{\"n_vocab\": 97, \"n_ctx\": \"16\", \"n_embd\": 24, \"n_head\": 3, \"n_layer\": 2}");
+    assertEquals(dir.resolve("hparams.json") + ": \"n_ctx\" must be an integer, got \"16\"", loadError(dir));
+    Files.writeString(dir.resolve("hparams.json"), "{\"n_vocab\": 97,");
+    assertTrue(loadError(dir).startsWith(dir.resolve("hparams.json") + ": not valid JSON: "), loadError(dir));
+    Files.delete(dir.resolve("hparams.json"));
+    Files.createDirectory(dir.resolve("hparams.json"));  // unreadable as a file (tests run as root)
+    assertEquals(dir.resolve("hparams.json") + ": is a directory, not a file", loadError(dir));
   }
 
   @Test
@@ -251,7 +260,7 @@ class ModelDirTest {
     TinyModels.writeRandom(dir, TinyModels.TINY, 1);
     byte[] before = Files.readAllBytes(dir.resolve("model.ckpt.index"));
     try (Gpt2Model model = Gpt2Model.fresh(TinyModels.TINY, 2)) {
-      CheckpointException e = assertThrows(CheckpointException.class, () -> model.save(dir, null));
+      CheckpointException e = assertThrows(CheckpointException.class, () -> model.save(dir));
       assertEquals(dir + ": already exists and is not empty; choose a new directory "
           + "(nothing was overwritten)", e.getMessage());
     }
@@ -261,7 +270,7 @@ class ModelDirTest {
     assertThrows(IllegalStateException.class, () -> ModelDir.writeNew(target, TinyModels.TINY,
         prefix -> {
           throw new IllegalStateException("killed mid-save");
-        }, null));
+        }));
     assertFalse(Files.exists(target));
     assertEquals(Set.of("m"), files(tmp));  // no staging directory left behind
   }

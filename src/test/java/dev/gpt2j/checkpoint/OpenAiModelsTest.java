@@ -116,7 +116,7 @@ class OpenAiModelsTest {
     byte[] data = files.get("/gpt-2/models/124M/model.ckpt.data-00000-of-00001");
     Files.write(dir.resolve(".model.ckpt.data-00000-of-00001.part"), java.util.Arrays.copyOf(data, 1234));
     List<String> outcomes = new ArrayList<>();
-    OpenAiModels.download(ModelSize.GPT2_124M, tmp, base(), (name, o) -> outcomes.add(name + " " + o));
+    OpenAiModels.download(ModelSize.GPT2_124M, tmp, base(), Download.DEFAULT_TIMEOUT, (name, o) -> outcomes.add(name + " " + o));
     assertTrue(outcomes.contains("model.ckpt.data-00000-of-00001 RESUMED"), outcomes.toString());
     assertTrue(requests.contains("GET /gpt-2/models/124M/model.ckpt.data-00000-of-00001 bytes=1234-"));
     assertComplete(dir);
@@ -126,7 +126,7 @@ class OpenAiModelsTest {
   void aTruncatedTransferFailsLeavesNoFinalFileAndResumesLater() throws IOException {
     truncate = "model.ckpt.data-00000-of-00001";
     Download.DownloadException e = assertThrows(Download.DownloadException.class,
-        () -> OpenAiModels.download(ModelSize.GPT2_124M, tmp, base(), (n, o) -> { }));
+        () -> OpenAiModels.download(ModelSize.GPT2_124M, tmp, base(), Download.DEFAULT_TIMEOUT, (n, o) -> { }));
     assertTrue(e.getMessage().contains("run again to resume"), e.getMessage());
     Path dir = tmp.resolve("124M");
     assertFalse(Files.exists(dir.resolve("model.ckpt.data-00000-of-00001")));
@@ -134,7 +134,7 @@ class OpenAiModelsTest {
     truncate = null;
     stop();
     start();  // the same files again, on a new port
-    OpenAiModels.download(ModelSize.GPT2_124M, tmp, base(), (n, o) -> { });
+    OpenAiModels.download(ModelSize.GPT2_124M, tmp, base(), Download.DEFAULT_TIMEOUT, (n, o) -> { });
     assertComplete(dir);
   }
 

@@ -114,7 +114,7 @@ class InitScoreCommandTest {
         "--model-dir", dir.toString(), "--tokens", "1,97");
     assertError("need at least 2 tokens to score, the input has 1 (see --help)", "score",
         "--model-dir", dir.toString(), "--tokens", "1");
-    assertError("--file: " + tmp.resolve("none.txt") + " not found (see --help)", "score",
+    assertError("--file: " + tmp.resolve("none.txt") + " not found", "score",
         "--model-dir", dir.toString(), "--file", tmp.resolve("none.txt").toString());
     assertError(tmp.resolve("nodir") + ": model directory not found", "score", "--model-dir",
         tmp.resolve("nodir").toString(), "--text", "a b");

@@ -78,7 +78,7 @@ public final class TinyModels {
       Op init = tf.withControlDependencies(assigns).noOp();
       try (Session s = new Session(g)) {
         s.run(init);
-        ModelDir.writeNew(dir, hp, prefix -> io.save(s, prefix), null);
+        ModelDir.writeNew(dir, hp, prefix -> io.save(s, prefix));
       }
     }
   }

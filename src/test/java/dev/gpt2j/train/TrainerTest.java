@@ -164,7 +164,7 @@ class TrainerTest {
     Files.writeString(config, "batch_size = 4\nbatchsize = 5\n");
     assertBad(config + ": unknown key 'batchsize' (keys: " + String.join(", ", TrainConfig.KEYS.keySet())
         + ") (see --help)", "--config", config.toString());
-    assertBad(tmp.resolve("none.properties") + ": config file not found (see --help)", "--config",
+    assertBad("--config: " + tmp.resolve("none.properties") + " not found (see --help)", "--config",
         tmp.resolve("none.properties").toString());
   }
 

@@ -1,0 +1,140 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.util.LibC;
+import java.io.BufferedOutputStream;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Keeps TF's C++ log lines off standard error. TF 2.18 logs through absl, which ignores
+ * TF_CPP_MIN_LOG_LEVEL and is linked into TF's library without a setter we can reach, so this
+ * process's standard error becomes a pipe that a thread copies to the real one, minus absl's
+ * INFO/WARNING lines and protobuf's complaint each time TF reads a cached XLA executable (it tries
+ * the text format before the binary one, which works). Everything else (our messages, progress
+ * bars) passes through as it comes.
+ */
+final class StderrFilter {
+  private static final List<byte[]> NOISE_PREFIXES = Stream.of(
+          "WARNING: All log messages before absl::InitializeLog()",
+          "[libprotobuf ERROR external/com_google_protobuf/src/google/protobuf/text_format.cc:")
+      .map(p -> p.getBytes(StandardCharsets.US_ASCII)).toList();
+  private static final Pattern ABSL_LINE = Pattern.compile("^[IW]\\d{4} .*");
+
+  private StderrFilter() {}
+
+  /** Puts the filter in place for the rest of the process; it drains when the JVM exits. */
+  static void install() {
+    int original = LibC.dup(LibC.STDERR);
+    int[] pipe = LibC.pipe();
+    InputStream in;
+    try {
+      in = new FileInputStream("/proc/self/fd/" + pipe[0]);
+    } catch (IOException e) {
+      LibC.close(pipe[0]);
+      LibC.close(pipe[1]);
+      return;  // no /proc: the log shows
+    }
+    LibC.close(pipe[0]);
+    LibC.dup2(pipe[1], LibC.STDERR);
+    LibC.close(pipe[1]);
+    Thread copier = new Thread(() -> {
+      try (in; OutputStream out = new BufferedOutputStream(toDescriptor(original))) {
+        filter(in, out);
+      } catch (IOException ignored) {
+        // standard error is gone: nothing left to show
+      }
+    }, "stderr-filter");
+    copier.setDaemon(true);
+    copier.start();
+    // at exit, give standard error back (closing the pipe) and let the copier pass its last lines
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      LibC.dup2(original, LibC.STDERR);
+      try {
+        copier.join(2000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }));
+  }
+
+  private static OutputStream toDescriptor(int fd) {
+    return new OutputStream() {
+      @Override
+      public void write(int b) {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) {
+        LibC.write(fd, off == 0 ? b : Arrays.copyOfRange(b, off, off + len), len);
+      }
+    };
+  }
+
+  /** Copies {@code in} to {@code out} line by line, minus absl's INFO/WARNING lines. */
+  static void filter(InputStream in, OutputStream out) throws IOException {
+    byte[] line = new byte[8192];
+    int len = 0;
+    boolean passing = false;  // the current line is known to be ours: copy straight through
+    boolean dropping = false;
+    int b;
+    while ((b = in.read()) != -1) {
+      boolean end = b == '\n' || b == '\r';
+      if (passing) {
+        out.write(b);
+      } else if (!dropping) {
+        line[len++] = (byte) b;
+        Boolean noise = classify(line, len);
+        if (noise == Boolean.FALSE || len == line.length) {
+          out.write(line, 0, len);
+          passing = true;
+        } else if (noise == Boolean.TRUE) {
+          dropping = true;
+        }
+      }
+      if (end) {
+        if (!passing && !dropping && len > 0) {
+          out.write(line, 0, len);
+        }
+        len = 0;
+        passing = false;
+        dropping = false;
+        if (in.available() == 0) {
+          out.flush();
+        }
+      } else if (passing && in.available() == 0) {
+        out.flush();
+      }
+    }
+    out.flush();
+  }
+
+  /** TRUE: a log line to drop; FALSE: not one; null: too early to say. */
+  private static Boolean classify(byte[] line, int len) {
+    for (byte[] prefix : NOISE_PREFIXES) {
+      if (Arrays.equals(line, 0, Math.min(len, prefix.length), prefix, 0, Math.min(len, prefix.length))) {
+        return len >= prefix.length ? Boolean.TRUE : null;
+      }
+    }
+    if (len < 6) {
+      return (line[0] == 'I' || line[0] == 'W') && allDigits(line, 1, len) ? null : Boolean.FALSE;
+    }
+    return ABSL_LINE.matcher(new String(line, 0, 6, StandardCharsets.US_ASCII)).matches();
+  }
+
+  private static boolean allDigits(byte[] line, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (line[i] < '0' || line[i] > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,73 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.util.LibC;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The settings TF reads from the environment, put into this process's own environment before TF's
+ * library loads, so that the CLI is one process (no child JVM to outlive the one the user started).
+ */
+final class TfRuntime {
+  private TfRuntime() {}
+
+  /** Puts {@link #environment}'s settings into this process's environment; before TF loads. */
+  static void configure(boolean verbose) {
+    environment(System.getenv(), verbose).forEach(LibC::setenv);
+  }
+
+  /**
+   * What TF should read when it loads, given the environment {@code env}: quiet logs (unless
+   * verbose), XLA auto-clustering allowed on CPU, its persistent compile cache, and TF's pooling
+   * (BFC) CPU allocator, which reuses buffers instead of touching fresh memory every step. A
+   * setting the user made is kept.
+   */
+  static Map<String, String> environment(Map<String, String> env, boolean verbose) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (!verbose && !env.containsKey("TF_CPP_MIN_LOG_LEVEL")) {
+      out.put("TF_CPP_MIN_LOG_LEVEL", "2");
+    }
+    String tfXla = addFlag(env.get("TF_XLA_FLAGS"), "--tf_xla_cpu_global_jit");
+    // a repeated or resumed run loads its compiled step instead of compiling it again; TF checks
+    // each entry's HLO fingerprint on load (README, "Training")
+    Path cache = xlaCacheDir(env);
+    if (cache != null) {
+      tfXla = addFlag(tfXla, "--tf_xla_persistent_cache_directory=" + cache);
+    }
+    out.put("TF_XLA_FLAGS", tfXla);
+    if (!env.containsKey("TF_CPU_ALLOCATOR_USE_BFC")) {
+      out.put("TF_CPU_ALLOCATOR_USE_BFC", "true");
+    }
+    // XLA's older CPU runtime runs our training steps faster (docs/benchmarks.md, "Training")
+    out.put("XLA_FLAGS", addFlag(env.get("XLA_FLAGS"), "--xla_cpu_use_thunk_runtime=false"));
+    return out;
+  }
+
+  /** {@code flags} with {@code flag} (--name or --name=value) appended unless it sets name already. */
+  static String addFlag(String flags, String flag) {
+    if (flags == null || flags.isBlank()) {
+      return flag;
+    }
+    String name = flag.substring(2).split("=", 2)[0];
+    return flags.contains(name) ? flags : flags + " " + flag;
+  }
+
+  /**
+   * $GPT2_XLA_CACHE, else $XDG_CACHE_HOME/gpt2j/xla or ~/.cache/gpt2j/xla; null (no cache, and
+   * one line saying why) when it cannot be created.
+   */
+  static Path xlaCacheDir(Map<String, String> env) {
+    Path dir = env.containsKey("GPT2_XLA_CACHE") ? Path.of(env.get("GPT2_XLA_CACHE"))
+        : env.containsKey("XDG_CACHE_HOME") ? Path.of(env.get("XDG_CACHE_HOME"), "gpt2j", "xla")
+        : Path.of(System.getProperty("user.home"), ".cache", "gpt2j", "xla");
+    try {
+      return Files.createDirectories(dir).toAbsolutePath();
+    } catch (IOException | RuntimeException e) {
+      System.err.println("gpt2: XLA compile cache off: cannot create " + dir + " (" + e + ")");
+      return null;
+    }
+  }
+}

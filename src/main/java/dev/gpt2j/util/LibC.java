@@ -1,0 +1,93 @@
+package dev.gpt2j.util;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+
+/**
+ * The few C library calls Java has no API for, through JNA: a process's own environment (TF reads
+ * its settings with getenv when its library loads, and {@code System.getenv} is a read-only copy),
+ * whether a file descriptor is a terminal (to draw progress bars only on one), and the descriptor
+ * calls that put a filter between native code and standard error.
+ */
+public final class LibC {
+  private interface C extends Library {
+    int setenv(String name, String value, int overwrite);
+
+    String getenv(String name);
+
+    int isatty(int fd);
+
+    int dup(int fd);
+
+    int dup2(int from, int to);
+
+    int pipe(int[] fds);
+
+    long write(int fd, byte[] bytes, long count);
+
+    int close(int fd);
+  }
+
+  private static final C C = Native.load("c", C.class);
+  public static final int STDERR = 2;
+
+  private LibC() {}
+
+  /** Sets {@code name} in this process's C environment (read by native libraries loaded later). */
+  public static void setenv(String name, String value) {
+    if (C.setenv(name, value, 1) != 0) {
+      throw new IllegalStateException("setenv(" + name + ") failed: errno " + Native.getLastError());
+    }
+  }
+
+  /** {@code name} as native code sees it now (unlike {@link System#getenv}, which is a snapshot). */
+  public static String getenv(String name) {
+    return C.getenv(name);
+  }
+
+  public static boolean isTerminal(int fd) {
+    return C.isatty(fd) == 1;
+  }
+
+  /** A new descriptor for what {@code fd} refers to now. */
+  public static int dup(int fd) {
+    return check(C.dup(fd), "dup");
+  }
+
+  /** Makes {@code to} refer to what {@code from} does. */
+  public static void dup2(int from, int to) {
+    check(C.dup2(from, to), "dup2");
+  }
+
+  /** A pipe: its read end, then its write end. */
+  public static int[] pipe() {
+    int[] fds = new int[2];
+    check(C.pipe(fds), "pipe");
+    return fds;
+  }
+
+  /** Writes all of {@code bytes[0, count)} to {@code fd}. */
+  public static void write(int fd, byte[] bytes, int count) {
+    byte[] rest = bytes;
+    int left = count;
+    while (left > 0) {
+      long n = C.write(fd, rest, left);
+      if (n <= 0) {
+        return;  // the reader is gone: nothing else to do with these bytes
+      }
+      left -= (int) n;
+      rest = java.util.Arrays.copyOfRange(rest, (int) n, (int) n + left);
+    }
+  }
+
+  public static void close(int fd) {
+    C.close(fd);
+  }
+
+  private static int check(int result, String call) {
+    if (result < 0) {
+      throw new IllegalStateException(call + " failed: errno " + Native.getLastError());
+    }
+    return result;
+  }
+}
