@@ -77,24 +77,25 @@ public final class CheckpointIO {
 
   /**
    * Writes {@code prefix.index} and {@code prefix.data-00000-of-00001}. When that fails (a full
-   * disk), the partial files SaveV2 was writing ({@code ...tempstate...}) are removed.
+   * disk), whatever SaveV2 got to write of them is removed: its {@code ...tempstate...} files, or a
+   * data file without its index.
    */
   public void save(Session session, Path prefix) {
     try (TString p = TString.scalarOf(prefix.toString())) {
       session.runner().feed(savePrefix, p).addTarget(saveOp).run().close();
     } catch (TensorFlowException e) {
-      removeTempFiles(prefix);
+      removePartialFiles(prefix);
       throw new CheckpointException(prefix + ": cannot save: "
           + CheckpointIndex.firstLine(e.getMessage()), e);
     }
   }
 
-  // TF's BundleWriter writes PREFIX.data-...tempstateN and PREFIX.index.tempstateN, then renames
-  private static void removeTempFiles(Path prefix) {
+  // TF's BundleWriter writes PREFIX.data-...tempstateN, renames it, then does the same for the index
+  private static void removePartialFiles(Path prefix) {
     String name = prefix.getFileName().toString();
     try (Stream<Path> siblings = Files.list(prefix.toAbsolutePath().getParent())) {
-      siblings.filter(f -> f.getFileName().toString().startsWith(name + ".")
-          && f.getFileName().toString().contains(".tempstate")).forEach(AtomicFiles::deleteQuietly);
+      siblings.filter(f -> f.getFileName().toString().startsWith(name + "."))
+          .forEach(AtomicFiles::deleteQuietly);
     } catch (IOException e) {
       // the directory is gone or unreadable: nothing of ours to remove
     }

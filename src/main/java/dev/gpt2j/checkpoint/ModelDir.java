@@ -127,7 +127,8 @@ public final class ModelDir {
     }
   }
 
-  private static void requireAbsentOrEmpty(Path dir) {
+  /** Refuses a {@code dir} that exists and holds anything: a new model never overwrites one. */
+  public static void requireAbsentOrEmpty(Path dir) {
     if (!Files.exists(dir)) {
       return;
     }

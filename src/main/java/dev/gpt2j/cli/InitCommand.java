@@ -1,6 +1,7 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelSize;
 import java.io.PrintStream;
@@ -50,6 +51,7 @@ final class InitCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) {
     Path dir = Path.of(args.required("model-dir"));
     HParams hp = hparams(args);
+    ModelDir.requireAbsentOrEmpty(dir);  // before the model is built, which takes a while
     long seed = args.longValue("seed", 0);
     long start = System.nanoTime();
     try (Gpt2Model model = Gpt2Model.fresh(hp, seed)) {

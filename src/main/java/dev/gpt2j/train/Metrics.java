@@ -1,6 +1,7 @@
 package dev.gpt2j.train;
 
 import dev.gpt2j.util.AtomicFiles;
+import java.awt.Color;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -72,12 +74,18 @@ public final class Metrics {
     AtomicFiles.writeString(dir.resolve(CSV), sb.toString());
   }
 
-  /** Redraws loss.png: train loss at every logged step, val loss where evaluated. */
+  /**
+   * Redraws loss.png: the loss of each logged step as a light line, and the evaluations' averaged
+   * train and val losses as bold lines with markers (two estimates, kept apart from the noisy one).
+   */
   public void plot(String title) {
     XYChart chart = new XYChartBuilder().width(900).height(500).title(title)
         .xAxisTitle("iteration").yAxisTitle("cross-entropy loss").build();
-    series(chart, "train", rows.stream().filter(r -> !Double.isNaN(r.trainLoss())).toList(), true);
-    series(chart, "val", rows.stream().filter(r -> !Double.isNaN(r.valLoss())).toList(), false);
+    List<Row> steps = rows.stream().filter(r -> Double.isNaN(r.valLoss()) && !Double.isNaN(r.trainLoss())).toList();
+    List<Row> evals = rows.stream().filter(r -> !Double.isNaN(r.valLoss())).toList();
+    series(chart, "train (each logged step)", steps, Row::trainLoss, new Color(120, 144, 200, 110), 1f, false);
+    series(chart, "train (evaluated)", evals, Row::trainLoss, new Color(30, 70, 170), 2.5f, true);
+    series(chart, "val (evaluated)", evals, Row::valLoss, new Color(220, 110, 20), 2.5f, true);
     try {
       ByteArrayOutputStream png = new ByteArrayOutputStream();
       BitmapEncoder.saveBitmap(chart, png, BitmapEncoder.BitmapFormat.PNG);
@@ -87,13 +95,16 @@ public final class Metrics {
     }
   }
 
-  private static void series(XYChart chart, String name, List<Row> rows, boolean train) {
+  private static void series(XYChart chart, String name, List<Row> rows, ToDoubleFunction<Row> loss,
+                             Color color, float width, boolean markers) {
     if (rows.isEmpty()) {
       return;
     }
-    double[] x = rows.stream().mapToDouble(Row::iter).toArray();
-    double[] y = rows.stream().mapToDouble(train ? Row::trainLoss : Row::valLoss).toArray();
-    XYSeries s = chart.addSeries(name, x, y);
-    s.setMarker(train ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+    XYSeries s = chart.addSeries(name, rows.stream().mapToDouble(Row::iter).toArray(),
+        rows.stream().mapToDouble(loss).toArray());
+    s.setLineColor(color);
+    s.setLineWidth(width);
+    s.setMarker(markers ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+    s.setMarkerColor(color);
   }
 }

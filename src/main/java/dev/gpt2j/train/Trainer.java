@@ -125,20 +125,21 @@ public final class Trainer {
       }
       boolean stopping = stopRequested.getAsBoolean();
       if (done % c.evalInterval() == 0 || done == c.maxIters()) {
-        long evalStart = System.nanoTime();
         double trainLoss = estimate(step, train);
         lastVal = estimate(step, val);
         boolean improved = lastVal < best;
         best = Math.min(best, lastVal);
+        long saveStart = System.nanoTime();
         run.save(done, best, step);
         if (improved) {
           run.saveBest(hp, step);
         }
+        double saveSeconds = (System.nanoTime() - saveStart) / 1e9;
         metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
         metrics.plot(run.path().getFileName() + ": loss");
         out.printf(Locale.ROOT, "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s (%.1f s)%n",
             done, trainLoss, lastVal, improved ? " (best so far, also in best/)" : "", run.path(),
-            (System.nanoTime() - evalStart) / 1e9);
+            saveSeconds);
         intervalStart = System.nanoTime();
       } else if (stopping) {
         run.save(done, best, step);
