@@ -1,22 +1,23 @@
 /*
  * Matrix-vector products for KV-cached decoding, as two TensorFlow ops loaded with
- * TensorFlow.loadLibrary (see dev.gpt2j.model.NativeKernels).
+ * TensorFlow.loadLibrary (see dev.gpt2j.kernels.NativeKernels).
  *
- * Why: one decoding step reads every weight once (498 MB for 124M) and does little else, so its
- * speed is the speed of reading memory. TF's MatMul reads a [1, K] x [K, N] product at 14-22 GB/s
- * here; these loops read 26-28 GB/s in plain C and 21-23 GB/s inside TF (docs/benchmarks.md).
- * They compute what MatMul does in float32, summing in another order.
+ * Why: one decoding step reads every weight once and does little else, so its speed is the speed
+ * of reading memory, and TF's MatMul reads a one-row product well below it (docs/benchmarks.md,
+ * "What a step costs, and the bound"). They compute what MatMul does in float32, summing in
+ * another order.
  *
  *   Gpt2MatVec   x [M, K], w [K, N] -> x w     (c_attn, c_proj, c_fc: OpenAI's [nx, nf] layout)
  *   Gpt2MatVecT  x [M, K], w [N, K] -> x w^T   (the LM head against wte [n_vocab, n_embd])
  *
  * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
- * per 8 rows of x.
+ * per 8 rows of x; its partial sums reuse one buffer per calling thread, not a malloc per call.
  * Threads: OpenMP, one per core. Only TF's C API is used; its headers are not shipped with TF
  * Java, so the few declarations needed are below (tensorflow/c/{c_api,kernels,ops,tf_tensor}.h).
  */
 #include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct TF_Status TF_Status;
@@ -33,6 +34,7 @@ enum { TF_FLOAT = 1 };
 extern TF_Status* TF_NewStatus(void);
 extern void TF_DeleteStatus(TF_Status*);
 extern int TF_GetCode(const TF_Status*);
+extern const char* TF_Message(const TF_Status*);
 extern void TF_SetStatus(TF_Status*, int code, const char* msg);
 extern void* TF_TensorData(const TF_Tensor*);
 extern int TF_NumDims(const TF_Tensor*);
@@ -113,6 +115,7 @@ VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, 
     for (int64_t m = 0; m < m_rows; m++) {
       const float* xm = x + m * k_dim;
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      #pragma omp simd reduction(+ : s0, s1, s2, s3)
       for (int64_t k = 0; k < k_dim; k++) {
         s0 += xm[k] * w0[k];
         s1 += xm[k] * w1[k];
@@ -126,6 +129,7 @@ VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, 
   for (; n < n1; n++) {
     for (int64_t m = 0; m < m_rows; m++) {
       float s = 0;
+      #pragma omp simd reduction(+ : s)
       for (int64_t k = 0; k < k_dim; k++) s += x[m * k_dim + k] * w[n * k_dim + k];
       y[m * n_dim + n] = s;
     }
@@ -133,13 +137,23 @@ VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, 
 }
 
 /* x w: each thread reads its own block of w's rows into its own partial y, then the partials
- * are summed. Splitting by rows keeps every thread's reads contiguous. */
+ * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns
+ * instead, with no partials, measured slower: docs/benchmarks.md, "Sampling"). */
 static int mat_vec(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
                    int64_t n_dim) {
   int threads = omp_get_max_threads();
   int64_t size = m_rows * n_dim;
-  float* partial = threads > 1 ? malloc(sizeof(float) * size * (threads - 1)) : NULL;
-  if (threads > 1 && partial == NULL) return 0;
+  /* the partial sums' memory stays with the calling (TF executor) thread for its next call */
+  static _Thread_local float* scratch = NULL;
+  static _Thread_local int64_t capacity = 0;
+  int64_t need = size * (threads - 1);
+  if (need > capacity) {
+    free(scratch);
+    scratch = malloc(sizeof(float) * need);
+    capacity = scratch == NULL ? 0 : need;
+    if (scratch == NULL) return 0;
+  }
+  float* partial = scratch;
   #pragma omp parallel num_threads(threads)
   {
     int t = omp_get_thread_num(), team = omp_get_num_threads();
@@ -152,7 +166,6 @@ static int mat_vec(const float* x, const float* w, float* y, int64_t m_rows, int
       for (int p = 1; p < team; p++) y[i] += partial[(p - 1) * size + i];
     }
   }
-  free(partial);
   return 1;
 }
 
@@ -238,7 +251,11 @@ static void register_op(const char* name, void (*compute_fn)(void*, TF_OpKernelC
   TF_OpDefinitionBuilderAddOutput(op, "y: float");
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
   TF_RegisterOpDefinition(op, status);
-  TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL), status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL), status);
+  }
+  /* Java checks the op list TF_LoadLibrary returns; this says why one is missing */
+  if (TF_GetCode(status) != TF_OK) fprintf(stderr, "[gpt2j] %s: %s\n", name, TF_Message(status));
   TF_DeleteStatus(status);
 }
 

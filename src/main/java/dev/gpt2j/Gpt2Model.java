@@ -5,11 +5,12 @@ import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.sampling.Decoder;
+import dev.gpt2j.sampling.DecodingGraph;
 import dev.gpt2j.sampling.SampleOptions;
+import dev.gpt2j.sampling.Scorer;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -46,17 +47,28 @@ public final class Gpt2Model implements AutoCloseable {
   private final Placeholder<TInt64> initSeed;
   private final List<Op> initializers;
   private final Decoder decoder;
+  private final Scorer scorer;
+
+  /**
+   * Sees a run's samples as they are made: each batch as it starts, each token as it is drawn
+   * ({@link Decoder.Sink#accept}, with the sample's index), and each batch when it is done.
+   */
+  public interface Listener extends Decoder.Sink {
+    default void batchStarted(int firstSample) {}
+
+    default void batchDone(List<Generation> samples) {}
+  }
 
   // One inter-op thread: a decoding step is a chain of ops, and TF's default inter-op pool only
-  // competes for the two cores with the native kernels' OpenMP threads (21.9 ms against 26.2 ms
-  // per 124M step in one scratch run; docs/benchmarks.md). Each op still uses every core.
+  // competes for the cores with the native kernels' OpenMP threads (docs/benchmarks.md,
+  // "Sampling"). Each op still uses every core.
   private static final ConfigProto SESSION_CONFIG =
       ConfigProto.newBuilder().setInterOpParallelismThreads(1).build();
 
   /**
    * Builds the graph. With {@code restoreFrom}, the checkpoint is restored on another thread
-   * while the rest of the graph is built: for 124M, reading 500 MB (~1.3 s) and adding the
-   * graph's ~2,500 ops (~1 s) take about as long.
+   * while the rest of the graph is built: reading the weights and adding the graph's ops take
+   * about as long (docs/benchmarks.md, "Sampling").
    */
   private Gpt2Model(HParams hparams, Path restoreFrom) {
     this.hparams = hparams;
@@ -74,7 +86,8 @@ public final class Gpt2Model implements AutoCloseable {
       try {
         initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
         initializers = restoreFrom == null ? variables.initializers(initSeed) : List.of();
-        decoder = new Decoder(tf, hparams, variables.params());
+        decoder = new Decoder(session, new DecodingGraph(tf, hparams, variables.params()));
+        scorer = new Scorer(tf, hparams, variables.params(), session);
       } finally {
         join(restoring);
       }
@@ -140,30 +153,28 @@ public final class Gpt2Model implements AutoCloseable {
   }
 
   /**
-   * All {@code nSamples} samples, {@code batchSize} at a time; {@code sink} sees each token as it
-   * is drawn, with the sample's index.
+   * All {@code nSamples} samples, {@code batchSize} at a time (one graph run per step for a whole
+   * batch); {@code listener} sees them as they are made.
    */
-  public List<Generation> generate(int[] prompt, SampleOptions options, Decoder.Sink sink) {
+  public List<Generation> generate(int[] prompt, SampleOptions options, Listener listener) {
     List<Generation> all = new ArrayList<>();
+    int length = options.lengthFor(hparams.nCtx());
     for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {
-      all.addAll(generateBatch(prompt, options, batch, sink));
+      int first = batch * options.batchSize();
+      listener.batchStarted(first);
+      int[][] out = decoder.generate(prompt, options.batchSize(), options, length, batch, true,
+          (row, token) -> listener.accept(first + row, token));
+      List<Generation> done = new ArrayList<>();
+      for (int[] row : out) {
+        done.add(new Generation(prompt.clone(), row, Gpt2Tokenizer.decode(row)));
+      }
+      listener.batchDone(done);
+      all.addAll(done);
     }
     return all;
   }
 
-  /** Batch number {@code batch} of a run: {@code batchSize} samples in one graph run per step. */
-  public List<Generation> generateBatch(int[] prompt, SampleOptions options, int batch, Decoder.Sink sink) {
-    int base = batch * options.batchSize();
-    int[][] out = decoder.generate(session, prompt, options.batchSize(), options, options.lengthFor(hparams.nCtx()),
-        batch, true, (row, token) -> sink.accept(base + row, token));
-    List<Generation> result = new ArrayList<>();
-    for (int[] row : out) {
-      result.add(new Generation(prompt.clone(), row, Gpt2Tokenizer.decode(row)));
-    }
-    return result;
-  }
-
-  /** The decoder, for tests that compare cached and uncached decoding. */
+  /** The decoding loop, for tests that compare cached and uncached decoding. */
   public Decoder decoder() {
     return decoder;
   }
@@ -178,32 +189,12 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** Full logits [B, T, n_vocab] for a batch of equal-length token rows. */
   public float[][][] logits(int[][] batch) {
-    return decoder.logits(session, batch);
+    return scorer.logits(batch);
   }
 
-  /**
-   * log p(tokens[i+1] | tokens[..i]) for every i. Sequences longer than n_ctx are scored in
-   * windows of n_ctx tokens that advance by n_ctx/2, each scoring only targets not yet scored,
-   * so every target past the first window sees at least n_ctx/2 tokens of context.
-   */
+  /** log p(tokens[i+1] | tokens[..i]) for every i ({@link Scorer#score}: windows past n_ctx). */
   public double[] score(int[] ids) {
-    if (ids.length < 2) {
-      throw new IllegalArgumentException("need at least 2 tokens to score, got " + ids.length);
-    }
-    double[] out = new double[ids.length - 1];
-    int nCtx = hparams.nCtx();
-    int scored = 1;  // index of the next target token
-    int begin = 0;
-    while (scored < ids.length) {
-      int end = Math.min(begin + nCtx, ids.length);
-      float[] window = decoder.logprobs(session, Arrays.copyOfRange(ids, begin, end));
-      for (int target = scored; target < end; target++) {
-        out[target - 1] = window[target - begin - 1];
-      }
-      scored = end;
-      begin = end - nCtx / 2;
-    }
-    return out;
+    return scorer.score(ids);
   }
 
   @Override

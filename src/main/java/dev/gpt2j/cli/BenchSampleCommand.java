@@ -62,13 +62,13 @@ final class BenchSampleCommand implements Command {
     for (int i = 0; i < promptLength; i++) {
       prompt[i] = (i * 7919 + 13) % model.hparams().nVocab();
     }
-    SampleOptions options = SampleOptions.greedy(newTokens).withBatch(batch, batch);
+    SampleOptions options = SampleOptions.greedy(newTokens).toBuilder().samples(batch, batch).build();
     double[] rates = new double[runs];
     double[] firsts = new double[runs];
     for (int run = -1; run < runs; run++) {  // run -1 is the warm-up
       long[] first = {0};
       long t0 = System.nanoTime();
-      model.generateBatch(prompt, options, 0, (sample, token) -> {
+      model.generate(prompt, options, (sample, token) -> {
         if (first[0] == 0) {
           first[0] = System.nanoTime();
         }

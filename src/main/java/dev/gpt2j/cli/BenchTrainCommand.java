@@ -1,5 +1,6 @@
 package dev.gpt2j.cli;
 
+import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.TrainStep;
@@ -70,14 +71,9 @@ final class BenchTrainCommand implements Command {
       step.initialize(1);
       double[] seconds = new double[s.steps()];
       for (int i = -1; i < s.steps(); i++) {  // step -1 warms up (and compiles)
-        int[][][] b = new int[2][s.batch()][s.block()];
-        for (int[][] m : b) {
-          for (int[] row : m) {
-            Arrays.setAll(row, t -> r.nextInt(HParams.GPT2_VOCAB));
-          }
-        }
+        Batches.Batch b = new Batches.Batch(randomTokens(r, s), randomTokens(r, s));
         long t0 = System.nanoTime();
-        step.step(List.<int[][][]>of(b), 1e-4);
+        step.step(List.of(b), 1e-4, false);
         if (i >= 0) {
           seconds[i] = (System.nanoTime() - t0) / 1e9;
         }
@@ -91,6 +87,14 @@ final class BenchTrainCommand implements Command {
       return String.format("%s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
           s.name(), xla, tokens / perStep, perStep, s.steps(), achieved, 100 * achieved / peak);
     }
+  }
+
+  private static int[][] randomTokens(Random r, Shape s) {
+    int[][] rows = new int[s.batch()][s.block()];
+    for (int[] row : rows) {
+      Arrays.setAll(row, t -> r.nextInt(HParams.GPT2_VOCAB));
+    }
+    return rows;
   }
 
   // fed through a placeholder: a constant input would let TF's graph optimiser fold the matmul away

@@ -13,6 +13,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -78,12 +79,12 @@ final class SampleCommand implements Command {
   static SampleOptions sampleOptions(Args args) {
     long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
     try {
-      return new SampleOptions(args.integer("length", 0),
-          args.decimal("temperature", SampleOptions.DEFAULT_TEMPERATURE),
-          args.integer("top-k", SampleOptions.DEFAULT_TOP_K),
-          args.decimal("top-p", SampleOptions.DEFAULT_TOP_P), args.has("greedy"), seed,
-          args.integer("nsamples", 1), args.integer("batch-size", 1), args.has("stop-at-eot"),
-          args.has("sliding-window"));
+      return SampleOptions.builder().length(args.integer("length", 0))
+          .temperature(args.decimal("temperature", SampleOptions.DEFAULT_TEMPERATURE))
+          .topK(args.integer("top-k", SampleOptions.DEFAULT_TOP_K))
+          .topP(args.decimal("top-p", SampleOptions.DEFAULT_TOP_P)).greedy(args.has("greedy")).seed(seed)
+          .samples(args.integer("nsamples", 1), args.integer("batch-size", 1))
+          .stopAtEndOfText(args.has("stop-at-eot")).slidingWindow(args.has("sliding-window")).build();
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
@@ -119,7 +120,9 @@ final class SampleCommand implements Command {
           err.println("Prompt should not be empty!");
           continue;
         }
-        sample(model, Gpt2Tokenizer.encode(line), options, args.has("json"), out);
+        int[] tokens = Gpt2Tokenizer.encode(line);
+        Decoder.requireFits(hp, tokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
+        sample(model, tokens, options, args.has("json"), out);
       }
     }
   }
@@ -154,40 +157,57 @@ final class SampleCommand implements Command {
 
   /** Streams tokens as drawn when one sample is made at a time; else prints each batch when done. */
   private static void sample(Gpt2Model model, int[] prompt, SampleOptions options, boolean json,
-                             PrintStream out) throws IOException {
-    Decoder.requireFits(model.hparams(), prompt, options.lengthFor(model.hparams().nCtx()),
-        options.slidingWindow());
+                             PrintStream out) {
     boolean streaming = !json && options.batchSize() == 1;
     ObjectMapper mapper = new ObjectMapper();
-    for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {
-      TextStream text = new TextStream();
-      if (streaming) {
-        out.println(header(batch + 1));
+    TextStream text = new TextStream();
+    model.generate(prompt, options, new Gpt2Model.Listener() {
+      @Override
+      public void batchStarted(int firstSample) {
+        if (streaming) {
+          out.println(header(firstSample + 1));
+        }
       }
-      List<Gpt2Model.Generation> done = model.generateBatch(prompt, options, batch, (sample, token) -> {
+
+      @Override
+      public void accept(int sample, int token) {
         if (streaming) {
           out.print(text.push(token));
           out.flush();
         }
-      });
-      for (int i = 0; i < done.size(); i++) {
-        Gpt2Model.Generation g = done.get(i);
-        if (json) {
-          Map<String, Object> line = new LinkedHashMap<>();
-          line.put("prompt_tokens", g.promptTokens());
-          line.put("tokens", g.tokens());
-          line.put("text", g.text());
-          out.println(mapper.writeValueAsString(line));
-        } else if (streaming) {
-          out.println(text.finish());
-        } else {
-          out.println(header(batch * options.batchSize() + i + 1));
-          out.println(g.text());
+      }
+
+      private int done;
+
+      @Override
+      public void batchDone(List<Gpt2Model.Generation> samples) {
+        for (Gpt2Model.Generation g : samples) {
+          done++;
+          if (json) {
+            out.println(json(mapper, g));
+          } else if (streaming) {
+            out.println(text.finish());
+          } else {
+            out.println(header(done));
+            out.println(g.text());
+          }
         }
       }
-    }
+    });
     if (!json) {
       out.println(RULE + RULE);
+    }
+  }
+
+  private static String json(ObjectMapper mapper, Gpt2Model.Generation g) {
+    Map<String, Object> line = new LinkedHashMap<>();
+    line.put("prompt_tokens", g.promptTokens());
+    line.put("tokens", g.tokens());
+    line.put("text", g.text());
+    try {
+      return mapper.writeValueAsString(line);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

@@ -9,7 +9,10 @@ import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Unstack;
+import org.tensorflow.op.core.ReduceMax;
+import org.tensorflow.op.core.ReduceSum;
+import org.tensorflow.op.core.Stack;
+import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
@@ -23,58 +26,6 @@ import org.tensorflow.types.TInt32;
 public final class Gpt2 {
   private Gpt2() {}
 
-  /** {@code logits} [B, T, n_vocab]; {@code present} [B, n_layer, 2, H, T, D] (keys, values). */
-  public record Forward(Operand<TFloat32> logits, Operand<TFloat32> present) {}
-
-  /** Final hidden states after ln_f, [B, T, C], and the new keys/values as in {@link Forward}. */
-  public record Hidden(Operand<TFloat32> h, Operand<TFloat32> present) {}
-
-  record AttnOut(Operand<TFloat32> a, Operand<TFloat32> present) {}
-
-  /**
-   * One layer's keys and values, [B, H, S, D] each, of which the first {@code valid} (int32 scalar)
-   * positions hold keys: a preallocated cache may be longer than what it holds, and attention
-   * masks its tail.
-   */
-  public record KeysValues(Operand<TFloat32> k, Operand<TFloat32> v, Operand<TInt32> valid) {
-    KeysValues(Ops tf, Operand<TFloat32> k, Operand<TFloat32> v) {
-      this(k, v, dim(tf, k, 2));
-    }
-  }
-
-  /**
-   * What attention remembers of earlier positions: openai's {@code past} tensor ({@link #past}),
-   * or a sampler's KV cache. Given a layer's new keys/values, it returns all of them, oldest first
-   * (possibly in a longer buffer whose tail {@link KeysValues#valid} leaves out).
-   */
-  public interface Memory {
-    /** How many positions are remembered (the position of the first new token), int32 scalar. */
-    Operand<TInt32> length();
-
-    KeysValues extend(Ops tf, int layer, KeysValues fresh);
-  }
-
-  /** openai/gpt-2's past [B, n_layer, 2, H, S, D] as a {@link Memory}: concat(past, new) per layer. */
-  public static Memory past(Ops tf, Operand<TFloat32> past, int nLayer) {
-    List<Output<TFloat32>> layers = tf.unstack(past, (long) nLayer, Unstack.axis(1L)).output();
-    Operand<TInt32> length = dim(tf, past, 4);
-    return new Memory() {
-      @Override
-      public Operand<TInt32> length() {
-        return length;
-      }
-
-      @Override
-      public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
-        List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
-        return new KeysValues(tf, tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
-            tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
-      }
-    };
-  }
-
-  record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
-
   // [.., n] -> [.., n]; openai/gpt-2 gelu(): the tanh approximation
   public static Operand<TFloat32> gelu(Ops tf, Operand<TFloat32> x) {
     Operand<TFloat32> inner = tf.math.mul(f(tf, Math.sqrt(2 / Math.PI)),
@@ -84,42 +35,50 @@ public final class Gpt2 {
 
   // [.., n] -> [.., n]; max-subtracted, over the last axis
   public static Operand<TFloat32> softmax(Ops tf, Operand<TFloat32> x) {
-    Operand<TFloat32> ex = tf.math.exp(tf.math.sub(x, tf.reduceMax(x, lastAxis(tf),
-        org.tensorflow.op.core.ReduceMax.keepDims(true))));
-    return tf.math.div(ex, tf.reduceSum(ex, lastAxis(tf),
-        org.tensorflow.op.core.ReduceSum.keepDims(true)));
+    Operand<TFloat32> ex = tf.math.exp(tf.math.sub(x, tf.reduceMax(x, lastAxis(tf), ReduceMax.keepDims(true))));
+    return tf.math.div(ex, tf.reduceSum(ex, lastAxis(tf), ReduceSum.keepDims(true)));
   }
 
   // [.., C] -> [.., C]; mean and variance over the last axis, eps 1e-5
   public static Operand<TFloat32> layerNorm(Ops tf, Operand<TFloat32> x, Params.LayerNorm p) {
     Operand<TFloat32> u = tf.math.mean(x, lastAxis(tf), Mean.keepDims(true));
-    Operand<TFloat32> s = tf.math.mean(tf.math.square(tf.math.sub(x, u)), lastAxis(tf),
-        Mean.keepDims(true));
-    Operand<TFloat32> normed = tf.math.mul(tf.math.sub(x, u),
-        tf.math.rsqrt(tf.math.add(s, f(tf, 1e-5))));
+    Operand<TFloat32> s = tf.math.mean(tf.math.square(tf.math.sub(x, u)), lastAxis(tf), Mean.keepDims(true));
+    Operand<TFloat32> normed = tf.math.mul(tf.math.sub(x, u), tf.math.rsqrt(tf.math.add(s, f(tf, 1e-5))));
     return tf.math.add(tf.math.mul(normed, p.g()), p.b());
   }
 
+  /**
+   * How a graph multiplies activations by weights. Each graph says which it wants: {@link #MATMUL}
+   * everywhere, except a decoding step, which may ask for a matrix-vector kernel.
+   */
+  @FunctionalInterface
+  public interface Product {
+    // x [M, K] times w ([K, N], or [N, K] with transposeW) -> [M, N]
+    Operand<TFloat32> apply(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW);
+  }
+
+  /** TF's MatMul. */
+  public static final Product MATMUL = (tf, x, w, transposeW) -> tf.linalg.matMul(x, w, MatMul.transposeB(transposeW));
+
   // [.., nx] -> [.., nf]; OpenAI's conv1d: w is [1, nx, nf] as stored
-  public static Operand<TFloat32> linear(Ops tf, Operand<TFloat32> x, Params.Linear p) {
+  public static Operand<TFloat32> linear(Ops tf, Operand<TFloat32> x, Params.Linear p, Product product) {
     long nx = p.w().shape().get(1);
     long nf = p.w().shape().get(2);
     Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, nx}));
-    Operand<TFloat32> y = tf.math.add(NativeKernels.product(tf, flat,
-        tf.reshape(p.w(), tf.constant(new long[] {nx, nf})), false, onePosition(x)), p.b());
-    return tf.reshape(y, withLastDim(tf, x, nf));
+    Operand<TFloat32> w = tf.reshape(p.w(), tf.constant(new long[] {nx, nf}));
+    Operand<TFloat32> y = tf.math.add(product.apply(tf, flat, w, false), p.b());
+    return tf.reshape(y, shapeList(tf, x, x.shape().numDimensions() - 1, nf));
   }
 
   // [B, T, C] -> [B, T, C]; position-wise feed-forward: c_fc, gelu, c_proj
-  public static Operand<TFloat32> ffn(Ops tf, Operand<TFloat32> x, Params.Mlp p) {
-    return linear(tf, gelu(tf, linear(tf, x, p.cFc())), p.cProj());
+  public static Operand<TFloat32> ffn(Ops tf, Operand<TFloat32> x, Params.Mlp p, Product product) {
+    return linear(tf, gelu(tf, linear(tf, x, p.cFc(), product)), p.cProj(), product);
   }
 
   // q [B, H, T, D], kv [B, H, S, D] -> [B, H, T, D]; causal: position i sees keys <= valid-T+i
-  public static Operand<TFloat32> attention(Ops tf, Operand<TFloat32> q, KeysValues kv) {
+  public static Operand<TFloat32> attention(Ops tf, Operand<TFloat32> q, Memory.KeysValues kv) {
     long d = q.shape().get(3);
-    Operand<TFloat32> w = tf.math.mul(
-        tf.train.batchMatMul(q, kv.k(), TFloat32.class, BatchMatMul.adjY(true)),
+    Operand<TFloat32> w = tf.math.mul(tf.train.batchMatMul(q, kv.k(), TFloat32.class, BatchMatMul.adjY(true)),
         f(tf, 1 / Math.sqrt(d)));
     return tf.train.batchMatMul(softmax(tf, maskAttnWeights(tf, w, kv.valid())), kv.v(), TFloat32.class);
   }
@@ -130,124 +89,122 @@ public final class Gpt2 {
     Operand<TInt32> nd = dim(tf, w, 2);
     Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), nd, tf.constant(1)), tf.constant(1));
     Operand<TInt32> j = tf.range(tf.constant(0), dim(tf, w, 3), tf.constant(1));
-    Operand<TFloat32> b = tf.dtypes.cast(
-        tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
-    return tf.math.sub(tf.math.mul(w, b),
-        tf.math.mul(f(tf, 1e10), tf.math.sub(f(tf, 1), b)));
+    Operand<TFloat32> b = tf.dtypes.cast(tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
+    return tf.math.sub(tf.math.mul(w, b), tf.math.mul(f(tf, 1e10), tf.math.sub(f(tf, 1), b)));
   }
 
+  record AttnOut(Operand<TFloat32> a, Operand<TFloat32> present) {}
+
   // x [B, T, C] -> a [B, T, C], present [B, 2, H, T, D]; memory (or null) supplies earlier positions
-  public static AttnOut mha(Ops tf, Operand<TFloat32> x, Params.Attn p, int nHead, int layer,
-                            Memory memory) {
-    Operand<TFloat32> c = linear(tf.withSubScope("c_attn"), x, p.cAttn());
+  static AttnOut mha(Ops tf, Operand<TFloat32> x, Params.Attn p, int nHead, int layer, Memory memory,
+                     Product product) {
+    Operand<TFloat32> c = linear(tf.withSubScope("c_attn"), x, p.cAttn(), product);
     List<Output<TFloat32>> qkv = tf.split(tf.constant(2), c, 3L).output();
     Operand<TFloat32> q = splitHeads(tf, qkv.get(0), nHead);
-    KeysValues kv = new KeysValues(tf, splitHeads(tf, qkv.get(1), nHead), splitHeads(tf, qkv.get(2), nHead));
-    Operand<TFloat32> present = tf.stack(List.of(kv.k(), kv.v()), org.tensorflow.op.core.Stack.axis(1L));
+    Memory.KeysValues kv = new Memory.KeysValues(tf, splitHeads(tf, qkv.get(1), nHead),
+        splitHeads(tf, qkv.get(2), nHead));
+    Operand<TFloat32> present = tf.stack(List.of(kv.k(), kv.v()), Stack.axis(1L));
     if (memory != null) {
       kv = memory.extend(tf, layer, kv);
     }
     Operand<TFloat32> a = mergeHeads(tf, attention(tf, q, kv));
-    return new AttnOut(linear(tf.withSubScope("c_proj"), a, p.cProj()), present);
+    return new AttnOut(linear(tf.withSubScope("c_proj"), a, p.cProj(), product), present);
   }
 
+  record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
+
   // [B, T, C] -> [B, T, C]; pre-norm residual block
-  public static BlockOut transformerBlock(Ops tf, Operand<TFloat32> x, Params.Block p, int nHead,
-                                          int layer, Memory memory) {
-    AttnOut attn = mha(tf.withSubScope("attn"), layerNorm(tf.withSubScope("ln_1"), x, p.ln1()),
-        p.attn(), nHead, layer, memory);
+  static BlockOut transformerBlock(Ops tf, Operand<TFloat32> x, Params.Block p, int nHead, int layer,
+                                   Memory memory, Product product) {
+    AttnOut attn = mha(tf.withSubScope("attn"), layerNorm(tf.withSubScope("ln_1"), x, p.ln1()), p.attn(),
+        nHead, layer, memory, product);
     x = tf.math.add(x, attn.a());
-    Operand<TFloat32> m = ffn(tf.withSubScope("mlp"), layerNorm(tf.withSubScope("ln_2"), x, p.ln2()),
-        p.mlp());
+    Operand<TFloat32> m = ffn(tf.withSubScope("mlp"), layerNorm(tf.withSubScope("ln_2"), x, p.ln2()), p.mlp(),
+        product);
     return new BlockOut(tf.math.add(x, m), attn.present());
   }
 
-  // tokens [B, T] int32 -> h [B, T, C], present [B, L, 2, H, T, D]; memory (or null) holds earlier positions
-  public static Hidden decoder(Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory) {
+  /**
+   * What {@link #gpt2} gives: {@code h} the final hidden states after ln_f [B, T, C], {@code logits}
+   * [B, T, n_vocab], {@code present} the new keys and values [B, n_layer, 2, H, T, D]. A graph run
+   * computes only what it fetches: training fetches h (its output layer is {@code train.HeadLoss}).
+   */
+  public record Forward(Operand<TFloat32> h, Operand<TFloat32> logits, Operand<TFloat32> present) {}
+
+  // tokens [B, T] int32 -> Forward; memory (or null) holds earlier positions; openai/gpt-2 model()
+  public static Forward gpt2(Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory,
+                             Product product) {
     Ops model = tf.withSubScope("model");
     Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
-    Operand<TInt32> t = dim(model, tokens, 1);
     // start + range(t), not range(start, start + t): its length stays static when t is
-    Operand<TInt32> positions = model.math.add(start, model.range(model.constant(0), t, model.constant(1)));
-    Operand<TFloat32> h = model.math.add(
-        model.gather(p.wte(), tokens, model.constant(0)),
+    Operand<TInt32> positions = model.math.add(start, model.range(model.constant(0), dim(model, tokens, 1),
+        model.constant(1)));
+    Operand<TFloat32> h = model.math.add(model.gather(p.wte(), tokens, model.constant(0)),
         model.gather(p.wpe(), positions, model.constant(0)));
     List<Operand<TFloat32>> presents = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
-      BlockOut out = transformerBlock(model.withSubScope("h" + layer), h, p.h().get(layer),
-          hp.nHead(), layer, memory);
+      BlockOut out = transformerBlock(model.withSubScope("h" + layer), h, p.h().get(layer), hp.nHead(), layer,
+          memory, product);
       h = out.x();
       presents.add(out.present());
     }
-    Operand<TFloat32> present = model.stack(presents, org.tensorflow.op.core.Stack.axis(1L));
-    return new Hidden(layerNorm(model.withSubScope("ln_f"), h, p.lnF()), present);
+    h = layerNorm(model.withSubScope("ln_f"), h, p.lnF());
+    return new Forward(h, lmHead(model, h, p.wte(), product), model.stack(presents, Stack.axis(1L)));
   }
 
   // [.., C] -> [.., n_vocab]; the output head is tied to the token embedding wte
-  public static Operand<TFloat32> lmHead(Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte) {
-    long c = wte.shape().get(1);
-    Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, c}));
-    Operand<TFloat32> logits = NativeKernels.product(tf, flat, wte, true, onePosition(h));
-    return tf.reshape(logits, withLastDim(tf, h, wte.shape().get(0)));
-  }
-
-  // tokens [B, T], past [B, L, 2, H, S, D] or null -> logits [B, T, n_vocab] and present;
-  // openai/gpt-2 model()
-  public static Forward gpt2(Ops tf, HParams hp, Operand<TInt32> tokens, Params p,
-                             Operand<TFloat32> past) {
-    Hidden hidden = decoder(tf, hp, tokens, p, past == null ? null : past(tf, past, hp.nLayer()));
-    return new Forward(lmHead(tf.withSubScope("model"), hidden.h(), p.wte()), hidden.present());
+  static Operand<TFloat32> lmHead(Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte, Product product) {
+    Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, wte.shape().get(1)}));
+    return tf.reshape(product.apply(tf, flat, wte, true),
+        shapeList(tf, h, h.shape().numDimensions() - 1, wte.shape().get(0)));
   }
 
   // logits [B, T, n_vocab], targets [B, T] -> [B, T]: log p(target) under softmax(logits), from
   // TF's fused SparseSoftmaxCrossEntropyWithLogits (one pass over the [B*T, n_vocab] logits)
   public static Operand<TFloat32> logprobs(Ops tf, Operand<TFloat32> logits, Operand<TInt32> targets) {
-    Operand<TInt32> nVocab = dim(tf, logits, 2);
-    Operand<TFloat32> flat = tf.reshape(logits, tf.stack(List.of(tf.constant(-1), nVocab)));
+    Operand<TFloat32> flat = tf.reshape(logits, tf.stack(List.of(tf.constant(-1), dim(tf, logits, 2))));
     Operand<TFloat32> xent = tf.nn.sparseSoftmaxCrossEntropyWithLogits(flat,
         tf.reshape(targets, tf.constant(new int[] {-1}))).loss();
     return tf.math.neg(tf.reshape(xent, tf.shape(targets)));
   }
 
-  // [B, T, C] -> [B, H, T, D]
+  // [B, T, C] -> [B, H, T, D]; openai's split_heads
   static Operand<TFloat32> splitHeads(Ops tf, Operand<TFloat32> x, int nHead) {
-    long d = x.shape().get(2) / nHead;
-    return tf.linalg.transpose(tf.reshape(x, shapeLike(tf, x, 2, nHead, d)),
-        tf.constant(new int[] {0, 2, 1, 3}));
+    return tf.linalg.transpose(splitStates(tf, x, nHead), tf.constant(new int[] {0, 2, 1, 3}));
   }
 
-  // [B, H, T, D] -> [B, T, C]
+  // [B, H, T, D] -> [B, T, C]; openai's merge_heads
   static Operand<TFloat32> mergeHeads(Ops tf, Operand<TFloat32> x) {
-    Operand<TFloat32> t = tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3}));
-    return tf.reshape(t, shapeLike(tf, t, 2, x.shape().get(1) * x.shape().get(3)));
+    return mergeStates(tf, tf.linalg.transpose(x, tf.constant(new int[] {0, 2, 1, 3})));
   }
 
-  // x is [B, T, ..] with T = 1 known to the graph: a decoding step, whose products are
-  // matrix-vector products per sequence
-  private static boolean onePosition(Operand<TFloat32> x) {
-    return x.shape().numDimensions() == 3 && x.shape().get(1) == 1;
+  // [.., m] -> [.., n, m/n]; openai's split_states
+  static Operand<TFloat32> splitStates(Ops tf, Operand<TFloat32> x, int n) {
+    int last = x.shape().numDimensions() - 1;
+    return tf.reshape(x, shapeList(tf, x, last, n, x.shape().get(last) / n));
   }
 
-  /** The shape of {@code x} with its last axis replaced by {@code n}. */
-  private static Operand<TInt32> withLastDim(Ops tf, Operand<TFloat32> x, long n) {
-    return shapeLike(tf, x, x.shape().numDimensions() - 1, n);
+  // [.., a, b] -> [.., a*b]; openai's merge_states
+  static Operand<TFloat32> mergeStates(Ops tf, Operand<TFloat32> x) {
+    int rank = x.shape().numDimensions();
+    return tf.reshape(x, shapeList(tf, x, rank - 2, x.shape().get(rank - 2) * x.shape().get(rank - 1)));
   }
 
-  // The first `keep` dims of x's shape followed by `tail`. A constant when the graph knows those
-  // dims (at most one unknown, written -1): TF Java's sessions do not fold shape arithmetic, and a
-  // decoding step runs hundreds of these tiny ops per token otherwise.
-  private static Operand<TInt32> shapeLike(Ops tf, Operand<?> x, int keep, long... tail) {
+  // openai's shape_list(x)[:keep] + tail, as one shape operand. A constant when the graph knows
+  // those dims (at most one unknown, written -1): TF Java's sessions do not fold shape arithmetic,
+  // and a decoding step would run hundreds of these tiny ops per token otherwise.
+  private static Operand<TInt32> shapeList(Ops tf, Operand<?> x, int keep, long... tail) {
     Shape shape = x.shape();
     if (!shape.isUnknown() && Arrays.stream(shape.asArray(), 0, keep).filter(n -> n < 0).count() <= 1) {
-      return tf.constant(LongStream.concat(Arrays.stream(shape.asArray(), 0, keep),
-          Arrays.stream(tail)).mapToInt(Math::toIntExact).toArray());
+      return tf.constant(LongStream.concat(Arrays.stream(shape.asArray(), 0, keep), Arrays.stream(tail))
+          .mapToInt(Math::toIntExact).toArray());
     }
     return tf.concat(List.of(tf.stridedSlice(tf.shape(x), Indices.sliceTo(keep)),
         tf.constant(Arrays.stream(tail).mapToInt(Math::toIntExact).toArray())), tf.constant(0));
   }
 
   /** Dimension {@code axis} of {@code x}: a constant when the graph knows it. */
-  static Operand<TInt32> dim(Ops tf, Operand<?> x, int axis) {
+  public static Operand<TInt32> dim(Ops tf, Operand<?> x, int axis) {
     long known = x.shape().isUnknown() ? -1 : x.shape().get(axis);
     return known >= 0 ? tf.constant((int) known) : tf.gather(tf.shape(x), tf.constant(axis), tf.constant(0));
   }

@@ -1,31 +1,23 @@
 package dev.gpt2j.sampling;
 
-import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.model.Params;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.util.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.tensorflow.Operand;
-import org.tensorflow.Operation;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
-import org.tensorflow.ndarray.index.Indices;
-import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.op.core.Squeeze;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * KV-cached decoding. The cache lives in TF resource variables ({@link KvCache}), so keys and
- * values never cross into Java: each graph run puts only the new positions through the network.
- * One run per step serves the whole batch.
+ * The decoding loop: KV-cached generation over a {@link DecodingGraph}. The cache lives in TF
+ * variables ({@link KvCache}), so keys and values never cross into Java: each graph run puts only
+ * the new positions through the network, one run per step for the whole batch.
  */
 public final class Decoder {
   /** Receives each generated token as it is drawn. */
@@ -33,51 +25,12 @@ public final class Decoder {
     void accept(int row, int token);
   }
 
-  private final HParams hp;
-  private final KvCache cache;
-  private final Placeholder<TInt32> tokens;
-  private final Placeholder<TInt32> stepTokens;
-  private final Operation prefill;
-  private final Placeholder<TFloat32> temperature;
-  private final Placeholder<TInt32> topK;
-  private final Placeholder<TFloat32> topP;
-  private final Placeholder<TInt64> seed;
-  private final Operand<TFloat32> logits;
-  private final Operand<TFloat32> allLogits;
-  private final Operand<TFloat32> logprobs;
-  private final Operand<TInt32> greedyNext;
-  private final Operand<TInt32> plainNext;
-  private final Operand<TInt32> topKNext;
-  private final Operand<TInt32> topPNext;
+  private final Session session;
+  private final DecodingGraph g;
 
-  public Decoder(Ops tf, HParams hp, Params params) {
-    this.hp = hp;
-    Ops s = tf.withSubScope("sampler");
-    cache = new KvCache(s, hp);
-    // Two graphs over the same weights and cache: any number of positions (a prompt, or a
-    // sequence to score), and one position per row, whose every shape but the batch is static
-    tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    Gpt2.Hidden hidden = Gpt2.decoder(tf, hp, tokens, params, cache);
-    prefill = hidden.h().op();
-    stepTokens = s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
-    Gpt2.Hidden step = Gpt2.decoder(tf, hp, stepTokens, params, cache);
-    logits = s.squeeze(Gpt2.lmHead(s, step.h(), params.wte()), Squeeze.axis(List.of(1L)));
-    // whole-sequence outputs, for scoring: logits at position i predict token i+1
-    allLogits = Gpt2.lmHead(s, hidden.h(), params.wte());
-    logprobs = Gpt2.logprobs(s,
-        s.stridedSlice(allLogits, Indices.all(), Indices.sliceTo(-1)),
-        s.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
-
-    temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-    topP = s.withName("top_p").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    seed = s.withName("seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
-    Operand<TFloat32> scaled = LogitFilters.temperature(s, logits, temperature);
-    Operand<TFloat32> afterK = LogitFilters.topK(s, scaled, topK);
-    greedyNext = LogitFilters.argmax(s, logits);
-    plainNext = LogitFilters.draw(s, scaled, seed);
-    topKNext = LogitFilters.draw(s, afterK, seed);
-    topPNext = LogitFilters.draw(s, LogitFilters.topP(s, afterK, topP), seed);
+  public Decoder(Session session, DecodingGraph graph) {
+    this.session = session;
+    this.g = graph;
   }
 
   /**
@@ -110,8 +63,9 @@ public final class Decoder {
    * @return the generated tokens of each row (without the prompt; cut before an end-of-text
    *     token when the options say to stop there)
    */
-  public int[][] generate(Session session, int[] prompt, int rows, SampleOptions o, int length,
-                          long stream, boolean useCache, Sink sink) {
+  public int[][] generate(int[] prompt, int rows, SampleOptions o, int length, long stream, boolean useCache,
+                          Sink sink) {
+    HParams hp = g.hp;
     requireFits(hp, prompt, length, o.slidingWindow());
     List<List<Integer>> context = new ArrayList<>();
     List<List<Integer>> generated = new ArrayList<>();
@@ -120,7 +74,7 @@ public final class Decoder {
       generated.add(new ArrayList<>());
     }
     boolean[] done = new boolean[rows];
-    Operand<TInt32> head = o.greedy() ? greedyNext : o.topP() < 1 ? topPNext : o.topK() > 0 ? topKNext : plainNext;
+    Operand<TInt32> head = g.next(o);
     int cached = 0;  // positions held in the KV cache
     int[][] feed = null;
     try (TFloat32 t = TFloat32.scalarOf((float) o.temperature());
@@ -130,16 +84,15 @@ public final class Decoder {
         if (feed == null || !useCache || cached + 1 > hp.nCtx()) {
           int[][] window = refill(context);
           // room for the window and the positions of the steps after this one
-          reset(session, rows, Math.min(hp.nCtx(), window[0].length + length - 1 - step));
+          reset(rows, Math.min(hp.nCtx(), window[0].length + length - 1 - step));
           // the cache takes all of the window but its last token, which goes through as a step
           cached = window[0].length - 1;
           if (cached > 0) {
-            runPrefill(session, Arrays.stream(window).map(w -> Arrays.copyOf(w, w.length - 1))
-                .toArray(int[][]::new));
+            prefill(Arrays.stream(window).map(w -> Arrays.copyOf(w, w.length - 1)).toArray(int[][]::new));
           }
           feed = Arrays.stream(window).map(w -> new int[] {w[w.length - 1]}).toArray(int[][]::new);
         }
-        int[] next = run(session, feed, cached, head, t, k, p, o.seed(), (stream << 32) | step);
+        int[] next = step(feed, cached, head, t, k, p, o.seed(), (stream << 32) | step);
         cached += 1;
         feed = new int[rows][1];
         for (int r = 0; r < rows; r++) {
@@ -157,42 +110,33 @@ public final class Decoder {
         }
       }
     }
-    return generated.stream().map(g -> g.stream().mapToInt(Integer::intValue).toArray())
+    return generated.stream().map(gen -> gen.stream().mapToInt(Integer::intValue).toArray())
         .toArray(int[][]::new);
   }
 
-  /** Logits [B, T, n_vocab] of a fresh (uncached) run over equal-length rows. */
-  public float[][][] logits(Session session, int[][] batch) {
-    reset(session, batch.length, batch[0].length);
-    try (TInt32 in = Tensors.matrix(batch);
-         Result r = session.runner().feed(tokens, in).fetch(allLogits).run()) {
-      TFloat32 out = (TFloat32) r.get(0);
-      float[][][] result = new float[batch.length][batch[0].length][hp.nVocab()];
-      for (int b = 0; b < batch.length; b++) {
-        for (int i = 0; i < batch[0].length; i++) {
-          out.get(b, i).copyTo(DataBuffers.of(result[b][i], false, false));
-        }
+  /**
+   * The logits the decoding step computes for each position of {@code tokens}, fed one at a time
+   * through the KV cache ([T, n_vocab]; row i predicts token i+1).
+   */
+  public float[][] stepLogits(int[] tokens) {
+    reset(1, tokens.length);
+    float[][] out = new float[tokens.length][];
+    for (int i = 0; i < tokens.length; i++) {
+      try (TInt32 in = Tensors.matrix(new int[][] {{tokens[i]}});
+           TInt32 start = TInt32.scalarOf(i);
+           Result r = session.runner().feed(g.stepTokens, in).feed(g.cache.length, start).fetch(g.stepLogits).run()) {
+        out[i] = new float[g.hp.nVocab()];
+        ((TFloat32) r.get(0)).copyTo(DataBuffers.of(out[i], false, false));
       }
-      return result;
     }
-  }
-
-  /** log p(tokens[i+1] | tokens[..i]) for one sequence of at most n_ctx tokens (fresh run). */
-  public float[] logprobs(Session session, int[] sequence) {
-    reset(session, 1, sequence.length);
-    try (TInt32 in = Tensors.matrix(new int[][] {sequence});
-         Result r = session.runner().feed(tokens, in).fetch(logprobs).run()) {
-      float[] lp = new float[sequence.length - 1];
-      ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
-      return lp;
-    }
+    return out;
   }
 
   // After a cache reset: the rows' whole context when it fits n_ctx, else (sliding window) its
   // last n_ctx/2 tokens, leaving room for n_ctx/2 more steps before the next reset.
   private int[][] refill(List<List<Integer>> context) {
     int len = context.get(0).size();
-    int from = len <= hp.nCtx() ? 0 : len - hp.nCtx() / 2;
+    int from = len <= g.hp.nCtx() ? 0 : len - g.hp.nCtx() / 2;
     int[][] rows = new int[context.size()][];
     for (int r = 0; r < rows.length; r++) {
       rows[r] = context.get(r).subList(from, len).stream().mapToInt(Integer::intValue).toArray();
@@ -200,27 +144,26 @@ public final class Decoder {
     return rows;
   }
 
-  private void reset(Session session, int rows, int capacity) {
+  private void reset(int rows, int capacity) {
     try (TInt32 b = TInt32.scalarOf(rows);
          TInt32 c = TInt32.scalarOf(capacity)) {
-      session.runner().feed(cache.batchSize, b).feed(cache.capacity, c).addTarget(cache.reset).run()
-          .close();
+      session.runner().feed(g.cache.batchSize, b).feed(g.cache.capacity, c).addTarget(g.cache.reset).run().close();
     }
   }
 
-  private void runPrefill(Session session, int[][] prompt) {
+  private void prefill(int[][] prompt) {
     try (TInt32 in = Tensors.matrix(prompt)) {
-      session.runner().feed(tokens, in).addTarget(prefill).run().close();
+      session.runner().feed(g.tokens, in).addTarget(g.prefill).run().close();
     }
   }
 
-  private int[] run(Session session, int[][] feed, int cached, Operand<TInt32> head, TFloat32 t,
-                    TInt32 k, TFloat32 p, long seedHigh, long seedLow) {
+  private int[] step(int[][] feed, int cached, Operand<TInt32> head, TFloat32 t, TInt32 k, TFloat32 p,
+                     long seedHigh, long seedLow) {
     try (TInt32 in = Tensors.matrix(feed);
          TInt32 start = TInt32.scalarOf(cached);
          TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
-         Result r = session.runner().feed(stepTokens, in).feed(cache.length, start).feed(temperature, t)
-             .feed(topK, k).feed(topP, p).feed(seed, s).fetch(head).run()) {
+         Result r = session.runner().feed(g.stepTokens, in).feed(g.cache.length, start).feed(g.temperature, t)
+             .feed(g.topK, k).feed(g.topP, p).feed(g.seed, s).fetch(head).run()) {
       int[] next = new int[feed.length];
       ((TInt32) r.get(0)).copyTo(DataBuffers.of(next, false, false));
       return next;
@@ -235,5 +178,4 @@ public final class Decoder {
     }
     return true;
   }
-
 }

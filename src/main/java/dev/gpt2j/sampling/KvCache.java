@@ -1,7 +1,7 @@
 package dev.gpt2j.sampling;
 
-import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.Memory;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
@@ -22,7 +22,7 @@ import org.tensorflow.types.TInt32;
  * positions not written yet; so a step costs the attention term and nothing that grows with a
  * copy of the cache. Nothing crosses into Java.
  */
-final class KvCache implements Gpt2.Memory {
+final class KvCache implements Memory {
   private final List<Variable<TFloat32>> buffers = new ArrayList<>();
   final Placeholder<TInt32> batchSize;
   final Placeholder<TInt32> capacity;
@@ -62,9 +62,9 @@ final class KvCache implements Gpt2.Memory {
   }
 
   @Override
-  public Gpt2.KeysValues extend(Ops tf, int layer, Gpt2.KeysValues fresh) {
+  public Memory.KeysValues extend(Ops tf, int layer, Memory.KeysValues fresh) {
     Operand<TInt32> valid = tf.math.add(length, fresh.valid());
-    return new Gpt2.KeysValues(write(tf, buffers.get(2 * layer), fresh.k(), valid),
+    return new Memory.KeysValues(write(tf, buffers.get(2 * layer), fresh.k(), valid),
         write(tf, buffers.get(2 * layer + 1), fresh.v(), valid), valid);
   }
 

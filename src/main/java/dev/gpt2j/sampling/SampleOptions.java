@@ -43,12 +43,23 @@ public record SampleOptions(int length, double temperature, int topK, double top
 
   /** Greedy decoding of {@code length} tokens, one sample. */
   public static SampleOptions greedy(int length) {
-    return new SampleOptions(length, DEFAULT_TEMPERATURE, 0, 1.0, true, 0, 1, 1, false, false);
+    return builder().length(length).greedy(true).topK(0).build();
   }
 
   /** openai/gpt-2's recommended sampling (top-k 40) of {@code length} tokens, one sample. */
   public static SampleOptions topK(int length, int k, long seed) {
-    return new SampleOptions(length, DEFAULT_TEMPERATURE, k, DEFAULT_TOP_P, false, seed, 1, 1, false, false);
+    return builder().length(length).topK(k).seed(seed).build();
+  }
+
+  /** Starts from the defaults: one sample of n_ctx/2 tokens, temperature 1, top-k 40, top-p off. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** These options, to change some of them. */
+  public Builder toBuilder() {
+    return builder().length(length).temperature(temperature).topK(topK).topP(topP).greedy(greedy).seed(seed)
+        .samples(nSamples, batchSize).stopAtEndOfText(stopAtEndOfText).slidingWindow(slidingWindow);
   }
 
   /** New tokens per sample for a model with context {@code nCtx}: length, or n_ctx/2 when 0. */
@@ -56,8 +67,71 @@ public record SampleOptions(int length, double temperature, int topK, double top
     return length == 0 ? nCtx / 2 : length;
   }
 
-  public SampleOptions withBatch(int nSamples, int batchSize) {
-    return new SampleOptions(length, temperature, topK, topP, greedy, seed, nSamples, batchSize,
-        stopAtEndOfText, slidingWindow);
+  /** Named setters over the defaults; {@link #build} checks them. */
+  public static final class Builder {
+    private int length;
+    private double temperature = DEFAULT_TEMPERATURE;
+    private int topK = DEFAULT_TOP_K;
+    private double topP = DEFAULT_TOP_P;
+    private boolean greedy;
+    private long seed;
+    private int nSamples = 1;
+    private int batchSize = 1;
+    private boolean stopAtEndOfText;
+    private boolean slidingWindow;
+
+    private Builder() {}
+
+    public Builder length(int v) {
+      length = v;
+      return this;
+    }
+
+    public Builder temperature(double v) {
+      temperature = v;
+      return this;
+    }
+
+    public Builder topK(int v) {
+      topK = v;
+      return this;
+    }
+
+    public Builder topP(double v) {
+      topP = v;
+      return this;
+    }
+
+    public Builder greedy(boolean v) {
+      greedy = v;
+      return this;
+    }
+
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    /** {@code nSamples} in all, {@code batchSize} generated together (it divides nSamples). */
+    public Builder samples(int nSamples, int batchSize) {
+      this.nSamples = nSamples;
+      this.batchSize = batchSize;
+      return this;
+    }
+
+    public Builder stopAtEndOfText(boolean v) {
+      stopAtEndOfText = v;
+      return this;
+    }
+
+    public Builder slidingWindow(boolean v) {
+      slidingWindow = v;
+      return this;
+    }
+
+    public SampleOptions build() {
+      return new SampleOptions(length, temperature, topK, topP, greedy, seed, nSamples, batchSize,
+          stopAtEndOfText, slidingWindow);
+    }
   }
 }

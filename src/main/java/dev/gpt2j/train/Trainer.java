@@ -1,6 +1,5 @@
 package dev.gpt2j.train;
 
-import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.data.Batches;
@@ -8,7 +7,6 @@ import dev.gpt2j.data.Prepare;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
-import dev.gpt2j.util.AtomicFiles;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +37,6 @@ public final class Trainer {
   private final PrintStream out;
   private final BooleanSupplier stopRequested;
   private final RunDir run;
-  private Gpt2Model sampler;
 
   public Trainer(TrainConfig config, PrintStream out, BooleanSupplier stopRequested) {
     this.c = config;
@@ -76,13 +73,7 @@ public final class Trainer {
       out.printf(Locale.ROOT, "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
               + "data: %,d train / %,d val tokens; %d tokens per step%n", hp.parameterCount(), hp.nLayer(),
           hp.nHead(), hp.nEmbd(), hp.nCtx(), train.size(), val.size(), tokensPerStep());
-      try {
-        return loop(step, hp, train, val, start, best);
-      } finally {
-        if (sampler != null) {
-          sampler.close();
-        }
-      }
+      return loop(step, hp, train, val, start, best);
     }
   }
 
@@ -94,10 +85,9 @@ public final class Trainer {
     int intervalSteps = 0;
     for (int iter = start; iter < c.maxIters(); iter++) {
       double lr = LrSchedule.at(iter, c);
-      List<int[][][]> micro = new ArrayList<>();
+      List<Batches.Batch> micro = new ArrayList<>();
       for (int m = 0; m < c.gradientAccumulationSteps(); m++) {
-        Batches.Batch b = train.get(c.seed(), m, iter, c.batchSize(), c.blockSize());
-        micro.add(new int[][][] {b.x(), b.y()});
+        micro.add(train.get(c.seed(), m, iter, c.batchSize(), c.blockSize()));
       }
       TrainStep.Stats stats = step.step(micro, lr, iter == start);
       if (iter == start) {
@@ -164,37 +154,21 @@ public final class Trainer {
   private double estimate(TrainStep step, Batches data) {
     double sum = 0;
     for (int i = 0; i < c.evalIters(); i++) {
-      Batches.Batch b = data.get(c.seed(), EVAL_STREAM, i, c.batchSize(), c.blockSize());
-      sum += step.loss(b.x(), b.y());
+      sum += step.loss(data.get(c.seed(), EVAL_STREAM, i, c.batchSize(), c.blockSize()));
     }
     return sum / c.evalIters();
   }
 
+  // from the weights as they are: the training graph holds a decoding graph over its variables
   private void sample(TrainStep step, HParams hp, int iter) {
-    Path dir = run.resolve(".sample");
-    Path prefix = dir.resolve("model.ckpt");
-    try {
-      Files.createDirectories(dir);
-      step.saveModel(prefix);
-      if (sampler == null) {
-        sampler = Gpt2Model.open(hp, prefix);
-      } else {
-        sampler.restore(prefix);
-      }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    } finally {
-      AtomicFiles.deleteRecursively(dir);
-    }
     int[] prompt = Gpt2Tokenizer.encode(c.samplePrompt());
     if (prompt.length == 0) {
       prompt = new int[] {Gpt2Tokenizer.END_OF_TEXT};
     }
-    int length = Math.min(c.sampleLength(), hp.nCtx() - prompt.length);
-    SampleOptions o = new SampleOptions(Math.max(length, 1), 1.0, SampleOptions.DEFAULT_TOP_K, 1.0, false,
-        c.seed() + iter, 1, 1, false, false);
-    String text = sampler.generate(prompt, o, (s, t) -> { }).get(0).text();
-    out.printf("---- sample at iter %d ----%n%s%s%n----%n", iter, c.samplePrompt(), text);
+    int length = Math.max(1, Math.min(c.sampleLength(), hp.nCtx() - prompt.length));
+    SampleOptions o = SampleOptions.builder().length(length).seed(c.seed() + iter).build();
+    int[] tokens = step.sampler().generate(prompt, 1, o, length, 0, true, (row, token) -> { })[0];
+    out.printf("---- sample at iter %d ----%n%s%s%n----%n", iter, c.samplePrompt(), Gpt2Tokenizer.decode(tokens));
   }
 
   private HParams hparams() {

@@ -102,8 +102,8 @@ class Gpt2Test {
       var in = tf.placeholder(org.tensorflow.types.TInt32.class,
           org.tensorflow.op.core.Placeholder.shape(org.tensorflow.ndarray.Shape.of(-1, -1)));
       var pastIn = tf.placeholder(TFloat32.class);
-      Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null);
-      Gpt2.Forward next = Gpt2.gpt2(tf, hp, in, vars.params(), pastIn);
+      Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null, Gpt2.MATMUL);
+      Gpt2.Forward next = Gpt2.gpt2(tf, hp, in, vars.params(), Memory.past(tf, pastIn, hp.nLayer()), Gpt2.MATMUL);
       var grown = tf.concat(java.util.List.of(pastIn, next.present()), tf.constant(-2));
       org.tensorflow.Tensor past;
       try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {java.util.Arrays.copyOf(tokens, 6)});

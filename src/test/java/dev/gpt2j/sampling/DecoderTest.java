@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.TinyModels;
 import java.nio.file.Path;
@@ -34,7 +36,7 @@ class DecoderTest {
   }
 
   private static int[][] generate(int[] prompt, int rows, SampleOptions o, int length, boolean cache) {
-    return model.decoder().generate(model.session(), prompt, rows, o, length, 0, cache, (r, t) -> { });
+    return model.decoder().generate(prompt, rows, o, length, 0, cache, (r, t) -> { });
   }
 
   @Test
@@ -68,7 +70,7 @@ class DecoderTest {
   @Test
   void aBatchRunsItsRowsIndependentlyAndSeedsReproduce() {
     int[] prompt = {40, 1101};
-    SampleOptions o = SampleOptions.topK(12, 0, 99).withBatch(3, 3);
+    SampleOptions o = SampleOptions.topK(12, 0, 99).toBuilder().samples(3, 3).build();
     int[][] batch = generate(prompt, 3, o, 12, true);
     assertArrayEquals(batch[0], generate(prompt, 1, SampleOptions.topK(12, 0, 99), 12, true)[0],
         "row 0 of a batch draws as a batch of one");
@@ -78,16 +80,37 @@ class DecoderTest {
         generate(prompt, 1, SampleOptions.topK(12, 0, 100), 12, true)[0]), "another seed");
   }
 
+  // top-p 1 takes the plain draw; a nucleus holding all but 1e-7 of the probability draws the
+  // same tokens from the same random numbers (it only drops tokens no draw here reaches), and a
+  // nucleus of one token is greedy
   @Test
   void topPOfOneIsOffAndTinyTopPIsGreedy() {
     int[] prompt = {40, 1101};
-    SampleOptions plain = new SampleOptions(10, 1.0, 0, 1.0, false, 3, 1, 1, false, false);
-    SampleOptions plainViaP = new SampleOptions(10, 1.0, 0, 0.9999999, false, 3, 1, 1, false, false);
-    SampleOptions tinyP = new SampleOptions(10, 1.0, 0, 1e-9, false, 3, 1, 1, false, false);
+    SampleOptions.Builder plain = SampleOptions.builder().length(10).topK(0).seed(3);
+    int[] unfiltered = generate(prompt, 1, plain.topP(1.0).build(), 10, true)[0];
+    assertEquals(10, unfiltered.length);
+    assertArrayEquals(unfiltered, generate(prompt, 1, plain.topP(0.9999999).build(), 10, true)[0]);
+    assertFalse(Arrays.equals(unfiltered, generate(prompt, 1, plain.seed(4).topP(1.0).build(), 10, true)[0]),
+        "the draws depend on the seed");
     assertArrayEquals(generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0],
-        generate(prompt, 1, tinyP, 10, true)[0]);
-    assertEquals(10, generate(prompt, 1, plain, 10, true)[0].length);
-    assertEquals(10, generate(prompt, 1, plainViaP, 10, true)[0].length);
+        generate(prompt, 1, plain.topP(1e-9).build(), 10, true)[0]);
+  }
+
+  // the decoding step (KV cache, preallocated and masked; the native matrix-vector kernels when
+  // built) against the whole sequence through the network at once, with TF's MatMul
+  @Test
+  void cachedStepLogitsEqualFullSequenceLogits() {
+    int[] tokens = {464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 383, 2068};
+    float[][] full = model.logits(new int[][] {tokens})[0];
+    float[][] cached = model.decoder().stepLogits(tokens);
+    double worst = 0;
+    for (int i = 0; i < tokens.length; i++) {
+      for (int v = 0; v < full[i].length; v++) {
+        worst = Math.max(worst, Math.abs(full[i][v] - cached[i][v]));
+      }
+    }
+    assertTrue(worst <= 1e-4, "largest logit difference " + worst + " (native kernels "
+        + (NativeKernels.loaded() ? "on" : "not built") + ")");
   }
 
   @Test
@@ -97,7 +120,7 @@ class DecoderTest {
         () -> generate(prompt, 1, SampleOptions.greedy(5), 5, true));
     assertEquals("prompt (20 tokens) + --length (5) exceeds the model's context of 24 tokens; "
         + "shorten them or pass --sliding-window", e.getMessage());
-    SampleOptions sliding = new SampleOptions(40, 1.0, 0, 1.0, true, 0, 1, 1, false, true);
+    SampleOptions sliding = SampleOptions.builder().length(40).greedy(true).topK(0).slidingWindow(true).build();
     int[] out = generate(prompt, 1, sliding, 40, true)[0];
     assertEquals(40, out.length);
     // after the window slides, decoding continues from the last n_ctx/2 tokens as a fresh prompt
@@ -117,11 +140,11 @@ class DecoderTest {
     }
     TinyModels.write(tmp.resolve("eot"), HP, w);
     try (Gpt2Model eot = Gpt2Model.load(tmp.resolve("eot"))) {
-      SampleOptions stop = new SampleOptions(6, 1.0, 0, 1.0, true, 0, 2, 2, true, false);
-      SampleOptions go = new SampleOptions(6, 1.0, 0, 1.0, true, 0, 2, 2, false, false);
+      SampleOptions go = SampleOptions.greedy(6).toBuilder().samples(2, 2).build();
+      SampleOptions stop = go.toBuilder().stopAtEndOfText(true).build();
       int[] prompt = {1, 2, 3};
-      int[][] stopped = eot.decoder().generate(eot.session(), prompt, 2, stop, 6, 0, true, (r, t) -> { });
-      int[][] going = eot.decoder().generate(eot.session(), prompt, 2, go, 6, 0, true, (r, t) -> { });
+      int[][] stopped = eot.decoder().generate(prompt, 2, stop, 6, 0, true, (r, t) -> { });
+      int[][] going = eot.decoder().generate(prompt, 2, go, 6, 0, true, (r, t) -> { });
       assertArrayEquals(new int[0], stopped[0]);
       assertArrayEquals(new int[0], stopped[1]);
       int[] allEot = new int[6];

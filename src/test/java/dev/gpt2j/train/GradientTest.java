@@ -1,5 +1,6 @@
 package dev.gpt2j.train;
 
+import dev.gpt2j.data.Batches;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.model.HParams;
@@ -80,7 +81,7 @@ class GradientTest {
     Map<String, float[]> grads;
     try (TrainStep step = new TrainStep(hp, config(2, 5))) {
       step.restoreModel(dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
-      grads = step.gradients(x, y);
+      grads = step.gradients(new Batches.Batch(x, y));
     }
     double h = 1e-3;
     double worst = 0;

@@ -1,5 +1,6 @@
 package dev.gpt2j.train;
 
+import dev.gpt2j.data.Batches;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -63,8 +64,8 @@ class OptimizerTest {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       int t = 0;
       for (int[][][] b : List.of(one, two)) {
-        Map<String, float[]> g = step.gradients(b[0], b[1]);
-        TrainStep.Stats stats = step.step(List.<int[][][]>of(b), lr);
+        Map<String, float[]> g = step.gradients(batch(b));
+        TrainStep.Stats stats = step.step(List.of(batch(b)), lr, false);
         t++;
         double sq = 0;
         for (float[] gi : g.values()) {
@@ -120,12 +121,12 @@ class OptimizerTest {
     TrainStep.Stats two;
     try (TrainStep step = new TrainStep(HP, GradientTest.config(4, 5))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
-      big1 = step.step(List.<int[][][]>of(big), 1e-3);
+      big1 = step.step(List.of(batch(big)), 1e-3, false);
       once = TinyModels.values(step.session(), step.model());
     }
     try (TrainStep step = new TrainStep(HP, GradientTest.config(2, 5, "gradient_accumulation_steps=2"))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
-      two = step.step(List.of(first, second), 1e-3);
+      two = step.step(List.of(batch(first), batch(second)), 1e-3, false);
       accumulated = TinyModels.values(step.session(), step.model());
     }
     assertEquals(big1.loss(), two.loss(), 1e-5 * big1.loss());
@@ -150,7 +151,7 @@ class OptimizerTest {
       step.initialize(1);
       double loss = Double.NaN;
       for (int i = 0; i < 300 && !(loss < 0.1); i++) {
-        loss = step.step(List.<int[][][]>of(b), 0.02).loss();
+        loss = step.step(List.of(batch(b)), 0.02, false).loss();
       }
       assertTrue(loss < 0.1, "loss " + loss);
     }
@@ -179,7 +180,7 @@ class OptimizerTest {
       try (TrainStep step = new TrainStep(HP, GradientTest.config(2, 5, "xla=" + (k == 0)))) {
         step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
         for (int i = 0; i < 3; i++) {
-          TrainStep.Stats s = step.step(List.<int[][][]>of(batch(20 + i, 2, 5)), 1e-3, i == 0);
+          TrainStep.Stats s = step.step(List.of(batch(batch(20 + i, 2, 5))), 1e-3, i == 0);
           losses[k][i] = s.loss();
           norms[k][i] = s.gradNorm();
           if (i == 0) {
@@ -207,5 +208,9 @@ class OptimizerTest {
     }
     System.out.printf("xla vs op-by-op after 3 steps: mean |weight difference| = %.2e%n", sum / n);
     assertTrue(sum / n < 1e-6, "mean difference " + sum / n);
+  }
+
+  private static Batches.Batch batch(int[][][] xy) {
+    return new Batches.Batch(xy[0], xy[1]);
   }
 }

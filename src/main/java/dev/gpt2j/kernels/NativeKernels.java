@@ -1,0 +1,106 @@
+package dev.gpt2j.kernels;
+
+import dev.gpt2j.model.Gpt2;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Set;
+import org.tensorflow.Operand;
+import org.tensorflow.TensorFlow;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.SwitchCond;
+import org.tensorflow.proto.OpDef;
+import org.tensorflow.proto.OpList;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Matrix-vector products for decoding steps, from our own TF op library ({@code src/main/c}),
+ * which reads the weights faster than TF's MatMul does for one row per sequence
+ * (docs/benchmarks.md, "Sampling"). The library is built with the jar when a C compiler is there;
+ * without it, or with {@code GPT2J_NATIVE=0} in the environment, {@link #decodingStep} is TF's
+ * MatMul, and one line says why.
+ */
+public final class NativeKernels {
+  private NativeKernels() {}
+
+  private static final String LIBRARY = "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so";
+  private static final Set<String> OPS = Set.of("Gpt2MatVec", "Gpt2MatVecT");
+
+  /** Up to this many rows the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
+  static final int MAX_NATIVE_ROWS = 16;
+
+  // loaded when a decoding step's graph first asks for it
+  private static final class Library {
+    static final boolean LOADED = load();
+  }
+
+  /** Whether the matrix-vector ops are registered in this process (loads them on first call). */
+  public static boolean loaded() {
+    return Library.LOADED;
+  }
+
+  /**
+   * The product for a decoding step's graph, whose every row is one position of its own sequence:
+   * our matrix-vector op for batches of at most {@value #MAX_NATIVE_ROWS} rows (chosen at run time
+   * when the batch is not static) and TF's MatMul above; TF's MatMul alone when the library is not
+   * loaded.
+   */
+  public static Gpt2.Product decodingStep() {
+    return loaded() ? NativeKernels::oneRowPerSequence : Gpt2.MATMUL;
+  }
+
+  private static Operand<TFloat32> oneRowPerSequence(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w,
+                                                     boolean transposeW) {
+    long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
+    if (rows > MAX_NATIVE_ROWS) {
+      return Gpt2.MATMUL.apply(tf, x, w, transposeW);
+    }
+    if (rows >= 0) {
+      return matVec(tf, x, w, transposeW);
+    }
+    Operand<TBool> few = tf.math.lessEqual(Gpt2.dim(tf, x, 0), tf.constant(MAX_NATIVE_ROWS));
+    SwitchCond<TFloat32> branch = tf.switchCond(x, few);
+    return tf.merge(List.of(matVec(tf, branch.outputTrue(), w, transposeW),
+        Gpt2.MATMUL.apply(tf, branch.outputFalse(), w, transposeW))).output();
+  }
+
+  private static Operand<TFloat32> matVec(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW) {
+    String type = transposeW ? "Gpt2MatVecT" : "Gpt2MatVec";
+    return tf.scope().opBuilder(type, type).addInput(x.asOutput()).addInput(w.asOutput()).build().output(0);
+  }
+
+  private static boolean load() {
+    if ("0".equals(System.getenv("GPT2J_NATIVE"))) {
+      return false;  // asked for, to compare: no line
+    }
+    String why = tryLoad();
+    if (why != null) {
+      System.err.println("[gpt2j] native decoding kernels not loaded (" + why + "); decoding uses TF's MatMul");
+    }
+    return why == null;
+  }
+
+  // null when both ops are registered, else why not
+  private static String tryLoad() {
+    if (!System.getProperty("os.name").startsWith("Linux") || !System.getProperty("os.arch").equals("amd64")) {
+      return "they are built for Linux x86-64 only";
+    }
+    try (InputStream in = NativeKernels.class.getResourceAsStream(LIBRARY)) {
+      if (in == null) {
+        return "the jar was built without them: no working C compiler";
+      }
+      Path file = Files.createTempFile("gpt2j_kernels", ".so");
+      file.toFile().deleteOnExit();
+      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+      OpList registered = TensorFlow.loadLibrary(file.toString());
+      Set<String> names = Set.copyOf(registered.getOpList().stream().map(OpDef::getName).toList());
+      return names.containsAll(OPS) ? null : "the library registered " + names + ", expected " + OPS;
+    } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
+      return e.getMessage();
+    }
+  }
+}

@@ -1,0 +1,67 @@
+package dev.gpt2j.sampling;
+
+import dev.gpt2j.kernels.NativeKernels;
+import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.Params;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Operation;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Squeeze;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * The graph a {@link Decoder} runs, over a model's weights and a {@link KvCache}: a prefill that
+ * puts any number of positions into the cache, and a step that puts one position per row through
+ * the network and draws the next token with openai's filters. Built once, in any graph that holds
+ * the weights (a sampling model's, or a training run's, to sample from the live weights).
+ */
+public final class DecodingGraph {
+  final HParams hp;
+  final KvCache cache;
+  final Placeholder<TInt32> tokens;
+  final Operation prefill;
+  final Placeholder<TInt32> stepTokens;
+  final Operand<TFloat32> stepLogits;
+  final Placeholder<TFloat32> temperature;
+  final Placeholder<TInt32> topK;
+  final Placeholder<TFloat32> topP;
+  final Placeholder<TInt64> seed;
+  final Operand<TInt32> greedyNext;
+  final Operand<TInt32> plainNext;
+  final Operand<TInt32> topKNext;
+  final Operand<TInt32> topPNext;
+
+  public DecodingGraph(Ops tf, HParams hp, Params params) {
+    this.hp = hp;
+    Ops s = tf.withSubScope("sampler");
+    cache = new KvCache(s, hp);
+    tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    prefill = Gpt2.gpt2(tf, hp, tokens, params, cache, Gpt2.MATMUL).h().op();
+    // every shape but the batch is static, and each row is one position: matrix-vector products
+    stepTokens = s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
+    Gpt2.Forward step = Gpt2.gpt2(tf, hp, stepTokens, params, cache, NativeKernels.decodingStep());
+    stepLogits = s.squeeze(step.logits(), Squeeze.axis(List.of(1L)));
+
+    temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    topP = s.withName("top_p").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    seed = s.withName("seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
+    Operand<TFloat32> scaled = LogitFilters.temperature(s, stepLogits, temperature);
+    Operand<TFloat32> afterK = LogitFilters.topK(s, scaled, topK);
+    greedyNext = LogitFilters.argmax(s, stepLogits);
+    plainNext = LogitFilters.draw(s, scaled, seed);
+    topKNext = LogitFilters.draw(s, afterK, seed);
+    topPNext = LogitFilters.draw(s, LogitFilters.topP(s, afterK, topP), seed);
+  }
+
+  /** The op that draws the next tokens as {@code o} says: argmax, or a draw after the filters it turns on. */
+  Operand<TInt32> next(SampleOptions o) {
+    return o.greedy() ? greedyNext : o.topP() < 1 ? topPNext : o.topK() > 0 ? topKNext : plainNext;
+  }
+}

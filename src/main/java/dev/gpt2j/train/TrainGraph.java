@@ -1,0 +1,172 @@
+package dev.gpt2j.train;
+
+import dev.gpt2j.checkpoint.CheckpointIO;
+import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.ModelVariables;
+import dev.gpt2j.model.ModelVariables.Variable;
+import dev.gpt2j.model.Params;
+import dev.gpt2j.sampling.DecodingGraph;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * The training graph, built once: loss, gradients (the output layer's by hand in {@link HeadLoss},
+ * the rest from TF's C++ gradient registry), optional accumulation, global-norm clipping and the
+ * AdamW update, which {@link #step} runs as one; plus the ops to initialise, save and restore,
+ * and a {@link DecodingGraph} to sample from the live weights. No session: {@link TrainStep}
+ * runs it.
+ */
+final class TrainGraph {
+  final ModelVariables model;
+  final AdamW adam;
+  final CheckpointIO modelIO;
+  final CheckpointIO optimizerIO;
+  final Placeholder<TInt32> x;
+  final Placeholder<TInt32> y;
+  final Placeholder<TFloat32> lr;
+  final Placeholder<TInt64> initSeed;
+  final List<Op> initModel;
+  final List<Op> initOptimizer;
+  final List<Op> initAccumulators = new ArrayList<>();
+  final Operand<TFloat32> loss;
+  final Operand<TFloat32> gradNorm;
+  /** d loss / d each of {@code model.all()}, on one batch. */
+  final List<Operand<TFloat32>> lossGradients;
+  /** Adds this micro-batch's gradients to the accumulators (null without accumulation). */
+  final Op accumulate;
+  /** Applies the update (with the accumulated gradients, which it then zeroes). */
+  final Op step;
+  final DecodingGraph sampler;
+
+  TrainGraph(Graph graph, HParams hp, TrainConfig c) {
+    Ops tf = Ops.create(graph);
+    model = ModelVariables.create(tf, hp);
+    List<Variable> params = model.all();
+    adam = new AdamW(tf, params);
+    modelIO = new CheckpointIO(tf, params);
+    optimizerIO = new CheckpointIO(tf, adam.state());
+    initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+    initModel = model.initializers(initSeed);
+    initOptimizer = adam.reset(tf);
+
+    Ops t = tf.withSubScope("train");
+    x = t.withName("x").placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
+    y = t.withName("y").placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
+    lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    Operand<TFloat32> h = Gpt2.gpt2(tf, hp, x, paddedMlp(t, model.params()), null, Gpt2.MATMUL).h();
+    HeadLoss head = HeadLoss.of(t.withSubScope("head"), h, model.params().wte(), y);
+    loss = head.loss();
+    List<Operand<TFloat32>> grads = gradients(graph, t, h, head, params);
+    lossGradients = grads;
+
+    List<Variable> accumulators = new ArrayList<>();
+    if (c.gradientAccumulationSteps() > 1) {
+      List<Op> adds = new ArrayList<>();
+      for (int i = 0; i < params.size(); i++) {
+        Variable p = params.get(i);
+        Variable acc = ModelVariables.create(t, p.name() + "/grad_accumulator",
+            new ModelVariables.Init.Constant(0), false, p.shape());
+        accumulators.add(acc);
+        initAccumulators.add(t.assignVariableOp(acc.handle(), t.zerosLike(acc.value())));
+        adds.add(t.assignAddVariableOp(acc.handle(), grads.get(i)));
+      }
+      accumulate = t.withControlDependencies(adds).noOp();
+      // the mean gradient over the micro-batches: this one plus those accumulated before it
+      List<Operand<TFloat32>> mean = new ArrayList<>();
+      for (int i = 0; i < params.size(); i++) {
+        mean.add(t.math.div(t.math.add(accumulators.get(i).value(), grads.get(i)),
+            t.constant((float) c.gradientAccumulationSteps())));
+      }
+      grads = mean;
+    } else {
+      accumulate = null;
+    }
+
+    gradNorm = globalNorm(t, grads);
+    List<Operand<TFloat32>> clipped = c.gradClip() > 0 ? clip(t, grads, gradNorm, c.gradClip()) : grads;
+    List<Op> updates = adam.update(tf, params, clipped, lr, c.beta1(), c.beta2(), c.weightDecay());
+    List<Op> after = new ArrayList<>(updates);
+    Ops afterUpdate = t.withControlDependencies(updates);
+    for (Variable acc : accumulators) {
+      after.add(afterUpdate.assignVariableOp(acc.handle(), afterUpdate.zerosLike(acc.value())));
+    }
+    step = t.withControlDependencies(after).noOp();
+    sampler = new DecodingGraph(tf, hp, model.params());
+  }
+
+  private static final int MLP_PADDING = 8;
+
+  // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
+  // bias (gelu(0) = 0: the output and every real gradient are unchanged). When a hidden row is a
+  // multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that width run at half speed
+  // here, from cache-set aliasing (docs/benchmarks.md, "Training"); the padding costs two small
+  // copies per layer.
+  static Params paddedMlp(Ops tf, Params p) {
+    long hidden = p.h().get(0).mlp().cFc().w().shape().get(2);
+    if (hidden * Float.BYTES % 4096 != 0) {
+      return p;
+    }
+    Operand<TFloat32> zero = tf.constant(0f);
+    Operand<TInt32> widenColumns = tf.constant(new int[][] {{0, 0}, {0, 0}, {0, MLP_PADDING}});
+    Operand<TInt32> widenRows = tf.constant(new int[][] {{0, 0}, {0, MLP_PADDING}, {0, 0}});
+    List<Params.Block> blocks = new ArrayList<>();
+    for (Params.Block b : p.h()) {
+      Params.Linear fc = b.mlp().cFc();
+      Params.Linear proj = b.mlp().cProj();
+      Params.Mlp wide = new Params.Mlp(
+          new Params.Linear(tf.pad(fc.w(), widenColumns, zero),
+              tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
+          new Params.Linear(tf.pad(proj.w(), widenRows, zero), proj.b()));
+      blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
+    }
+    return new Params(p.wte(), p.wpe(), blocks, p.lnF());
+  }
+
+  // d loss / d each parameter: TF's gradient registry back from h, seeded with the output layer's
+  // d loss / d h, plus the output layer's own share of wte's gradient
+  private List<Operand<TFloat32>> gradients(Graph graph, Ops tf, Operand<TFloat32> h, HeadLoss head,
+                                            List<Variable> params) {
+    Output<?>[] wrt = params.stream().map(v -> v.value().asOutput()).toArray(Output[]::new);
+    Output<?>[] g = graph.addGradients(null, new Output<?>[] {h.asOutput()}, wrt,
+        new Output<?>[] {head.dH().asOutput()});
+    List<Operand<TFloat32>> out = new ArrayList<>();
+    for (int i = 0; i < g.length; i++) {
+      @SuppressWarnings("unchecked")
+      Operand<TFloat32> f = (Operand<TFloat32>) g[i];
+      out.add(params.get(i).value() == model.params().wte() ? tf.math.add(f, head.dWte()) : f);
+    }
+    return out;
+  }
+
+  // sqrt(sum of squares of every gradient)
+  private static Operand<TFloat32> globalNorm(Ops tf, List<Operand<TFloat32>> grads) {
+    List<Operand<TFloat32>> squares = new ArrayList<>();
+    for (Operand<TFloat32> g : grads) {
+      squares.add(tf.reduceSum(tf.math.square(g), tf.range(tf.constant(0), tf.rank(g), tf.constant(1))));
+    }
+    return tf.math.sqrt(tf.math.addN(squares));
+  }
+
+  // torch.nn.utils.clip_grad_norm_: scale by min(1, max_norm / (norm + 1e-6))
+  private static List<Operand<TFloat32>> clip(Ops tf, List<Operand<TFloat32>> grads, Operand<TFloat32> norm,
+                                              double maxNorm) {
+    Operand<TFloat32> scale = tf.math.minimum(tf.constant(1f),
+        tf.math.div(tf.constant((float) maxNorm), tf.math.add(norm, tf.constant(1e-6f))));
+    List<Operand<TFloat32>> out = new ArrayList<>();
+    for (Operand<TFloat32> g : grads) {
+      out.add(tf.math.mul(g, scale));
+    }
+    return out;
+  }
+}
