@@ -47,7 +47,8 @@ public final class Gpt2Model implements AutoCloseable {
   private final Placeholder<TInt64> initSeed;
   private final List<Op> initializers;
   private final Decoder decoder;
-  private final Scorer scorer;
+  private final Ops tf;
+  private Scorer scorer;
 
   /**
    * Sees a run's samples as they are made: each batch as it starts, each token as it is drawn
@@ -75,7 +76,7 @@ public final class Gpt2Model implements AutoCloseable {
     this.graph = new Graph();
     Session created = null;
     try {
-      Ops tf = Ops.create(graph);
+      tf = Ops.create(graph);
       variables = ModelVariables.create(tf, hparams);
       checkpointIO = new CheckpointIO(tf, variables.all());
       created = new Session(graph, SESSION_CONFIG);
@@ -87,7 +88,6 @@ public final class Gpt2Model implements AutoCloseable {
         initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
         initializers = restoreFrom == null ? variables.initializers(initSeed) : List.of();
         decoder = new Decoder(session, new DecodingGraph(tf, hparams, variables.params()));
-        scorer = new Scorer(tf, hparams, variables.params(), session);
       } finally {
         join(restoring);
       }
@@ -189,12 +189,20 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** Full logits [B, T, n_vocab] for a batch of equal-length token rows. */
   public float[][][] logits(int[][] batch) {
-    return scorer.logits(batch);
+    return scorer().logits(batch);
   }
 
   /** log p(tokens[i+1] | tokens[..i]) for every i ({@link Scorer#score}: windows past n_ctx). */
   public double[] score(int[] ids) {
-    return scorer.score(ids);
+    return scorer().score(ids);
+  }
+
+  // built when first used: sampling never needs it (a session takes in ops added after it was made)
+  private synchronized Scorer scorer() {
+    if (scorer == null) {
+      scorer = new Scorer(tf, hparams, variables.params(), session);
+    }
+    return scorer;
   }
 
   @Override

@@ -16,6 +16,11 @@ interface Command {
     return "";
   }
 
+  /** Whether it runs TF: the commands that only move files start without TF's set-up. */
+  default boolean usesTensorFlow() {
+    return true;
+  }
+
   /** Runs with parsed arguments; returns the exit code. */
   int run(Args args, PrintStream out, PrintStream err) throws Exception;
 }

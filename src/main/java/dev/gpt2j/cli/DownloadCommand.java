@@ -21,6 +21,11 @@ final class DownloadCommand implements Command {
   }
 
   @Override
+  public boolean usesTensorFlow() {
+    return false;
+  }
+
+  @Override
   public Options options() {
     return new Options()
         .addOption(Option.builder().longOpt("model").hasArg().argName("SIZE")

@@ -29,10 +29,13 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] argv) {
-    boolean verbose = Arrays.asList(argv).contains("--verbose");
-    TfRuntime.configure(verbose);
-    if (!verbose) {
-      StderrFilter.install();
+    List<String> args = Arrays.asList(argv);
+    Command command = argv.length == 0 ? null : COMMANDS.get(argv[0]);
+    if (command != null && command.usesTensorFlow() && !args.contains("--help")) {
+      TfRuntime.configure(args.contains("--verbose"), argv);
+      if (!args.contains("--verbose")) {
+        StderrFilter.install();
+      }
     }
     System.exit(run(argv));
   }

@@ -26,6 +26,11 @@ final class PrepareCommand implements Command {
   }
 
   @Override
+  public boolean usesTensorFlow() {
+    return false;
+  }
+
+  @Override
   public Options options() {
     return new Options()
         .addOption(Option.builder().longOpt("input").hasArg().argName("FILE|DIR")

@@ -4,19 +4,46 @@ import dev.gpt2j.util.LibC;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * The settings TF reads from the environment, put into this process's own environment before TF's
- * library loads, so that the CLI is one process (no child JVM to outlive the one the user started).
+ * library loads, and the JVM flags the CLI runs best with. The CLI stays one process: no child JVM
+ * that could outlive the one the user started.
  */
 final class TfRuntime {
+  private static final String RELAUNCHED = "GPT2J_JVM_READY";
+  // The work happens in TF's native code; the JVM should start fast and stay small: the C1
+  // compiler leaves the two cores to TF, and the serial collector keeps the heap's footprint down
+  // (docs/benchmarks.md, "Start-up").
+  private static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
   private TfRuntime() {}
 
-  /** Puts {@link #environment}'s settings into this process's environment; before TF loads. */
-  static void configure(boolean verbose) {
+  /**
+   * Puts {@link #environment}'s settings into this process's environment, then, once, replaces
+   * this JVM by one with {@link #JVM_FLAGS} (exec: same PID, same standard streams, and the new
+   * environment). Call before TF loads; if exec fails, this JVM carries on as it is.
+   */
+  static void configure(boolean verbose, String[] argv) {
+    if (System.getenv(RELAUNCHED) != null) {
+      return;
+    }
     environment(System.getenv(), verbose).forEach(LibC::setenv);
+    LibC.setenv(RELAUNCHED, "1");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("/proc/self/exe"));
+    cmd.addAll(JVM_FLAGS);
+    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(List.of(argv));
+    System.out.flush();
+    System.err.flush();
+    LibC.execv(cmd);
   }
 
   /**

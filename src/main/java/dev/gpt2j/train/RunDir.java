@@ -50,7 +50,6 @@ public final class RunDir {
       Files.createDirectories(dir);
       AtomicFiles.writeString(dir.resolve(HParams.FILE_NAME), hp.toJson());
       AtomicFiles.writeString(dir.resolve(CONFIG), config.toProperties());
-      ModelDir.writeTokenizerFiles(dir);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot prepare run directory: " + e.getMessage(), e);
     }
@@ -69,6 +68,7 @@ public final class RunDir {
       removeSteps(n -> n == iter);
       throw e;
     }
+    ModelDir.writeTokenizerFiles(dir);  // at the first save: a run stopped before it needs none
     ModelDir.writeCheckpointFile(dir, "model.ckpt-" + iter);
     removeSteps(n -> n != iter);
   }

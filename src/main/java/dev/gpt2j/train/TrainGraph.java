@@ -24,8 +24,8 @@ import org.tensorflow.types.TInt64;
  * The training graph, built once: loss, gradients (the output layer's by hand in {@link HeadLoss},
  * the rest from TF's C++ gradient registry), optional accumulation, global-norm clipping and the
  * AdamW update, which {@link #step} runs as one; plus the ops to initialise, save and restore,
- * and a {@link DecodingGraph} to sample from the live weights. No session: {@link TrainStep}
- * runs it.
+ * and (when the run prints samples) a {@link DecodingGraph} to sample from the live weights. No
+ * session: {@link TrainStep} runs it.
  */
 final class TrainGraph {
   final ModelVariables model;
@@ -47,10 +47,13 @@ final class TrainGraph {
   final Op accumulate;
   /** Applies the update (with the accumulated gradients, which it then zeroes). */
   final Op step;
-  final DecodingGraph sampler;
+  private final Ops tf;
+  private final HParams hp;
+  private DecodingGraph sampler;
 
   TrainGraph(Graph graph, HParams hp, TrainConfig c) {
-    Ops tf = Ops.create(graph);
+    this.tf = Ops.create(graph);
+    this.hp = hp;
     model = ModelVariables.create(tf, hp);
     List<Variable> params = model.all();
     adam = new AdamW(tf, params);
@@ -102,14 +105,24 @@ final class TrainGraph {
       after.add(afterUpdate.assignVariableOp(acc.handle(), afterUpdate.zerosLike(acc.value())));
     }
     step = t.withControlDependencies(after).noOp();
-    sampler = new DecodingGraph(tf, hp, model.params());
+  }
+
+  /**
+   * A decoding graph over the live weights, added to this graph when first asked for (a session
+   * takes in ops added after it was made): runs that print no samples never build it.
+   */
+  DecodingGraph sampler() {
+    if (sampler == null) {
+      sampler = new DecodingGraph(tf, hp, model.params());
+    }
+    return sampler;
   }
 
   private static final int MLP_PADDING = 8;
 
   // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
   // bias (gelu(0) = 0: the output and every real gradient are unchanged). When a hidden row is a
-  // multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that width run at half speed
+  // multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that width run far slower
   // here, from cache-set aliasing (docs/benchmarks.md, "Training"); the padding costs two small
   // copies per layer.
   static Params paddedMlp(Ops tf, Params p) {

@@ -40,7 +40,7 @@ public final class TrainStep implements AutoCloseable {
   private final Graph graph;
   private final TrainGraph g;
   private final Session session;
-  private final Decoder sampler;
+  private Decoder sampler;
 
   public TrainStep(HParams hp, TrainConfig c) {
     this.hp = hp;
@@ -52,7 +52,6 @@ public final class TrainStep implements AutoCloseable {
       graph.close();
       throw e;
     }
-    sampler = new Decoder(session, g.sampler);
   }
 
   static ConfigProto config(boolean xla) {
@@ -176,6 +175,9 @@ public final class TrainStep implements AutoCloseable {
 
   /** Decoding over the weights as they are now (for the samples a run prints). */
   public Decoder sampler() {
+    if (sampler == null) {
+      sampler = new Decoder(session, g.sampler());
+    }
     return sampler;
   }
 

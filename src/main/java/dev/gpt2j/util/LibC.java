@@ -2,12 +2,13 @@ package dev.gpt2j.util;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import java.util.List;
 
 /**
  * The few C library calls Java has no API for, through JNA: a process's own environment (TF reads
  * its settings with getenv when its library loads, and {@code System.getenv} is a read-only copy),
- * whether a file descriptor is a terminal (to draw progress bars only on one), and the descriptor
- * calls that put a filter between native code and standard error.
+ * whether a file descriptor is a terminal (to draw progress bars only on one), the descriptor
+ * calls that put a filter between native code and standard error, and exec.
  */
 public final class LibC {
   private interface C extends Library {
@@ -26,6 +27,8 @@ public final class LibC {
     long write(int fd, byte[] bytes, long count);
 
     int close(int fd);
+
+    int execv(String path, String[] argv);
   }
 
   private static final C C = Native.load("c", C.class);
@@ -78,6 +81,15 @@ public final class LibC {
       left -= (int) n;
       rest = java.util.Arrays.copyOfRange(rest, (int) n, (int) n + left);
     }
+  }
+
+  /**
+   * Replaces this process's program with {@code argv} (argv[0] the program's path), keeping its
+   * PID, environment and open files; returns only if that fails.
+   */
+  public static void execv(List<String> argv) {
+    String[] args = argv.toArray(new String[0]);  // JNA passes a NULL-terminated char*[]
+    C.execv(args[0], args);
   }
 
   public static void close(int fd) {

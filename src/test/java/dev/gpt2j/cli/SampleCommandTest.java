@@ -95,11 +95,31 @@ class SampleCommandTest {
   }
 
   @Test
-  void greedyNeedsNoTemperatureAndSlidingWindowGoesPastTheContext() {
+  void greedyNeedsNoTemperatureAndSlidingWindowGoesPastTheContext() throws Exception {
     CliRunner.Outcome o = sample("--prompt", "Hello world", "--length", "40", "--greedy",
         "--temperature", "0", "--sliding-window", "--json");
     assertEquals(0, o.code(), o.err());
-    assertTrue(o.out().contains("\"tokens\":["));
+    com.fasterxml.jackson.databind.JsonNode json = new ObjectMapper().readTree(o.out());
+    int[] tokens = new int[json.get("tokens").size()];
+    for (int i = 0; i < tokens.length; i++) {
+      tokens[i] = json.get("tokens").get(i).asInt();
+    }
+    assertEquals(40, tokens.length, "the window slid past n_ctx = 32");
+    assertEquals(dev.gpt2j.tokenizer.Gpt2Tokenizer.decode(tokens), json.get("text").asText());
+    // until the window slides, each token is the argmax of the whole sequence's logits
+    java.util.List<Integer> seq = new java.util.ArrayList<>(java.util.List.of(15496, 995));
+    try (dev.gpt2j.Gpt2Model m = dev.gpt2j.Gpt2Model.load(model)) {
+      for (int i = 0; i < 30; i++) {
+        float[][] logits = m.logits(new int[][] {seq.stream().mapToInt(t -> t).toArray()})[0];
+        float[] last = logits[seq.size() - 1];
+        int argmax = 0;
+        for (int v = 1; v < last.length; v++) {
+          argmax = last[v] > last[argmax] ? v : argmax;
+        }
+        assertEquals(argmax, tokens[i], "token " + i);
+        seq.add(argmax);
+      }
+    }
   }
 
   private static void assertBad(String message, String... args) {
