@@ -22,7 +22,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test sample download data train bench bench-sample bench-train clean
+.PHONY: help build test format check-format sample download data train bench bench-sample bench-train clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -43,6 +43,12 @@ $(JAR): $(SOURCES)
 
 test: ## run the test suite (offline; tests needing ../shared or real weights skip)
 	mvn -B --no-transfer-progress test
+
+format: ## reformat the Java sources (google-java-format, through Spotless)
+	$(MVN) spotless:apply
+
+check-format: ## fail if a Java source is not formatted (CI runs it)
+	mvn -B --no-transfer-progress spotless:check
 
 sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DIR=...] [LENGTH=...] [TOP_K=...]
 	@test -n '$(PROMPT)' || { echo 'make sample: set PROMPT="..."' >&2; exit 2; }

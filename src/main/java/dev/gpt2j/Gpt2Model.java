@@ -67,9 +67,9 @@ public final class Gpt2Model implements AutoCloseable {
       ConfigProto.newBuilder().setInterOpParallelismThreads(1).build();
 
   /**
-   * Builds the graph. With {@code restoreFrom}, the checkpoint is restored on another thread
-   * while the rest of the graph is built: reading the weights and adding the graph's ops take
-   * about as long (docs/benchmarks.md, "Sampling").
+   * Builds the graph. With {@code restoreFrom}, the checkpoint is restored on another thread while
+   * the rest of the graph is built: reading the weights and adding the graph's ops take about as
+   * long (docs/benchmarks.md, "Sampling").
    */
   private Gpt2Model(HParams hparams, Path restoreFrom) {
     this.hparams = hparams;
@@ -81,11 +81,13 @@ public final class Gpt2Model implements AutoCloseable {
       checkpointIO = new CheckpointIO(tf, variables.all());
       created = new Session(graph, SESSION_CONFIG);
       session = created;
-      CompletableFuture<Void> restoring = restoreFrom == null
-          ? CompletableFuture.completedFuture(null)
-          : CompletableFuture.runAsync(() -> checkpointIO.restore(session, restoreFrom));
+      CompletableFuture<Void> restoring =
+          restoreFrom == null
+              ? CompletableFuture.completedFuture(null)
+              : CompletableFuture.runAsync(() -> checkpointIO.restore(session, restoreFrom));
       try {
-        initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+        initSeed =
+            tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
         initializers = restoreFrom == null ? variables.initializers(initSeed) : List.of();
         decoder = new Decoder(session, new DecodingGraph(tf, hparams, variables.params()));
       } finally {
@@ -149,7 +151,7 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** Samples after {@code prompt} (text; encoded with GPT-2's BPE). */
   public List<Generation> generate(String prompt, SampleOptions options) {
-    return generate(Gpt2Tokenizer.encode(prompt), options, (sample, token) -> { });
+    return generate(Gpt2Tokenizer.encode(prompt), options, (sample, token) -> {});
   }
 
   /**
@@ -162,8 +164,15 @@ public final class Gpt2Model implements AutoCloseable {
     for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {
       int first = batch * options.batchSize();
       listener.batchStarted(first);
-      int[][] out = decoder.generate(prompt, options.batchSize(), options, length, batch, true,
-          (row, token) -> listener.accept(first + row, token));
+      int[][] out =
+          decoder.generate(
+              prompt,
+              options.batchSize(),
+              options,
+              length,
+              batch,
+              true,
+              (row, token) -> listener.accept(first + row, token));
       List<Generation> done = new ArrayList<>();
       for (int[] row : out) {
         done.add(new Generation(prompt.clone(), row, Gpt2Tokenizer.decode(row)));

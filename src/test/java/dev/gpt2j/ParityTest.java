@@ -34,11 +34,14 @@ class ParityTest {
   static Stream<Case> cases() throws IOException {
     List<Case> cases = new ArrayList<>();
     ObjectMapper json = new ObjectMapper();
-    try (InputStream in = ParityTest.class.getResourceAsStream("/parity/openai-gpt2-124M-greedy.jsonl")) {
+    try (InputStream in =
+        ParityTest.class.getResourceAsStream("/parity/openai-gpt2-124M-greedy.jsonl")) {
       for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
         if (!line.isBlank()) {
           JsonNode n = json.readTree(line);
-          cases.add(new Case(n.get("prompt").asText(), n.get("length").asInt(), n.get("expected").asText()));
+          cases.add(
+              new Case(
+                  n.get("prompt").asText(), n.get("length").asInt(), n.get("expected").asText()));
         }
       }
     }
@@ -48,20 +51,39 @@ class ParityTest {
   @ParameterizedTest
   @MethodSource("cases")
   void greedyContinuationMatchesOpenAi(Case c) {
-    Assumptions.assumeTrue(Files.isRegularFile(MODEL.resolve("checkpoint")),
-        "skipped: " + MODEL.toAbsolutePath() + " has no OpenAI 124M model (make download MODEL=124M)");
+    Assumptions.assumeTrue(
+        Files.isRegularFile(MODEL.resolve("checkpoint")),
+        "skipped: "
+            + MODEL.toAbsolutePath()
+            + " has no OpenAI 124M model (make download MODEL=124M)");
     try (Gpt2Model model = Gpt2Model.load(MODEL)) {
-      assertEquals(c.expected(), model.generate(c.prompt(), SampleOptions.greedy(c.length())).get(0).text());
+      assertEquals(
+          c.expected(), model.generate(c.prompt(), SampleOptions.greedy(c.length())).get(0).text());
     }
   }
 
   @ParameterizedTest
   @MethodSource("cases")
   void sampleCommandPrintsOpenAisContinuation(Case c) {
-    Assumptions.assumeTrue(Files.isRegularFile(MODEL.resolve("checkpoint")),
-        "skipped: " + MODEL.toAbsolutePath() + " has no OpenAI 124M model (make download MODEL=124M)");
-    String out = dev.gpt2j.cli.CliRunner.run("sample", "--model-dir", MODEL.toString(), "--prompt",
-        c.prompt(), "--length", String.valueOf(c.length()), "--top-k", "1", "--seed", "0").out();
+    Assumptions.assumeTrue(
+        Files.isRegularFile(MODEL.resolve("checkpoint")),
+        "skipped: "
+            + MODEL.toAbsolutePath()
+            + " has no OpenAI 124M model (make download MODEL=124M)");
+    String out =
+        dev.gpt2j.cli.CliRunner.run(
+                "sample",
+                "--model-dir",
+                MODEL.toString(),
+                "--prompt",
+                c.prompt(),
+                "--length",
+                String.valueOf(c.length()),
+                "--top-k",
+                "1",
+                "--seed",
+                "0")
+            .out();
     assertEquals(true, out.contains("\n" + c.expected() + "\n"), out);
   }
 }

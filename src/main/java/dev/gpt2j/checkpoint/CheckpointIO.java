@@ -23,9 +23,9 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TString;
 
 /**
- * Save and restore ops (TF's SaveV2 / RestoreV2) for a set of variables, built once with the
- * graph. Tensor names in the files are the variables' names, so OpenAI's checkpoints restore
- * straight in and what we save is what OpenAI's code reads.
+ * Save and restore ops (TF's SaveV2 / RestoreV2) for a set of variables, built once with the graph.
+ * Tensor names in the files are the variables' names, so OpenAI's checkpoints restore straight in
+ * and what we save is what OpenAI's code reads.
  */
 public final class CheckpointIO {
   private final List<Variable> variables;
@@ -41,10 +41,12 @@ public final class CheckpointIO {
     java.util.Arrays.fill(slices, "");
     Ops restore = tf.withSubScope("restore");
     restorePrefix = restore.placeholder(TString.class);
-    Restore tensors = restore.train.restore(restorePrefix,
-        restore.constant(NdArrays.vectorOfObjects(names)),
-        restore.constant(NdArrays.vectorOfObjects(slices)),
-        Collections.nCopies(names.length, TFloat32.class));
+    Restore tensors =
+        restore.train.restore(
+            restorePrefix,
+            restore.constant(NdArrays.vectorOfObjects(names)),
+            restore.constant(NdArrays.vectorOfObjects(slices)),
+            Collections.nCopies(names.length, TFloat32.class));
     List<Op> assigns = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       assigns.add(restore.assignVariableOp(variables.get(i).handle(), tensors.tensors().get(i)));
@@ -56,8 +58,12 @@ public final class CheckpointIO {
     for (Variable v : variables) {
       values.add(v.value());
     }
-    saveOp = save.train.save(savePrefix, save.constant(NdArrays.vectorOfObjects(names)),
-        save.constant(NdArrays.vectorOfObjects(slices)), values);
+    saveOp =
+        save.train.save(
+            savePrefix,
+            save.constant(NdArrays.vectorOfObjects(names)),
+            save.constant(NdArrays.vectorOfObjects(slices)),
+            values);
   }
 
   /** Checks the checkpoint's index against the variables, then restores them all in one run. */
@@ -70,8 +76,11 @@ public final class CheckpointIO {
     try (TString p = TString.scalarOf(prefix.toString())) {
       session.runner().feed(restorePrefix, p).addTarget(restoreOp).run().close();
     } catch (TensorFlowException e) {
-      throw new CheckpointException(CheckpointIndex.dataFile(prefix) + ": cannot restore: "
-          + CheckpointIndex.firstLine(e.getMessage()), e);
+      throw new CheckpointException(
+          CheckpointIndex.dataFile(prefix)
+              + ": cannot restore: "
+              + CheckpointIndex.firstLine(e.getMessage()),
+          e);
     }
   }
 
@@ -85,20 +94,21 @@ public final class CheckpointIO {
       session.runner().feed(savePrefix, p).addTarget(saveOp).run().close();
     } catch (TensorFlowException e) {
       removePartialFiles(prefix);
-      throw new CheckpointException(prefix + ": cannot save: "
-          + CheckpointIndex.firstLine(e.getMessage()), e);
+      throw new CheckpointException(
+          prefix + ": cannot save: " + CheckpointIndex.firstLine(e.getMessage()), e);
     }
   }
 
-  // TF's BundleWriter writes PREFIX.data-...tempstateN, renames it, then does the same for the index
+  // TF's BundleWriter writes PREFIX.data-...tempstateN, renames it, then does the same for the
+  // index
   private static void removePartialFiles(Path prefix) {
     String name = prefix.getFileName().toString();
     try (Stream<Path> siblings = Files.list(prefix.toAbsolutePath().getParent())) {
-      siblings.filter(f -> f.getFileName().toString().startsWith(name + "."))
+      siblings
+          .filter(f -> f.getFileName().toString().startsWith(name + "."))
           .forEach(AtomicFiles::deleteQuietly);
     } catch (IOException e) {
       // the directory is gone or unreadable: nothing of ours to remove
     }
   }
-
 }

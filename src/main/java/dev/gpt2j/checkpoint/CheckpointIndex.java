@@ -33,7 +33,7 @@ public final class CheckpointIndex {
 
   public record Entry(String name, DataType dtype, long[] shape) {
     long bytes() {
-      long n = 4;  // every tensor we read or write is float32
+      long n = 4; // every tensor we read or write is float32
       for (long d : shape) {
         n *= d;
       }
@@ -59,13 +59,13 @@ public final class CheckpointIndex {
     if (!Files.isRegularFile(data)) {
       throw new CheckpointException(data + ": checkpoint data file not found");
     }
-    TensorFlow.version();  // loads the native library
+    TensorFlow.version(); // loads the native library
     TF_Status status = TF_NewStatus();
     TF_CheckpointReader reader = TF_NewCheckpointReader(prefix.toString(), status);
     try {
       if (TF_GetCode(status) != 0) {
-        throw new CheckpointException(index + ": not a readable TF checkpoint: "
-            + firstLine(TF_Message(status).getString()));
+        throw new CheckpointException(
+            index + ": not a readable TF checkpoint: " + firstLine(TF_Message(status).getString()));
       }
       Map<String, Entry> entries = new TreeMap<>();
       int n = TF_CheckpointReaderSize(reader);
@@ -96,21 +96,37 @@ public final class CheckpointIndex {
    * float32 of the expected shape, and that the data file is long enough to hold them all.
    */
   public void requireFloat32(Collection<Map.Entry<String, long[]>> expected) {
-    requireNoOthers(expected.stream().map(Map.Entry::getKey).collect(java.util.stream.Collectors.toSet()));
+    requireNoOthers(
+        expected.stream().map(Map.Entry::getKey).collect(java.util.stream.Collectors.toSet()));
     for (Map.Entry<String, long[]> want : expected) {
       Entry got = entries.get(want.getKey());
       if (got == null) {
-        throw new CheckpointException(indexFile(prefix) + ": tensor '" + want.getKey()
-            + "' is missing (the checkpoint has " + entries.size() + " tensors)");
+        throw new CheckpointException(
+            indexFile(prefix)
+                + ": tensor '"
+                + want.getKey()
+                + "' is missing (the checkpoint has "
+                + entries.size()
+                + " tensors)");
       }
       if (got.dtype() != DataType.DT_FLOAT) {
-        throw new CheckpointException(indexFile(prefix) + ": tensor '" + want.getKey()
-            + "' has dtype " + got.dtype() + ", expected DT_FLOAT");
+        throw new CheckpointException(
+            indexFile(prefix)
+                + ": tensor '"
+                + want.getKey()
+                + "' has dtype "
+                + got.dtype()
+                + ", expected DT_FLOAT");
       }
       if (!Arrays.equals(got.shape(), want.getValue())) {
-        throw new CheckpointException(indexFile(prefix) + ": tensor '" + want.getKey()
-            + "' has shape " + Arrays.toString(got.shape()) + ", expected "
-            + Arrays.toString(want.getValue()));
+        throw new CheckpointException(
+            indexFile(prefix)
+                + ": tensor '"
+                + want.getKey()
+                + "' has shape "
+                + Arrays.toString(got.shape())
+                + ", expected "
+                + Arrays.toString(want.getValue()));
       }
     }
     requireDataSize();
@@ -119,23 +135,35 @@ public final class CheckpointIndex {
   private void requireNoOthers(java.util.Set<String> expected) {
     List<String> unused = entries.keySet().stream().filter(n -> !expected.contains(n)).toList();
     if (!unused.isEmpty()) {
-      throw new CheckpointException(indexFile(prefix) + ": holds " + unused.size() + " tensor(s) the "
-          + "model would not use (" + String.join(", ", unused.subList(0, Math.min(4, unused.size())))
-          + (unused.size() > 4 ? ", ..." : "") + "); does hparams.json describe this checkpoint?");
+      throw new CheckpointException(
+          indexFile(prefix)
+              + ": holds "
+              + unused.size()
+              + " tensor(s) the "
+              + "model would not use ("
+              + String.join(", ", unused.subList(0, Math.min(4, unused.size())))
+              + (unused.size() > 4 ? ", ..." : "")
+              + "); does hparams.json describe this checkpoint?");
     }
   }
 
   private void requireDataSize() {
     if (!entries.values().stream().allMatch(e -> e.dtype() == DataType.DT_FLOAT)) {
-      return;  // sizes of other dtypes vary; RestoreV2 still checks each tensor it reads
+      return; // sizes of other dtypes vary; RestoreV2 still checks each tensor it reads
     }
     long expected = entries.values().stream().mapToLong(Entry::bytes).sum();
     Path data = dataFile(prefix);
     try {
       long actual = Files.size(data);
       if (actual < expected) {
-        throw new CheckpointException(data + ": truncated: " + actual + " bytes, the index ("
-            + indexFile(prefix).getFileName() + ") describes " + expected);
+        throw new CheckpointException(
+            data
+                + ": truncated: "
+                + actual
+                + " bytes, the index ("
+                + indexFile(prefix).getFileName()
+                + ") describes "
+                + expected);
       }
     } catch (IOException e) {
       throw new CheckpointException(data + ": cannot read: " + e.getMessage(), e);

@@ -20,12 +20,15 @@ import java.util.stream.Stream;
 public final class ModelDir {
   public static final String CHECKPOINT_FILE = "checkpoint";
   public static final String DEFAULT_PREFIX = "model.ckpt";
+
   /** OpenAI's BPE files, which openai/gpt-2's sample.py loads from the model directory. */
   public static final String ENCODER_JSON = "encoder.json";
+
   public static final String VOCAB_BPE = "vocab.bpe";
 
   private static final Pattern MODEL_PATH =
-      Pattern.compile("^model_checkpoint_path:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"\\s*$", Pattern.MULTILINE);
+      Pattern.compile(
+          "^model_checkpoint_path:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"\\s*$", Pattern.MULTILINE);
 
   private ModelDir() {}
 
@@ -45,16 +48,18 @@ public final class ModelDir {
   }
 
   /**
-   * The checkpoint prefix named by {@code dir/checkpoint}, resolved like TF's
-   * {@code tf.train.latest_checkpoint}: relative paths against {@code dir}, and an absolute path
-   * that no longer exists (a moved directory) by its file name in {@code dir}.
+   * The checkpoint prefix named by {@code dir/checkpoint}, resolved like TF's {@code
+   * tf.train.latest_checkpoint}: relative paths against {@code dir}, and an absolute path that no
+   * longer exists (a moved directory) by its file name in {@code dir}.
    */
   public static Path latestCheckpoint(Path dir) {
     requireDirectory(dir);
     Path file = dir.resolve(CHECKPOINT_FILE);
     if (!Files.exists(file)) {
-      throw new CheckpointException(file + ": file not found (expected TF's 'checkpoint' file "
-          + "naming model_checkpoint_path)");
+      throw new CheckpointException(
+          file
+              + ": file not found (expected TF's 'checkpoint' file "
+              + "naming model_checkpoint_path)");
     }
     String text = readText(file);
     Matcher m = MODEL_PATH.matcher(text);
@@ -72,7 +77,8 @@ public final class ModelDir {
   /** Atomically points {@code dir/checkpoint} at the prefix {@code prefixName} inside dir. */
   public static void writeCheckpointFile(Path dir, String prefixName) {
     String quoted = "\"" + prefixName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
-    AtomicFiles.writeString(dir.resolve(CHECKPOINT_FILE),
+    AtomicFiles.writeString(
+        dir.resolve(CHECKPOINT_FILE),
         "model_checkpoint_path: " + quoted + "\nall_model_checkpoint_paths: " + quoted + "\n");
   }
 
@@ -91,7 +97,7 @@ public final class ModelDir {
       Files.writeString(staging.resolve(HParams.FILE_NAME), hp.toJson());
       writeTokenizerFiles(staging);
       writeCheckpointFile(staging, DEFAULT_PREFIX);
-      Files.deleteIfExists(dir);  // an empty directory only; requireAbsentOrEmpty checked
+      Files.deleteIfExists(dir); // an empty directory only; requireAbsentOrEmpty checked
       Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot write model: " + e.getMessage(), e);
@@ -120,7 +126,8 @@ public final class ModelDir {
 
   private static void requireDirectory(Path dir) {
     if (Files.isRegularFile(dir)) {
-      throw new CheckpointException(dir + ": is a file; expected a model directory (OpenAI's layout)");
+      throw new CheckpointException(
+          dir + ": is a file; expected a model directory (OpenAI's layout)");
     }
     if (!Files.isDirectory(dir)) {
       throw new CheckpointException(dir + ": model directory not found");
@@ -134,8 +141,10 @@ public final class ModelDir {
     }
     try (Stream<Path> children = Files.list(dir)) {
       if (children.findAny().isPresent()) {
-        throw new CheckpointException(dir + ": already exists and is not empty; "
-            + "choose a new directory (nothing was overwritten)");
+        throw new CheckpointException(
+            dir
+                + ": already exists and is not empty; "
+                + "choose a new directory (nothing was overwritten)");
       }
     } catch (IOException e) {
       throw new CheckpointException(dir + ": not a directory: " + e.getMessage(), e);

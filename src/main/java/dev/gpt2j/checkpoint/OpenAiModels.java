@@ -15,9 +15,17 @@ import java.util.List;
 public final class OpenAiModels {
   /** Where download_model.py fetches from: BASE/models/SIZE/FILE. */
   public static final String BASE_URL = "https://openaipublic.blob.core.windows.net/gpt-2";
+
   /** download_model.py's seven files (the .meta graph is fetched too, for openai's own scripts). */
-  public static final List<String> FILES = List.of("checkpoint", "encoder.json", "hparams.json",
-      "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta", "vocab.bpe");
+  public static final List<String> FILES =
+      List.of(
+          "checkpoint",
+          "encoder.json",
+          "hparams.json",
+          "model.ckpt.data-00000-of-00001",
+          "model.ckpt.index",
+          "model.ckpt.meta",
+          "vocab.bpe");
 
   /** What happened to one file. */
   public interface Listener {
@@ -30,8 +38,8 @@ public final class OpenAiModels {
    * Downloads {@code size} into {@code parent/SIZE}; returns that directory. A failed download
    * keeps its partial files for the next try, and leaves no directory it made and did not use.
    */
-  public static Path download(ModelSize size, Path parent, String baseUrl, Duration timeout,
-                              Listener listener) {
+  public static Path download(
+      ModelSize size, Path parent, String baseUrl, Duration timeout, Listener listener) {
     URI base = Download.httpUrl(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/", "--base-url");
     Path dir = parent.resolve(size.label);
     boolean created = !Files.exists(dir);
@@ -50,8 +58,14 @@ public final class OpenAiModels {
       if (created) {
         AtomicFiles.deleteIfEmpty(dir);
       }
-      throw new Download.DownloadException(e.getMessage() + ". Without network access, place "
-          + "OpenAI's files (" + String.join(", ", FILES) + ") in " + dir + " by hand");
+      throw new Download.DownloadException(
+          e.getMessage()
+              + ". Without network access, place "
+              + "OpenAI's files ("
+              + String.join(", ", FILES)
+              + ") in "
+              + dir
+              + " by hand");
     }
   }
 }

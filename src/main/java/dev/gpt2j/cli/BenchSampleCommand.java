@@ -26,12 +26,27 @@ final class BenchSampleCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(Option.builder().longOpt("model-dir").hasArg().argName("DIR")
-            .desc("model to time (make bench-sample uses a 124M-shaped one from init)").build())
-        .addOption(Option.builder().longOpt("new-tokens").hasArg().argName("N")
-            .desc("tokens generated per run (default 128)").build())
-        .addOption(Option.builder().longOpt("runs").hasArg().argName("N")
-            .desc("timed runs after one warm-up; the median is reported (default 3)").build());
+        .addOption(
+            Option.builder()
+                .longOpt("model-dir")
+                .hasArg()
+                .argName("DIR")
+                .desc("model to time (make bench-sample uses a 124M-shaped one from init)")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("new-tokens")
+                .hasArg()
+                .argName("N")
+                .desc("tokens generated per run (default 128)")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("runs")
+                .hasArg()
+                .argName("N")
+                .desc("timed runs after one warm-up; the median is reported (default 3)")
+                .build());
   }
 
   @Override
@@ -41,13 +56,18 @@ final class BenchSampleCommand implements Command {
     int runs = args.positive("runs", 3);
     int nCtx = ModelDir.hparams(dir).nCtx();
     if (newTokens >= nCtx) {
-      throw new UsageException("--new-tokens (" + newTokens + ") must be below the model's n_ctx ("
-          + nCtx + "), leaving room for a prompt");
+      throw new UsageException(
+          "--new-tokens ("
+              + newTokens
+              + ") must be below the model's n_ctx ("
+              + nCtx
+              + "), leaving room for a prompt");
     }
     long start = System.nanoTime();
     try (Gpt2Model model = Gpt2Model.load(dir)) {
-      out.printf("loaded %s (%,d parameters) in %.2f s%n", dir, model.hparams().parameterCount(),
-          (System.nanoTime() - start) / 1e9);
+      out.printf(
+          "loaded %s (%,d parameters) in %.2f s%n",
+          dir, model.hparams().parameterCount(), (System.nanoTime() - start) / 1e9);
       for (int[] config : new int[][] {{8, 1}, {8, 8}, {512, 1}}) {
         int promptLength = Math.min(config[0], model.hparams().nCtx() - newTokens);
         out.println(measure(model, promptLength, config[1], newTokens, runs));
@@ -57,22 +77,27 @@ final class BenchSampleCommand implements Command {
     return 0;
   }
 
-  private static String measure(Gpt2Model model, int promptLength, int batch, int newTokens, int runs) {
+  private static String measure(
+      Gpt2Model model, int promptLength, int batch, int newTokens, int runs) {
     int[] prompt = new int[promptLength];
     for (int i = 0; i < promptLength; i++) {
       prompt[i] = (i * 7919 + 13) % model.hparams().nVocab();
     }
-    SampleOptions options = SampleOptions.greedy(newTokens).toBuilder().samples(batch, batch).build();
+    SampleOptions options =
+        SampleOptions.greedy(newTokens).toBuilder().samples(batch, batch).build();
     double[] rates = new double[runs];
     double[] firsts = new double[runs];
-    for (int run = -1; run < runs; run++) {  // run -1 is the warm-up
+    for (int run = -1; run < runs; run++) { // run -1 is the warm-up
       long[] first = {0};
       long t0 = System.nanoTime();
-      model.generate(prompt, options, (sample, token) -> {
-        if (first[0] == 0) {
-          first[0] = System.nanoTime();
-        }
-      });
+      model.generate(
+          prompt,
+          options,
+          (sample, token) -> {
+            if (first[0] == 0) {
+              first[0] = System.nanoTime();
+            }
+          });
       long t1 = System.nanoTime();
       if (run >= 0) {
         firsts[run] = (first[0] - t0) / 1e9;
@@ -80,9 +105,15 @@ final class BenchSampleCommand implements Command {
         rates[run] = (newTokens - 1) * batch / ((t1 - first[0]) / 1e9);
       }
     }
-    return String.format("prompt %d, batch %d, %d new tokens: %.1f new tokens/s (median of %d; "
-            + "runs %s), time to first token %.3f s", promptLength, batch, newTokens, median(rates),
-        runs, Arrays.toString(Arrays.stream(rates).map(r -> Math.round(r * 10) / 10.0).toArray()),
+    return String.format(
+        "prompt %d, batch %d, %d new tokens: %.1f new tokens/s (median of %d; "
+            + "runs %s), time to first token %.3f s",
+        promptLength,
+        batch,
+        newTokens,
+        median(rates),
+        runs,
+        Arrays.toString(Arrays.stream(rates).map(r -> Math.round(r * 10) / 10.0).toArray()),
         median(firsts));
   }
 

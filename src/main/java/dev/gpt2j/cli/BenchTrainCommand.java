@@ -18,13 +18,17 @@ import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 
-/** {@code bench-train}: training throughput and model FLOPs utilisation (a benchmark, not a test). */
+/**
+ * {@code bench-train}: training throughput and model FLOPs utilisation (a benchmark, not a test).
+ */
 final class BenchTrainCommand implements Command {
-  private record Shape(String name, int nLayer, int nHead, int nEmbd, int nCtx, int batch, int block, int steps) {}
+  private record Shape(
+      String name, int nLayer, int nHead, int nEmbd, int nCtx, int batch, int block, int steps) {}
 
-  private static final List<Shape> SHAPES = List.of(
-      new Shape("baby (4x4x128, batch 12, block 64)", 4, 4, 128, 64, 12, 64, 60),
-      new Shape("124M (12x12x768, batch 4, block 256)", 12, 12, 768, 1024, 4, 256, 4));
+  private static final List<Shape> SHAPES =
+      List.of(
+          new Shape("baby (4x4x128, batch 12, block 64)", 4, 4, 128, 64, 12, 64, 60),
+          new Shape("124M (12x12x768, batch 4, block 256)", 12, 12, 768, 1024, 4, 256, 4));
 
   @Override
   public String name() {
@@ -39,8 +43,13 @@ final class BenchTrainCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(Option.builder().longOpt("only").hasArg().argName("NAME")
-            .desc("run only shapes whose name starts with NAME (baby, 124M)").build())
+        .addOption(
+            Option.builder()
+                .longOpt("only")
+                .hasArg()
+                .argName("NAME")
+                .desc("run only shapes whose name starts with NAME (baby, 124M)")
+                .build())
         .addOption(Option.builder().longOpt("xla-only").desc("skip the xla=false runs").build());
   }
 
@@ -49,13 +58,18 @@ final class BenchTrainCommand implements Command {
     String only = args.string("only", "");
     List<Shape> shapes = SHAPES.stream().filter(s -> s.name().startsWith(only)).toList();
     if (shapes.isEmpty()) {
-      throw new UsageException("--only: no shape starts with '" + only + "' (shapes: "
-          + String.join(", ", SHAPES.stream().map(s -> s.name().split(" ")[0]).toList()) + ")");
+      throw new UsageException(
+          "--only: no shape starts with '"
+              + only
+              + "' (shapes: "
+              + String.join(", ", SHAPES.stream().map(s -> s.name().split(" ")[0]).toList())
+              + ")");
     }
     double peak = matmulGflops();
     out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
     for (Shape s : shapes) {
-      for (boolean xla : args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
+      for (boolean xla :
+          args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
         out.println(measure(s, xla, peak));
       }
     }
@@ -64,13 +78,21 @@ final class BenchTrainCommand implements Command {
 
   private static String measure(Shape s, boolean xla, double peak) {
     HParams hp = new HParams(HParams.GPT2_VOCAB, s.nCtx(), s.nEmbd(), s.nHead(), s.nLayer());
-    TrainConfig c = TrainConfig.load(null, Map.of("batch_size", String.valueOf(s.batch()),
-        "block_size", String.valueOf(s.block()), "xla", String.valueOf(xla)));
+    TrainConfig c =
+        TrainConfig.load(
+            null,
+            Map.of(
+                "batch_size",
+                String.valueOf(s.batch()),
+                "block_size",
+                String.valueOf(s.block()),
+                "xla",
+                String.valueOf(xla)));
     Random r = new Random(1);
     try (TrainStep step = new TrainStep(hp, c)) {
       step.initialize(1);
       double[] seconds = new double[s.steps()];
-      for (int i = -1; i < s.steps(); i++) {  // step -1 warms up (and compiles)
+      for (int i = -1; i < s.steps(); i++) { // step -1 warms up (and compiles)
         Batches.Batch b = new Batches.Batch(randomTokens(r, s), randomTokens(r, s));
         long t0 = System.nanoTime();
         step.step(List.of(b), 1e-4, false);
@@ -84,7 +106,8 @@ final class BenchTrainCommand implements Command {
       // nanoGPT's estimate_mfu: 6N per token for the weights plus 12 L T C for attention
       double flopsPerToken = 6.0 * hp.parameterCount() + 12.0 * s.nLayer() * s.block() * s.nEmbd();
       double achieved = flopsPerToken * tokens / perStep / 1e9;
-      return String.format("%s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
+      return String.format(
+          "%s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
           s.name(), xla, tokens / perStep, perStep, s.steps(), achieved, 100 * achieved / peak);
     }
   }
@@ -105,9 +128,12 @@ final class BenchTrainCommand implements Command {
     for (int i = 0; i < values.length; i++) {
       values[i] = (float) r.nextGaussian();
     }
-    try (Graph g = new Graph(); Session session = new Session(g);
-         TFloat32 input = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(n, n),
-             org.tensorflow.ndarray.buffer.DataBuffers.of(values, true, false))) {
+    try (Graph g = new Graph();
+        Session session = new Session(g);
+        TFloat32 input =
+            TFloat32.tensorOf(
+                org.tensorflow.ndarray.Shape.of(n, n),
+                org.tensorflow.ndarray.buffer.DataBuffers.of(values, true, false))) {
       Ops tf = Ops.create(g);
       Operand<TFloat32> a = tf.placeholder(TFloat32.class);
       Operand<TFloat32> m = tf.reduceSum(tf.linalg.matMul(a, a), tf.constant(new int[] {0, 1}));

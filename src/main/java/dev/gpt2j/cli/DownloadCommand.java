@@ -28,15 +28,37 @@ final class DownloadCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(Option.builder().longOpt("model").hasArg().argName("SIZE")
-            .desc("one of " + ModelSize.labels()).build())
-        .addOption(Option.builder().longOpt("dir").hasArg().argName("DIR")
-            .desc("parent directory (default checkpoints); files go to DIR/SIZE").build())
-        .addOption(Option.builder().longOpt("base-url").hasArg().argName("URL")
-            .desc("mirror of OpenAI's bucket (default " + OpenAiModels.BASE_URL + ")").build())
-        .addOption(Option.builder().longOpt("timeout").hasArg().argName("SECONDS")
-            .desc("give up on a server that says nothing for this long (default "
-                + Download.DEFAULT_TIMEOUT.toSeconds() + ")").build());
+        .addOption(
+            Option.builder()
+                .longOpt("model")
+                .hasArg()
+                .argName("SIZE")
+                .desc("one of " + ModelSize.labels())
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("dir")
+                .hasArg()
+                .argName("DIR")
+                .desc("parent directory (default checkpoints); files go to DIR/SIZE")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("base-url")
+                .hasArg()
+                .argName("URL")
+                .desc("mirror of OpenAI's bucket (default " + OpenAiModels.BASE_URL + ")")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("timeout")
+                .hasArg()
+                .argName("SECONDS")
+                .desc(
+                    "give up on a server that says nothing for this long (default "
+                        + Download.DEFAULT_TIMEOUT.toSeconds()
+                        + ")")
+                .build());
   }
 
   @Override
@@ -44,9 +66,14 @@ final class DownloadCommand implements Command {
     ModelSize size = ModelSize.of(args.required("model"));
     Path parent = args.path("dir", "checkpoints");
     try {
-      Path dir = OpenAiModels.download(size, parent, args.string("base-url", OpenAiModels.BASE_URL),
-          args.seconds("timeout", Download.DEFAULT_TIMEOUT),
-          (name, outcome) -> out.println(name + ": " + outcome.name().toLowerCase().replace('_', ' ')));
+      Path dir =
+          OpenAiModels.download(
+              size,
+              parent,
+              args.string("base-url", OpenAiModels.BASE_URL),
+              args.seconds("timeout", Download.DEFAULT_TIMEOUT),
+              (name, outcome) ->
+                  out.println(name + ": " + outcome.name().toLowerCase().replace('_', ' ')));
       out.println("model " + size.label + " is in " + dir);
       return 0;
     } catch (Download.DownloadException e) {

@@ -24,17 +24,32 @@ final class InitCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(Option.builder().longOpt("model-dir").hasArg().argName("DIR")
-            .desc("directory to create (must not exist or be empty)").build())
-        .addOption(Option.builder().longOpt("like").hasArg().argName("SIZE")
-            .desc("shape of one of OpenAI's models: " + ModelSize.labels()).build())
+        .addOption(
+            Option.builder()
+                .longOpt("model-dir")
+                .hasArg()
+                .argName("DIR")
+                .desc("directory to create (must not exist or be empty)")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("like")
+                .hasArg()
+                .argName("SIZE")
+                .desc("shape of one of OpenAI's models: " + ModelSize.labels())
+                .build())
         .addOption(intOpt("n-layer", "transformer blocks"))
         .addOption(intOpt("n-head", "attention heads (must divide n-embd)"))
         .addOption(intOpt("n-embd", "embedding width"))
         .addOption(intOpt("n-ctx", "context length (positions)"))
         .addOption(intOpt("n-vocab", "vocabulary size (default " + HParams.GPT2_VOCAB + ")"))
-        .addOption(Option.builder().longOpt("seed").hasArg().argName("N")
-            .desc("random seed (default 0)").build());
+        .addOption(
+            Option.builder()
+                .longOpt("seed")
+                .hasArg()
+                .argName("N")
+                .desc("random seed (default 0)")
+                .build());
   }
 
   private static Option intOpt(String name, String desc) {
@@ -51,22 +66,33 @@ final class InitCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) {
     Path dir = Path.of(args.required("model-dir"));
     HParams hp = hparams(args);
-    ModelDir.requireAbsentOrEmpty(dir);  // before the model is built, which takes a while
+    ModelDir.requireAbsentOrEmpty(dir); // before the model is built, which takes a while
     long seed = args.longValue("seed", 0);
     long start = System.nanoTime();
     try (Gpt2Model model = Gpt2Model.fresh(hp, seed)) {
       model.save(dir);
     }
-    out.printf("wrote %s: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d) "
-            + "in %.1f s%n", dir, hp.parameterCount(), hp.nLayer(), hp.nHead(), hp.nEmbd(), hp.nCtx(),
-        hp.nVocab(), (System.nanoTime() - start) / 1e9);
+    out.printf(
+        "wrote %s: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d) "
+            + "in %.1f s%n",
+        dir,
+        hp.parameterCount(),
+        hp.nLayer(),
+        hp.nHead(),
+        hp.nEmbd(),
+        hp.nCtx(),
+        hp.nVocab(),
+        (System.nanoTime() - start) / 1e9);
     return 0;
   }
 
   private static HParams hparams(Args args) {
     HParams base = args.has("like") ? ModelSize.of(args.string("like", null)).hparams : null;
-    if (base == null && !(args.has("n-layer") && args.has("n-head") && args.has("n-embd")
-        && args.has("n-ctx"))) {
+    if (base == null
+        && !(args.has("n-layer")
+            && args.has("n-head")
+            && args.has("n-embd")
+            && args.has("n-ctx"))) {
       throw new UsageException("give --like SIZE or all of --n-layer, --n-head, --n-embd, --n-ctx");
     }
     return new HParams(

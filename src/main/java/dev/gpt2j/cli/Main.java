@@ -1,8 +1,8 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.checkpoint.CheckpointException;
-import java.io.FileOutputStream;
 import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +21,16 @@ public final class Main {
   private static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
 
   static {
-    for (Command c : List.<Command>of(new InitCommand(), new ScoreCommand(), new SampleCommand(), new DownloadCommand(), new BenchSampleCommand(), new PrepareCommand(), new TrainCommand(), new BenchTrainCommand())) {
+    for (Command c :
+        List.<Command>of(
+            new InitCommand(),
+            new ScoreCommand(),
+            new SampleCommand(),
+            new DownloadCommand(),
+            new BenchSampleCommand(),
+            new PrepareCommand(),
+            new TrainCommand(),
+            new BenchTrainCommand())) {
       COMMANDS.put(c.name(), c);
     }
   }
@@ -41,25 +50,34 @@ public final class Main {
   }
 
   static int run(String[] argv) {
-    return run(argv,
+    return run(
+        argv,
         new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8),
         new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8));
   }
 
   /** Runs one command line; returns the exit code (0 ok, 1 failure, 2 bad input). */
   public static int run(String[] argv, PrintStream out, PrintStream err) {
-    if (argv.length == 0 || argv[0].equals("--help") || argv[0].equals("-h") || argv[0].equals("help")) {
+    if (argv.length == 0
+        || argv[0].equals("--help")
+        || argv[0].equals("-h")
+        || argv[0].equals("help")) {
       printCommands(out);
       return argv.length == 0 ? 2 : 0;
     }
     Command command = COMMANDS.get(argv[0]);
     if (command == null) {
-      err.println("gpt2: unknown command '" + argv[0] + "'; commands: " + String.join(", ", COMMANDS.keySet()));
+      err.println(
+          "gpt2: unknown command '"
+              + argv[0]
+              + "'; commands: "
+              + String.join(", ", COMMANDS.keySet()));
       return 2;
     }
     Options options = command.options();
     options.addOption(Option.builder().longOpt("help").desc("show this help").build());
-    options.addOption(Option.builder().longOpt("verbose").desc("show TensorFlow's own log").build());
+    options.addOption(
+        Option.builder().longOpt("verbose").desc("show TensorFlow's own log").build());
     try {
       // no abbreviations: a mistyped --max_iter must not quietly mean --max_iters
       DefaultParser parser = DefaultParser.builder().setAllowPartialMatching(false).build();
@@ -85,7 +103,8 @@ public final class Main {
   }
 
   private static void printCommands(PrintStream out) {
-    out.println("usage: java -jar target/gpt2.jar COMMAND [options]   (COMMAND --help for its options)");
+    out.println(
+        "usage: java -jar target/gpt2.jar COMMAND [options]   (COMMAND --help for its options)");
     out.println();
     for (Command c : COMMANDS.values()) {
       out.printf("  %-10s %s%n", c.name(), c.summary());
@@ -96,8 +115,15 @@ public final class Main {
     HelpFormatter help = new HelpFormatter();
     help.setWidth(100);
     java.io.PrintWriter w = new java.io.PrintWriter(out);
-    help.printHelp(w, 100, "java -jar target/gpt2.jar " + command.name() + " [options]",
-        command.summary(), options, 2, 2, command.helpFooter());
+    help.printHelp(
+        w,
+        100,
+        "java -jar target/gpt2.jar " + command.name() + " [options]",
+        command.summary(),
+        options,
+        2,
+        2,
+        command.helpFooter());
     w.flush();
   }
 }

@@ -33,14 +33,34 @@ final class PrepareCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(Option.builder().longOpt("input").hasArg().argName("FILE|DIR")
-            .desc("a UTF-8 text file, or a directory whose files are joined with <|endoftext|>").build())
-        .addOption(Option.builder().longOpt("url").hasArg().argName("URL")
-            .desc("fetch the input first (to OUT/input.txt); e.g. " + SHAKESPEARE_URL).build())
-        .addOption(Option.builder().longOpt("out").hasArg().argName("DIR")
-            .desc("output directory, e.g. data/shakespeare").build())
-        .addOption(Option.builder().longOpt("val-fraction").hasArg().argName("F")
-            .desc("share held out for validation (default 0.1)").build());
+        .addOption(
+            Option.builder()
+                .longOpt("input")
+                .hasArg()
+                .argName("FILE|DIR")
+                .desc("a UTF-8 text file, or a directory whose files are joined with <|endoftext|>")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("url")
+                .hasArg()
+                .argName("URL")
+                .desc("fetch the input first (to OUT/input.txt); e.g. " + SHAKESPEARE_URL)
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("out")
+                .hasArg()
+                .argName("DIR")
+                .desc("output directory, e.g. data/shakespeare")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("val-fraction")
+                .hasArg()
+                .argName("F")
+                .desc("share held out for validation (default 0.1)")
+                .build());
   }
 
   @Override
@@ -60,11 +80,14 @@ final class PrepareCommand implements Command {
       Files.createDirectories(outDir);
       input = outDir.resolve("input.txt");
       try {
-        Download.fetch(Download.httpUrl(args.string("url", ""), "--url"), input,
-            Download.DEFAULT_TIMEOUT);
+        Download.fetch(
+            Download.httpUrl(args.string("url", ""), "--url"), input, Download.DEFAULT_TIMEOUT);
       } catch (Download.DownloadException e) {
-        err.println("gpt2 prepare: " + e.getMessage() + ". Without network access, pass the text "
-            + "with --input FILE (make data DATA_FILE=...)");
+        err.println(
+            "gpt2 prepare: "
+                + e.getMessage()
+                + ". Without network access, pass the text "
+                + "with --input FILE (make data DATA_FILE=...)");
         return 1;
       }
     } else {
@@ -72,8 +95,14 @@ final class PrepareCommand implements Command {
     }
     long start = System.nanoTime();
     Prepare.Counts counts = Prepare.prepare(input, outDir, args.decimal("val-fraction", 0.1));
-    out.printf("%s: %,d train tokens, %,d val tokens from %d file(s) in %.1f s -> %s%n", input,
-        counts.trainTokens(), counts.valTokens(), counts.files(), (System.nanoTime() - start) / 1e9, outDir);
+    out.printf(
+        "%s: %,d train tokens, %,d val tokens from %d file(s) in %.1f s -> %s%n",
+        input,
+        counts.trainTokens(),
+        counts.valTokens(),
+        counts.files(),
+        (System.nanoTime() - start) / 1e9,
+        outDir);
     return 0;
   }
 }

@@ -41,24 +41,51 @@ final class SampleCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(opt("model-dir", "DIR", "OpenAI-layout model directory (default " + DEFAULT_MODEL_DIR + ")"))
+        .addOption(
+            opt(
+                "model-dir",
+                "DIR",
+                "OpenAI-layout model directory (default " + DEFAULT_MODEL_DIR + ")"))
         .addOption(opt("prompt", "TEXT", "the prompt (else --prompt-file, else standard input)"))
         .addOption(opt("prompt-file", "FILE", "read the prompt from a UTF-8 file"))
         .addOption(opt("length", "N", "new tokens per sample (default n_ctx/2)"))
-        .addOption(opt("temperature", "T", "divide logits by T (default " + SampleOptions.DEFAULT_TEMPERATURE + ")"))
-        .addOption(opt("top-k", "K", "keep the K most likely tokens, 0 = off (default "
-            + SampleOptions.DEFAULT_TOP_K + ", openai/gpt-2's recommendation)"))
-        .addOption(opt("top-p", "P", "nucleus: keep the smallest set of tokens with probability <= P, "
-            + "1 = off (default " + SampleOptions.DEFAULT_TOP_P + ")"))
+        .addOption(
+            opt(
+                "temperature",
+                "T",
+                "divide logits by T (default " + SampleOptions.DEFAULT_TEMPERATURE + ")"))
+        .addOption(
+            opt(
+                "top-k",
+                "K",
+                "keep the K most likely tokens, 0 = off (default "
+                    + SampleOptions.DEFAULT_TOP_K
+                    + ", openai/gpt-2's recommendation)"))
+        .addOption(
+            opt(
+                "top-p",
+                "P",
+                "nucleus: keep the smallest set of tokens with probability <= P, "
+                    + "1 = off (default "
+                    + SampleOptions.DEFAULT_TOP_P
+                    + ")"))
         .addOption(flag("greedy", "always take the most likely token (argmax)"))
-        .addOption(opt("seed", "S", "random seed; the same seed and options give the same text "
-            + "(default: a random seed, printed on stderr)"))
+        .addOption(
+            opt(
+                "seed",
+                "S",
+                "random seed; the same seed and options give the same text "
+                    + "(default: a random seed, printed on stderr)"))
         .addOption(opt("nsamples", "N", "number of samples (default 1)"))
-        .addOption(opt("batch-size", "B", "samples generated together; divides nsamples (default 1)"))
+        .addOption(
+            opt("batch-size", "B", "samples generated together; divides nsamples (default 1)"))
         .addOption(flag("stop-at-eot", "end a sample at <|endoftext|>"))
         .addOption(flag("unconditional", "no prompt: start from <|endoftext|>"))
         .addOption(flag("interactive", "read prompts line by line and sample after each"))
-        .addOption(flag("sliding-window", "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
+        .addOption(
+            flag(
+                "sliding-window",
+                "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
         .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"));
   }
 
@@ -79,12 +106,17 @@ final class SampleCommand implements Command {
   static SampleOptions sampleOptions(Args args) {
     long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
     try {
-      return SampleOptions.builder().length(args.integer("length", 0))
+      return SampleOptions.builder()
+          .length(args.integer("length", 0))
           .temperature(args.decimal("temperature", SampleOptions.DEFAULT_TEMPERATURE))
           .topK(args.integer("top-k", SampleOptions.DEFAULT_TOP_K))
-          .topP(args.decimal("top-p", SampleOptions.DEFAULT_TOP_P)).greedy(args.has("greedy")).seed(seed)
+          .topP(args.decimal("top-p", SampleOptions.DEFAULT_TOP_P))
+          .greedy(args.has("greedy"))
+          .seed(seed)
           .samples(args.integer("nsamples", 1), args.integer("batch-size", 1))
-          .stopAtEndOfText(args.has("stop-at-eot")).slidingWindow(args.has("sliding-window")).build();
+          .stopAtEndOfText(args.has("stop-at-eot"))
+          .slidingWindow(args.has("sliding-window"))
+          .build();
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
@@ -94,16 +126,17 @@ final class SampleCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     SampleOptions options = sampleOptions(args);
     Path dir = args.path("model-dir", DEFAULT_MODEL_DIR);
-    BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    BufferedReader stdin =
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
     int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
     HParams hp = ModelDir.hparams(dir);
-    if (promptTokens != null) {  // before any work: the weights are not loaded yet
+    if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       if (!args.has("seed") && !options.greedy()) {
-        err.println("(seed " + options.seed() + ")");  // to repeat this run
+        err.println("(seed " + options.seed() + ")"); // to repeat this run
       }
       if (promptTokens != null) {
         sample(model, promptTokens, options, args.has("json"), out);
@@ -149,51 +182,57 @@ final class SampleCommand implements Command {
       prompt = all.toString();
     }
     if (prompt.isEmpty()) {
-      throw new UsageException("the prompt is empty (give --prompt, --prompt-file, standard input, "
-          + "or --unconditional)");
+      throw new UsageException(
+          "the prompt is empty (give --prompt, --prompt-file, standard input, "
+              + "or --unconditional)");
     }
     return prompt;
   }
 
-  /** Streams tokens as drawn when one sample is made at a time; else prints each batch when done. */
-  private static void sample(Gpt2Model model, int[] prompt, SampleOptions options, boolean json,
-                             PrintStream out) {
+  /**
+   * Streams tokens as drawn when one sample is made at a time; else prints each batch when done.
+   */
+  private static void sample(
+      Gpt2Model model, int[] prompt, SampleOptions options, boolean json, PrintStream out) {
     boolean streaming = !json && options.batchSize() == 1;
     ObjectMapper mapper = new ObjectMapper();
     TextStream text = new TextStream();
-    model.generate(prompt, options, new Gpt2Model.Listener() {
-      @Override
-      public void batchStarted(int firstSample) {
-        if (streaming) {
-          out.println(header(firstSample + 1));
-        }
-      }
-
-      @Override
-      public void accept(int sample, int token) {
-        if (streaming) {
-          out.print(text.push(token));
-          out.flush();
-        }
-      }
-
-      private int done;
-
-      @Override
-      public void batchDone(List<Gpt2Model.Generation> samples) {
-        for (Gpt2Model.Generation g : samples) {
-          done++;
-          if (json) {
-            out.println(json(mapper, g));
-          } else if (streaming) {
-            out.println(text.finish());
-          } else {
-            out.println(header(done));
-            out.println(g.text());
+    model.generate(
+        prompt,
+        options,
+        new Gpt2Model.Listener() {
+          @Override
+          public void batchStarted(int firstSample) {
+            if (streaming) {
+              out.println(header(firstSample + 1));
+            }
           }
-        }
-      }
-    });
+
+          @Override
+          public void accept(int sample, int token) {
+            if (streaming) {
+              out.print(text.push(token));
+              out.flush();
+            }
+          }
+
+          private int done;
+
+          @Override
+          public void batchDone(List<Gpt2Model.Generation> samples) {
+            for (Gpt2Model.Generation g : samples) {
+              done++;
+              if (json) {
+                out.println(json(mapper, g));
+              } else if (streaming) {
+                out.println(text.finish());
+              } else {
+                out.println(header(done));
+                out.println(g.text());
+              }
+            }
+          }
+        });
     if (!json) {
       out.println(RULE + RULE);
     }

@@ -30,12 +30,29 @@ final class ScoreCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(Option.builder().longOpt("model-dir").hasArg().argName("DIR")
-            .desc("OpenAI-layout model directory").build())
-        .addOption(Option.builder().longOpt("text").hasArg().argName("TEXT").desc("text to score").build())
-        .addOption(Option.builder().longOpt("file").hasArg().argName("FILE").desc("UTF-8 file to score").build())
-        .addOption(Option.builder().longOpt("tokens").hasArg().argName("IDS")
-            .desc("comma-separated token ids to score").build())
+        .addOption(
+            Option.builder()
+                .longOpt("model-dir")
+                .hasArg()
+                .argName("DIR")
+                .desc("OpenAI-layout model directory")
+                .build())
+        .addOption(
+            Option.builder().longOpt("text").hasArg().argName("TEXT").desc("text to score").build())
+        .addOption(
+            Option.builder()
+                .longOpt("file")
+                .hasArg()
+                .argName("FILE")
+                .desc("UTF-8 file to score")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("tokens")
+                .hasArg()
+                .argName("IDS")
+                .desc("comma-separated token ids to score")
+                .build())
         .addOption(Option.builder().longOpt("json").desc("print one JSON object").build());
   }
 
@@ -58,8 +75,12 @@ final class ScoreCommand implements Command {
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       for (int t : tokens) {
         if (t < 0 || t >= model.hparams().nVocab()) {
-          throw new UsageException("--tokens: id " + t + " is outside the model's vocabulary [0, "
-              + model.hparams().nVocab() + ")");
+          throw new UsageException(
+              "--tokens: id "
+                  + t
+                  + " is outside the model's vocabulary [0, "
+                  + model.hparams().nVocab()
+                  + ")");
         }
       }
       logprobs = model.score(tokens);
@@ -77,11 +98,12 @@ final class ScoreCommand implements Command {
     } else {
       out.printf("%6s %7s %12s  %s%n", "pos", "token", "logprob", "text");
       for (int i = 0; i < logprobs.length; i++) {
-        out.printf("%6d %7d %12.6f  %s%n", i + 1, tokens[i + 1], logprobs[i],
-            printable(tokens[i + 1]));
+        out.printf(
+            "%6d %7d %12.6f  %s%n", i + 1, tokens[i + 1], logprobs[i], printable(tokens[i + 1]));
       }
-      out.printf("total %.6f  mean %.6f  perplexity %.4f  (%d tokens scored)%n", total, mean,
-          Math.exp(-mean), logprobs.length);
+      out.printf(
+          "total %.6f  mean %.6f  perplexity %.4f  (%d tokens scored)%n",
+          total, mean, Math.exp(-mean), logprobs.length);
     }
     return 0;
   }
@@ -95,7 +117,8 @@ final class ScoreCommand implements Command {
   }
 
   private static int[] tokens(Args args) throws IOException {
-    int given = (args.has("text") ? 1 : 0) + (args.has("file") ? 1 : 0) + (args.has("tokens") ? 1 : 0);
+    int given =
+        (args.has("text") ? 1 : 0) + (args.has("file") ? 1 : 0) + (args.has("tokens") ? 1 : 0);
     if (given != 1) {
       throw new UsageException("give exactly one of --text, --file, --tokens");
     }
@@ -110,8 +133,11 @@ final class ScoreCommand implements Command {
 
   static int[] parseIds(String csv) {
     try {
-      return Arrays.stream(csv.split(",")).map(String::trim).filter(s -> !s.isEmpty())
-          .mapToInt(Integer::parseInt).toArray();
+      return Arrays.stream(csv.split(","))
+          .map(String::trim)
+          .filter(s -> !s.isEmpty())
+          .mapToInt(Integer::parseInt)
+          .toArray();
     } catch (NumberFormatException e) {
       throw new UsageException("--tokens expects comma-separated integers, got '" + csv + "'");
     }

@@ -21,10 +21,12 @@ import java.util.stream.Stream;
  * bars) passes through as it comes.
  */
 final class StderrFilter {
-  private static final List<byte[]> NOISE_PREFIXES = Stream.of(
-          "WARNING: All log messages before absl::InitializeLog()",
-          "[libprotobuf ERROR external/com_google_protobuf/src/google/protobuf/text_format.cc:")
-      .map(p -> p.getBytes(StandardCharsets.US_ASCII)).toList();
+  private static final List<byte[]> NOISE_PREFIXES =
+      Stream.of(
+              "WARNING: All log messages before absl::InitializeLog()",
+              "[libprotobuf ERROR external/com_google_protobuf/src/google/protobuf/text_format.cc:")
+          .map(p -> p.getBytes(StandardCharsets.US_ASCII))
+          .toList();
   private static final Pattern ABSL_LINE = Pattern.compile("^[IW]\\d{4} .*");
 
   private StderrFilter() {}
@@ -39,29 +41,36 @@ final class StderrFilter {
     } catch (IOException e) {
       LibC.close(pipe[0]);
       LibC.close(pipe[1]);
-      return;  // no /proc: the log shows
+      return; // no /proc: the log shows
     }
     LibC.close(pipe[0]);
     LibC.dup2(pipe[1], LibC.STDERR);
     LibC.close(pipe[1]);
-    Thread copier = new Thread(() -> {
-      try (in; OutputStream out = new BufferedOutputStream(toDescriptor(original))) {
-        filter(in, out);
-      } catch (IOException ignored) {
-        // standard error is gone: nothing left to show
-      }
-    }, "stderr-filter");
+    Thread copier =
+        new Thread(
+            () -> {
+              try (in;
+                  OutputStream out = new BufferedOutputStream(toDescriptor(original))) {
+                filter(in, out);
+              } catch (IOException ignored) {
+                // standard error is gone: nothing left to show
+              }
+            },
+            "stderr-filter");
     copier.setDaemon(true);
     copier.start();
     // at exit, give standard error back (closing the pipe) and let the copier pass its last lines
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      LibC.dup2(original, LibC.STDERR);
-      try {
-        copier.join(2000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  LibC.dup2(original, LibC.STDERR);
+                  try {
+                    copier.join(2000);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                }));
   }
 
   private static OutputStream toDescriptor(int fd) {
@@ -82,7 +91,7 @@ final class StderrFilter {
   static void filter(InputStream in, OutputStream out) throws IOException {
     byte[] line = new byte[8192];
     int len = 0;
-    boolean passing = false;  // the current line is known to be ours: copy straight through
+    boolean passing = false; // the current line is known to be ours: copy straight through
     boolean dropping = false;
     int b;
     while ((b = in.read()) != -1) {
@@ -119,7 +128,8 @@ final class StderrFilter {
   /** TRUE: a log line to drop; FALSE: not one; null: too early to say. */
   private static Boolean classify(byte[] line, int len) {
     for (byte[] prefix : NOISE_PREFIXES) {
-      if (Arrays.equals(line, 0, Math.min(len, prefix.length), prefix, 0, Math.min(len, prefix.length))) {
+      if (Arrays.equals(
+          line, 0, Math.min(len, prefix.length), prefix, 0, Math.min(len, prefix.length))) {
         return len >= prefix.length ? Boolean.TRUE : null;
       }
     }

@@ -2,12 +2,12 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.util.LibC;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -20,13 +20,14 @@ final class TfRuntime {
   // The work happens in TF's native code; the JVM should start fast and stay small: the C1
   // compiler leaves the two cores to TF, and the serial collector keeps the heap's footprint down
   // (docs/benchmarks.md, "Start-up").
-  private static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+  private static final List<String> JVM_FLAGS =
+      List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
 
   private TfRuntime() {}
 
   /**
-   * Puts {@link #environment}'s settings into this process's environment, then, once, replaces
-   * this JVM by one with {@link #JVM_FLAGS} (exec: same PID, same standard streams, and the new
+   * Puts {@link #environment}'s settings into this process's environment, then, once, replaces this
+   * JVM by one with {@link #JVM_FLAGS} (exec: same PID, same standard streams, and the new
    * environment). Call before TF loads; if exec fails, this JVM carries on as it is.
    */
   static void configure(boolean verbose, String[] argv) {
@@ -73,7 +74,9 @@ final class TfRuntime {
     return out;
   }
 
-  /** {@code flags} with {@code flag} (--name or --name=value) appended unless it sets name already. */
+  /**
+   * {@code flags} with {@code flag} (--name or --name=value) appended unless it sets name already.
+   */
   static String addFlag(String flags, String flag) {
     if (flags == null || flags.isBlank()) {
       return flag;
@@ -83,13 +86,16 @@ final class TfRuntime {
   }
 
   /**
-   * $GPT2_XLA_CACHE, else $XDG_CACHE_HOME/gpt2j/xla or ~/.cache/gpt2j/xla; null (no cache, and
-   * one line saying why) when it cannot be created.
+   * $GPT2_XLA_CACHE, else $XDG_CACHE_HOME/gpt2j/xla or ~/.cache/gpt2j/xla; null (no cache, and one
+   * line saying why) when it cannot be created.
    */
   static Path xlaCacheDir(Map<String, String> env) {
-    Path dir = env.containsKey("GPT2_XLA_CACHE") ? Path.of(env.get("GPT2_XLA_CACHE"))
-        : env.containsKey("XDG_CACHE_HOME") ? Path.of(env.get("XDG_CACHE_HOME"), "gpt2j", "xla")
-        : Path.of(System.getProperty("user.home"), ".cache", "gpt2j", "xla");
+    Path dir =
+        env.containsKey("GPT2_XLA_CACHE")
+            ? Path.of(env.get("GPT2_XLA_CACHE"))
+            : env.containsKey("XDG_CACHE_HOME")
+                ? Path.of(env.get("XDG_CACHE_HOME"), "gpt2j", "xla")
+                : Path.of(System.getProperty("user.home"), ".cache", "gpt2j", "xla");
     try {
       return Files.createDirectories(dir).toAbsolutePath();
     } catch (IOException | RuntimeException e) {

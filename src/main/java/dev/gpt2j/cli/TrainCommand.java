@@ -26,10 +26,25 @@ final class TrainCommand implements Command {
 
   @Override
   public Options options() {
-    Options o = new Options().addOption(Option.builder().longOpt("config").hasArg().argName("FILE")
-        .desc("a .properties file of the keys below (e.g. configs/shakespeare.properties)").build());
-    TrainConfig.KEYS.forEach((key, k) -> o.addOption(Option.builder().longOpt(key).hasArg()
-        .argName("V").desc(k.help() + " (default " + k.defaultValue() + ")").build()));
+    Options o =
+        new Options()
+            .addOption(
+                Option.builder()
+                    .longOpt("config")
+                    .hasArg()
+                    .argName("FILE")
+                    .desc(
+                        "a .properties file of the keys below (e.g. configs/shakespeare.properties)")
+                    .build());
+    TrainConfig.KEYS.forEach(
+        (key, k) ->
+            o.addOption(
+                Option.builder()
+                    .longOpt(key)
+                    .hasArg()
+                    .argName("V")
+                    .desc(k.help() + " (default " + k.defaultValue() + ")")
+                    .build()));
     return o;
   }
 
@@ -48,32 +63,38 @@ final class TrainCommand implements Command {
       }
     }
     if (args.rest().length > 0) {
-      throw new UsageException("unexpected argument '" + args.rest()[0] + "' (options are --key=value)");
+      throw new UsageException(
+          "unexpected argument '" + args.rest()[0] + "' (options are --key=value)");
     }
     TrainConfig config;
     try {
-      config = TrainConfig.load(args.has("config") ? Path.of(args.string("config", null)) : null, overrides);
+      config =
+          TrainConfig.load(
+              args.has("config") ? Path.of(args.string("config", null)) : null, overrides);
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
     AtomicBoolean stop = new AtomicBoolean();
     CountDownLatch finished = new CountDownLatch(1);
-    Thread saveOnExit = new Thread(() -> {
-      stop.set(true);
-      try {
-        finished.await(10, TimeUnit.MINUTES);  // the loop saves, then lets the JVM go
-      } catch (InterruptedException ignored) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread saveOnExit =
+        new Thread(
+            () -> {
+              stop.set(true);
+              try {
+                finished.await(10, TimeUnit.MINUTES); // the loop saves, then lets the JVM go
+              } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+              }
+            });
     Runtime.getRuntime().addShutdownHook(saveOnExit);
     try {
       Trainer.Outcome outcome = new Trainer(config, out, stop::get).run();
       if (outcome.stoppedEarly()) {
         return 0;
       }
-      out.printf("done: iter %d, train loss %.4f, val loss %.4f%n", outcome.iter(), outcome.trainLoss(),
-          outcome.valLoss());
+      out.printf(
+          "done: iter %d, train loss %.4f, val loss %.4f%n",
+          outcome.iter(), outcome.trainLoss(), outcome.valLoss());
       return 0;
     } catch (Trainer.DivergedException e) {
       err.println("gpt2 train: " + e.getMessage());

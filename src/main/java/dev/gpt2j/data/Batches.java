@@ -4,9 +4,9 @@ import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 /**
- * Random training windows from a token file, as nanoGPT's get_batch: x = data[i : i+T],
- * y = data[i+1 : i+1+T] at uniformly random i. The offsets are a pure function of
- * (seed, stream, step), so a resumed run draws exactly the batches the uninterrupted run would.
+ * Random training windows from a token file, as nanoGPT's get_batch: x = data[i : i+T], y =
+ * data[i+1 : i+1+T] at uniformly random i. The offsets are a pure function of (seed, stream, step),
+ * so a resumed run draws exactly the batches the uninterrupted run would.
  */
 public final class Batches {
   public record Batch(int[][] x, int[][] y) {}
@@ -26,8 +26,14 @@ public final class Batches {
   /** Checks that the file holds at least one window of {@code blockSize} tokens and its target. */
   public void requireWindows(int blockSize) {
     if (tokens.length <= blockSize) {
-      throw new IllegalArgumentException(file + ": " + tokens.length + " tokens, need more than "
-          + "block_size (" + blockSize + "); prepare more text or a larger --val-fraction");
+      throw new IllegalArgumentException(
+          file
+              + ": "
+              + tokens.length
+              + " tokens, need more than "
+              + "block_size ("
+              + blockSize
+              + "); prepare more text or a larger --val-fraction");
     }
   }
 

@@ -1,6 +1,8 @@
 package dev.gpt2j.data;
 
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.util.Progress;
+import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -8,15 +10,13 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import dev.gpt2j.util.Progress;
-import dev.gpt2j.util.TextFiles;
 import me.tongfei.progressbar.ProgressBar;
 
 /**
  * Text to train.bin / val.bin. One file is split as nanoGPT's shakespeare prepare.py does: the
- * first (1 - val_fraction) of its characters train, the rest validate, each encoded on its own.
- * A directory's files (sorted by name) are encoded one by one and joined with end-of-text
- * tokens, and the token sequence is split at the same fraction.
+ * first (1 - val_fraction) of its characters train, the rest validate, each encoded on its own. A
+ * directory's files (sorted by name) are encoded one by one and joined with end-of-text tokens, and
+ * the token sequence is split at the same fraction.
  */
 public final class Prepare {
   public static final String TRAIN = "train.bin";
@@ -28,8 +28,10 @@ public final class Prepare {
 
   public static Counts prepare(Path input, Path outDir, double valFraction) {
     if (!(valFraction > 0 && valFraction < 1)) {
-      throw new IllegalArgumentException("--val-fraction must be in (0, 1): training needs "
-          + "validation tokens, got " + valFraction);
+      throw new IllegalArgumentException(
+          "--val-fraction must be in (0, 1): training needs "
+              + "validation tokens, got "
+              + valFraction);
     }
     List<Path> files = inputs(input);
     int[] train;
@@ -57,9 +59,15 @@ public final class Prepare {
       }
     }
     if (train.length == 0 || val.length == 0) {
-      throw new IllegalArgumentException("--input: " + input + " gives " + train.length + " train and "
-          + val.length + " val tokens; both need some (more text, or another --val-fraction); "
-          + "nothing was written");
+      throw new IllegalArgumentException(
+          "--input: "
+              + input
+              + " gives "
+              + train.length
+              + " train and "
+              + val.length
+              + " val tokens; both need some (more text, or another --val-fraction); "
+              + "nothing was written");
     }
     try {
       Files.createDirectories(outDir);

@@ -31,18 +31,20 @@ public final class TokenFile {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
       if (size % 2 != 0) {
-        throw new IllegalArgumentException(file + ": " + size + " bytes is not a whole number of "
-            + "uint16 tokens");
+        throw new IllegalArgumentException(
+            file + ": " + size + " bytes is not a whole number of " + "uint16 tokens");
       }
       if (size / 2 > Integer.MAX_VALUE) {
         throw new IllegalArgumentException(file + ": more than 2^31 tokens");
       }
-      ByteBuffer bytes = ch.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer bytes =
+          ch.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
       char[] tokens = new char[(int) (size / 2)];
       bytes.asCharBuffer().get(tokens);
       return tokens;
     } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException(file + ": not found (run `make data` or the prepare command)");
+      throw new IllegalArgumentException(
+          file + ": not found (run `make data` or the prepare command)");
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
     }

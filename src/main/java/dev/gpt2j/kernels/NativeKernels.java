@@ -18,11 +18,11 @@ import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 
 /**
- * Matrix-vector products for decoding steps, from our own TF op library ({@code src/main/c}),
- * which reads the weights faster than TF's MatMul does for one row per sequence
- * (docs/benchmarks.md, "Sampling"). The library is built with the jar when a C compiler is there;
- * without it, or with {@code GPT2J_NATIVE=0} in the environment, {@link #decodingStep} is TF's
- * MatMul, and one line says why.
+ * Matrix-vector products for decoding steps, from our own TF op library ({@code src/main/c}), which
+ * reads the weights faster than TF's MatMul does for one row per sequence (docs/benchmarks.md,
+ * "Sampling"). The library is built with the jar when a C compiler is there; without it, or with
+ * {@code GPT2J_NATIVE=0} in the environment, {@link #decodingStep} is TF's MatMul, and one line
+ * says why.
  */
 public final class NativeKernels {
   private NativeKernels() {}
@@ -53,8 +53,8 @@ public final class NativeKernels {
     return loaded() ? NativeKernels::oneRowPerSequence : Gpt2.MATMUL;
   }
 
-  private static Operand<TFloat32> oneRowPerSequence(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w,
-                                                     boolean transposeW) {
+  private static Operand<TFloat32> oneRowPerSequence(
+      Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW) {
     long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
     if (rows > MAX_NATIVE_ROWS) {
       return Gpt2.MATMUL.apply(tf, x, w, transposeW);
@@ -64,29 +64,40 @@ public final class NativeKernels {
     }
     Operand<TBool> few = tf.math.lessEqual(Gpt2.dim(tf, x, 0), tf.constant(MAX_NATIVE_ROWS));
     SwitchCond<TFloat32> branch = tf.switchCond(x, few);
-    return tf.merge(List.of(matVec(tf, branch.outputTrue(), w, transposeW),
-        Gpt2.MATMUL.apply(tf, branch.outputFalse(), w, transposeW))).output();
+    return tf.merge(
+            List.of(
+                matVec(tf, branch.outputTrue(), w, transposeW),
+                Gpt2.MATMUL.apply(tf, branch.outputFalse(), w, transposeW)))
+        .output();
   }
 
-  private static Operand<TFloat32> matVec(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW) {
+  private static Operand<TFloat32> matVec(
+      Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW) {
     String type = transposeW ? "Gpt2MatVecT" : "Gpt2MatVec";
-    return tf.scope().opBuilder(type, type).addInput(x.asOutput()).addInput(w.asOutput()).build().output(0);
+    return tf.scope()
+        .opBuilder(type, type)
+        .addInput(x.asOutput())
+        .addInput(w.asOutput())
+        .build()
+        .output(0);
   }
 
   private static boolean load() {
     if ("0".equals(System.getenv("GPT2J_NATIVE"))) {
-      return false;  // asked for, to compare: no line
+      return false; // asked for, to compare: no line
     }
     String why = tryLoad();
     if (why != null) {
-      System.err.println("[gpt2j] native decoding kernels not loaded (" + why + "); decoding uses TF's MatMul");
+      System.err.println(
+          "[gpt2j] native decoding kernels not loaded (" + why + "); decoding uses TF's MatMul");
     }
     return why == null;
   }
 
   // null when both ops are registered, else why not
   private static String tryLoad() {
-    if (!System.getProperty("os.name").startsWith("Linux") || !System.getProperty("os.arch").equals("amd64")) {
+    if (!System.getProperty("os.name").startsWith("Linux")
+        || !System.getProperty("os.arch").equals("amd64")) {
       return "they are built for Linux x86-64 only";
     }
     try (InputStream in = NativeKernels.class.getResourceAsStream(LIBRARY)) {
@@ -98,7 +109,9 @@ public final class NativeKernels {
       Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
       OpList registered = TensorFlow.loadLibrary(file.toString());
       Set<String> names = Set.copyOf(registered.getOpList().stream().map(OpDef::getName).toList());
-      return names.containsAll(OPS) ? null : "the library registered " + names + ", expected " + OPS;
+      return names.containsAll(OPS)
+          ? null
+          : "the library registered " + names + ", expected " + OPS;
     } catch (IOException | RuntimeException | UnsatisfiedLinkError e) {
       return e.getMessage();
     }

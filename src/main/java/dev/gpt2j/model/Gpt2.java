@@ -28,22 +28,27 @@ public final class Gpt2 {
 
   // [.., n] -> [.., n]; openai/gpt-2 gelu(): the tanh approximation
   public static Operand<TFloat32> gelu(Ops tf, Operand<TFloat32> x) {
-    Operand<TFloat32> inner = tf.math.mul(f(tf, Math.sqrt(2 / Math.PI)),
-        tf.math.add(x, tf.math.mul(f(tf, 0.044715), tf.math.pow(x, f(tf, 3)))));
+    Operand<TFloat32> inner =
+        tf.math.mul(
+            f(tf, Math.sqrt(2 / Math.PI)),
+            tf.math.add(x, tf.math.mul(f(tf, 0.044715), tf.math.pow(x, f(tf, 3)))));
     return tf.math.mul(tf.math.mul(f(tf, 0.5), x), tf.math.add(f(tf, 1), tf.math.tanh(inner)));
   }
 
   // [.., n] -> [.., n]; max-subtracted, over the last axis
   public static Operand<TFloat32> softmax(Ops tf, Operand<TFloat32> x) {
-    Operand<TFloat32> ex = tf.math.exp(tf.math.sub(x, tf.reduceMax(x, lastAxis(tf), ReduceMax.keepDims(true))));
+    Operand<TFloat32> ex =
+        tf.math.exp(tf.math.sub(x, tf.reduceMax(x, lastAxis(tf), ReduceMax.keepDims(true))));
     return tf.math.div(ex, tf.reduceSum(ex, lastAxis(tf), ReduceSum.keepDims(true)));
   }
 
   // [.., C] -> [.., C]; mean and variance over the last axis, eps 1e-5
   public static Operand<TFloat32> layerNorm(Ops tf, Operand<TFloat32> x, Params.LayerNorm p) {
     Operand<TFloat32> u = tf.math.mean(x, lastAxis(tf), Mean.keepDims(true));
-    Operand<TFloat32> s = tf.math.mean(tf.math.square(tf.math.sub(x, u)), lastAxis(tf), Mean.keepDims(true));
-    Operand<TFloat32> normed = tf.math.mul(tf.math.sub(x, u), tf.math.rsqrt(tf.math.add(s, f(tf, 1e-5))));
+    Operand<TFloat32> s =
+        tf.math.mean(tf.math.square(tf.math.sub(x, u)), lastAxis(tf), Mean.keepDims(true));
+    Operand<TFloat32> normed =
+        tf.math.mul(tf.math.sub(x, u), tf.math.rsqrt(tf.math.add(s, f(tf, 1e-5))));
     return tf.math.add(tf.math.mul(normed, p.g()), p.b());
   }
 
@@ -58,10 +63,12 @@ public final class Gpt2 {
   }
 
   /** TF's MatMul. */
-  public static final Product MATMUL = (tf, x, w, transposeW) -> tf.linalg.matMul(x, w, MatMul.transposeB(transposeW));
+  public static final Product MATMUL =
+      (tf, x, w, transposeW) -> tf.linalg.matMul(x, w, MatMul.transposeB(transposeW));
 
   // [.., nx] -> [.., nf]; OpenAI's conv1d: w is [1, nx, nf] as stored
-  public static Operand<TFloat32> linear(Ops tf, Operand<TFloat32> x, Params.Linear p, Product product) {
+  public static Operand<TFloat32> linear(
+      Ops tf, Operand<TFloat32> x, Params.Linear p, Product product) {
     long nx = p.w().shape().get(1);
     long nf = p.w().shape().get(2);
     Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, nx}));
@@ -78,9 +85,12 @@ public final class Gpt2 {
   // q [B, H, T, D], kv [B, H, S, D] -> [B, H, T, D]; causal: position i sees keys <= valid-T+i
   public static Operand<TFloat32> attention(Ops tf, Operand<TFloat32> q, Memory.KeysValues kv) {
     long d = q.shape().get(3);
-    Operand<TFloat32> w = tf.math.mul(tf.train.batchMatMul(q, kv.k(), TFloat32.class, BatchMatMul.adjY(true)),
-        f(tf, 1 / Math.sqrt(d)));
-    return tf.train.batchMatMul(softmax(tf, maskAttnWeights(tf, w, kv.valid())), kv.v(), TFloat32.class);
+    Operand<TFloat32> w =
+        tf.math.mul(
+            tf.train.batchMatMul(q, kv.k(), TFloat32.class, BatchMatMul.adjY(true)),
+            f(tf, 1 / Math.sqrt(d)));
+    return tf.train.batchMatMul(
+        softmax(tf, maskAttnWeights(tf, w, kv.valid())), kv.v(), TFloat32.class);
   }
 
   // [B, H, T, S] -> same; openai's mask_attn_weights: w*b - 1e10*(1-b), b[i, j] = i >= j - ns + T
@@ -89,20 +99,30 @@ public final class Gpt2 {
     Operand<TInt32> nd = dim(tf, w, 2);
     Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), nd, tf.constant(1)), tf.constant(1));
     Operand<TInt32> j = tf.range(tf.constant(0), dim(tf, w, 3), tf.constant(1));
-    Operand<TFloat32> b = tf.dtypes.cast(tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
+    Operand<TFloat32> b =
+        tf.dtypes.cast(
+            tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
     return tf.math.sub(tf.math.mul(w, b), tf.math.mul(f(tf, 1e10), tf.math.sub(f(tf, 1), b)));
   }
 
   record AttnOut(Operand<TFloat32> a, Operand<TFloat32> present) {}
 
-  // x [B, T, C] -> a [B, T, C], present [B, 2, H, T, D]; memory (or null) supplies earlier positions
-  static AttnOut mha(Ops tf, Operand<TFloat32> x, Params.Attn p, int nHead, int layer, Memory memory,
-                     Product product) {
+  // x [B, T, C] -> a [B, T, C], present [B, 2, H, T, D]; memory (or null) supplies earlier
+  // positions
+  static AttnOut mha(
+      Ops tf,
+      Operand<TFloat32> x,
+      Params.Attn p,
+      int nHead,
+      int layer,
+      Memory memory,
+      Product product) {
     Operand<TFloat32> c = linear(tf.withSubScope("c_attn"), x, p.cAttn(), product);
     List<Output<TFloat32>> qkv = tf.split(tf.constant(2), c, 3L).output();
     Operand<TFloat32> q = splitHeads(tf, qkv.get(0), nHead);
-    Memory.KeysValues kv = new Memory.KeysValues(tf, splitHeads(tf, qkv.get(1), nHead),
-        splitHeads(tf, qkv.get(2), nHead));
+    Memory.KeysValues kv =
+        new Memory.KeysValues(
+            tf, splitHeads(tf, qkv.get(1), nHead), splitHeads(tf, qkv.get(2), nHead));
     Operand<TFloat32> present = tf.stack(List.of(kv.k(), kv.v()), Stack.axis(1L));
     if (memory != null) {
       kv = memory.extend(tf, layer, kv);
@@ -114,57 +134,93 @@ public final class Gpt2 {
   record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
 
   // [B, T, C] -> [B, T, C]; pre-norm residual block
-  static BlockOut transformerBlock(Ops tf, Operand<TFloat32> x, Params.Block p, int nHead, int layer,
-                                   Memory memory, Product product) {
-    AttnOut attn = mha(tf.withSubScope("attn"), layerNorm(tf.withSubScope("ln_1"), x, p.ln1()), p.attn(),
-        nHead, layer, memory, product);
+  static BlockOut transformerBlock(
+      Ops tf,
+      Operand<TFloat32> x,
+      Params.Block p,
+      int nHead,
+      int layer,
+      Memory memory,
+      Product product) {
+    AttnOut attn =
+        mha(
+            tf.withSubScope("attn"),
+            layerNorm(tf.withSubScope("ln_1"), x, p.ln1()),
+            p.attn(),
+            nHead,
+            layer,
+            memory,
+            product);
     x = tf.math.add(x, attn.a());
-    Operand<TFloat32> m = ffn(tf.withSubScope("mlp"), layerNorm(tf.withSubScope("ln_2"), x, p.ln2()), p.mlp(),
-        product);
+    Operand<TFloat32> m =
+        ffn(
+            tf.withSubScope("mlp"),
+            layerNorm(tf.withSubScope("ln_2"), x, p.ln2()),
+            p.mlp(),
+            product);
     return new BlockOut(tf.math.add(x, m), attn.present());
   }
 
   /**
-   * What {@link #gpt2} gives: {@code h} the final hidden states after ln_f [B, T, C], {@code logits}
-   * [B, T, n_vocab], {@code present} the new keys and values [B, n_layer, 2, H, T, D]. A graph run
-   * computes only what it fetches: training fetches h (its output layer is {@code train.HeadLoss}).
+   * What {@link #gpt2} gives: {@code h} the final hidden states after ln_f [B, T, C], {@code
+   * logits} [B, T, n_vocab], {@code present} the new keys and values [B, n_layer, 2, H, T, D]. A
+   * graph run computes only what it fetches: training fetches h (its output layer is {@code
+   * train.HeadLoss}).
    */
   public record Forward(Operand<TFloat32> h, Operand<TFloat32> logits, Operand<TFloat32> present) {}
 
   // tokens [B, T] int32 -> Forward; memory (or null) holds earlier positions; openai/gpt-2 model()
-  public static Forward gpt2(Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory,
-                             Product product) {
+  public static Forward gpt2(
+      Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory, Product product) {
     Ops model = tf.withSubScope("model");
     Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
     // start + range(t), not range(start, start + t): its length stays static when t is
-    Operand<TInt32> positions = model.math.add(start, model.range(model.constant(0), dim(model, tokens, 1),
-        model.constant(1)));
-    Operand<TFloat32> h = model.math.add(model.gather(p.wte(), tokens, model.constant(0)),
-        model.gather(p.wpe(), positions, model.constant(0)));
+    Operand<TInt32> positions =
+        model.math.add(
+            start, model.range(model.constant(0), dim(model, tokens, 1), model.constant(1)));
+    Operand<TFloat32> h =
+        model.math.add(
+            model.gather(p.wte(), tokens, model.constant(0)),
+            model.gather(p.wpe(), positions, model.constant(0)));
     List<Operand<TFloat32>> presents = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
-      BlockOut out = transformerBlock(model.withSubScope("h" + layer), h, p.h().get(layer), hp.nHead(), layer,
-          memory, product);
+      BlockOut out =
+          transformerBlock(
+              model.withSubScope("h" + layer),
+              h,
+              p.h().get(layer),
+              hp.nHead(),
+              layer,
+              memory,
+              product);
       h = out.x();
       presents.add(out.present());
     }
     h = layerNorm(model.withSubScope("ln_f"), h, p.lnF());
-    return new Forward(h, lmHead(model, h, p.wte(), product), model.stack(presents, Stack.axis(1L)));
+    return new Forward(
+        h, lmHead(model, h, p.wte(), product), model.stack(presents, Stack.axis(1L)));
   }
 
   // [.., C] -> [.., n_vocab]; the output head is tied to the token embedding wte
-  static Operand<TFloat32> lmHead(Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte, Product product) {
+  static Operand<TFloat32> lmHead(
+      Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte, Product product) {
     Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, wte.shape().get(1)}));
-    return tf.reshape(product.apply(tf, flat, wte, true),
+    return tf.reshape(
+        product.apply(tf, flat, wte, true),
         shapeList(tf, h, h.shape().numDimensions() - 1, wte.shape().get(0)));
   }
 
   // logits [B, T, n_vocab], targets [B, T] -> [B, T]: log p(target) under softmax(logits), from
   // TF's fused SparseSoftmaxCrossEntropyWithLogits (one pass over the [B*T, n_vocab] logits)
-  public static Operand<TFloat32> logprobs(Ops tf, Operand<TFloat32> logits, Operand<TInt32> targets) {
-    Operand<TFloat32> flat = tf.reshape(logits, tf.stack(List.of(tf.constant(-1), dim(tf, logits, 2))));
-    Operand<TFloat32> xent = tf.nn.sparseSoftmaxCrossEntropyWithLogits(flat,
-        tf.reshape(targets, tf.constant(new int[] {-1}))).loss();
+  public static Operand<TFloat32> logprobs(
+      Ops tf, Operand<TFloat32> logits, Operand<TInt32> targets) {
+    Operand<TFloat32> flat =
+        tf.reshape(logits, tf.stack(List.of(tf.constant(-1), dim(tf, logits, 2))));
+    Operand<TFloat32> xent =
+        tf.nn
+            .sparseSoftmaxCrossEntropyWithLogits(
+                flat, tf.reshape(targets, tf.constant(new int[] {-1})))
+            .loss();
     return tf.math.neg(tf.reshape(xent, tf.shape(targets)));
   }
 
@@ -187,7 +243,8 @@ public final class Gpt2 {
   // [.., a, b] -> [.., a*b]; openai's merge_states
   static Operand<TFloat32> mergeStates(Ops tf, Operand<TFloat32> x) {
     int rank = x.shape().numDimensions();
-    return tf.reshape(x, shapeList(tf, x, rank - 2, x.shape().get(rank - 2) * x.shape().get(rank - 1)));
+    return tf.reshape(
+        x, shapeList(tf, x, rank - 2, x.shape().get(rank - 2) * x.shape().get(rank - 1)));
   }
 
   // openai's shape_list(x)[:keep] + tail, as one shape operand. A constant when the graph knows
@@ -195,18 +252,26 @@ public final class Gpt2 {
   // and a decoding step would run hundreds of these tiny ops per token otherwise.
   private static Operand<TInt32> shapeList(Ops tf, Operand<?> x, int keep, long... tail) {
     Shape shape = x.shape();
-    if (!shape.isUnknown() && Arrays.stream(shape.asArray(), 0, keep).filter(n -> n < 0).count() <= 1) {
-      return tf.constant(LongStream.concat(Arrays.stream(shape.asArray(), 0, keep), Arrays.stream(tail))
-          .mapToInt(Math::toIntExact).toArray());
+    if (!shape.isUnknown()
+        && Arrays.stream(shape.asArray(), 0, keep).filter(n -> n < 0).count() <= 1) {
+      return tf.constant(
+          LongStream.concat(Arrays.stream(shape.asArray(), 0, keep), Arrays.stream(tail))
+              .mapToInt(Math::toIntExact)
+              .toArray());
     }
-    return tf.concat(List.of(tf.stridedSlice(tf.shape(x), Indices.sliceTo(keep)),
-        tf.constant(Arrays.stream(tail).mapToInt(Math::toIntExact).toArray())), tf.constant(0));
+    return tf.concat(
+        List.of(
+            tf.stridedSlice(tf.shape(x), Indices.sliceTo(keep)),
+            tf.constant(Arrays.stream(tail).mapToInt(Math::toIntExact).toArray())),
+        tf.constant(0));
   }
 
   /** Dimension {@code axis} of {@code x}: a constant when the graph knows it. */
   public static Operand<TInt32> dim(Ops tf, Operand<?> x, int axis) {
     long known = x.shape().isUnknown() ? -1 : x.shape().get(axis);
-    return known >= 0 ? tf.constant((int) known) : tf.gather(tf.shape(x), tf.constant(axis), tf.constant(0));
+    return known >= 0
+        ? tf.constant((int) known)
+        : tf.gather(tf.shape(x), tf.constant(axis), tf.constant(0));
   }
 
   private static Operand<TInt32> lastAxis(Ops tf) {

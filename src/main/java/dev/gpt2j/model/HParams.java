@@ -19,9 +19,10 @@ public record HParams(
 
   public static final int GPT2_VOCAB = 50257;
   public static final String FILE_NAME = "hparams.json";
-  private static final List<String> KEYS = List.of("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer");
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(SerializationFeature.INDENT_OUTPUT);
+  private static final List<String> KEYS =
+      List.of("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer");
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   public HParams {
     positive("n_vocab", nVocab);
@@ -30,8 +31,12 @@ public record HParams(
     positive("n_head", nHead);
     positive("n_layer", nLayer);
     if (nVocab > GPT2_VOCAB) {
-      throw new IllegalArgumentException("n_vocab (" + nVocab + ") exceeds GPT-2's tokenizer, which has "
-          + GPT2_VOCAB + " ids: the extra rows could never be read or written");
+      throw new IllegalArgumentException(
+          "n_vocab ("
+              + nVocab
+              + ") exceeds GPT-2's tokenizer, which has "
+              + GPT2_VOCAB
+              + " ids: the extra rows could never be read or written");
     }
     if (nEmbd % nHead != 0) {
       throw new IllegalArgumentException(
@@ -53,17 +58,22 @@ public record HParams(
   /** Number of trainable parameters (the output head is tied to wte). */
   public long parameterCount() {
     long e = nEmbd;
-    long perLayer = 2 * 2 * e                 // ln_1, ln_2
-        + e * 3 * e + 3 * e                    // c_attn
-        + e * e + e                            // attn c_proj
-        + e * 4 * e + 4 * e                    // c_fc
-        + 4 * e * e + e;                       // mlp c_proj
+    long perLayer =
+        2 * 2 * e // ln_1, ln_2
+            + e * 3 * e
+            + 3 * e // c_attn
+            + e * e
+            + e // attn c_proj
+            + e * 4 * e
+            + 4 * e // c_fc
+            + 4 * e * e
+            + e; // mlp c_proj
     return (long) nVocab * e + (long) nCtx * e + nLayer * perLayer + 2 * e;
   }
 
   /**
-   * Parses OpenAI's hparams.json text; an IllegalArgumentException names the key that is missing
-   * or wrong.
+   * Parses OpenAI's hparams.json text; an IllegalArgumentException names the key that is missing or
+   * wrong.
    */
   public static HParams fromJson(String json) {
     JsonNode tree;

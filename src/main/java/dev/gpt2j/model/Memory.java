@@ -16,8 +16,8 @@ import org.tensorflow.types.TInt32;
 public interface Memory {
   /**
    * One layer's keys and values, [B, H, S, D] each, of which the first {@code valid} (int32 scalar)
-   * positions hold keys: a preallocated cache may be longer than what it holds, and attention
-   * masks its tail.
+   * positions hold keys: a preallocated cache may be longer than what it holds, and attention masks
+   * its tail.
    */
   record KeysValues(Operand<TFloat32> k, Operand<TFloat32> v, Operand<TInt32> valid) {
     /** Keys and values that are all valid. */
@@ -44,7 +44,9 @@ public interface Memory {
       @Override
       public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
         List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
-        return new KeysValues(tf, tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
+        return new KeysValues(
+            tf,
+            tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
             tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
       }
     };

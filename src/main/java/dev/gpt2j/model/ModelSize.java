@@ -22,8 +22,10 @@ public enum ModelSize {
     return Arrays.stream(values())
         .filter(s -> s.label.equalsIgnoreCase(label))
         .findFirst()
-        .orElseThrow(() -> new IllegalArgumentException(
-            "unknown model size '" + label + "', expected one of " + labels()));
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "unknown model size '" + label + "', expected one of " + labels()));
   }
 
   public static String labels() {

@@ -22,15 +22,21 @@ public final class ModelVariables {
   /** How OpenAI's model.py initialises a variable. */
   public sealed interface Init {
     record Normal(double stddev) implements Init {}
+
     record Constant(float value) implements Init {}
   }
 
   /**
-   * One checkpoint tensor. {@code decay} marks matrices and embeddings, the tensors that get
-   * weight decay (not biases, not norm gains).
+   * One checkpoint tensor. {@code decay} marks matrices and embeddings, the tensors that get weight
+   * decay (not biases, not norm gains).
    */
-  public record Variable(String name, long[] shape, Init init, boolean decay,
-                         Operand<? extends TType> handle, Operand<TFloat32> value) {
+  public record Variable(
+      String name,
+      long[] shape,
+      Init init,
+      boolean decay,
+      Operand<? extends TType> handle,
+      Operand<TFloat32> value) {
     public long size() {
       long n = 1;
       for (long d : shape) {
@@ -52,11 +58,14 @@ public final class ModelVariables {
     List<Params.Block> blocks = new ArrayList<>();
     for (int i = 0; i < hp.nLayer(); i++) {
       String s = "model/h" + i + "/";
-      blocks.add(new Params.Block(
-          layerNorm(s + "ln_1", nx),
-          new Params.Attn(linear(s + "attn/c_attn", nx, 3 * nx), linear(s + "attn/c_proj", nx, nx)),
-          layerNorm(s + "ln_2", nx),
-          new Params.Mlp(linear(s + "mlp/c_fc", nx, 4 * nx), linear(s + "mlp/c_proj", 4 * nx, nx))));
+      blocks.add(
+          new Params.Block(
+              layerNorm(s + "ln_1", nx),
+              new Params.Attn(
+                  linear(s + "attn/c_attn", nx, 3 * nx), linear(s + "attn/c_proj", nx, nx)),
+              layerNorm(s + "ln_2", nx),
+              new Params.Mlp(
+                  linear(s + "mlp/c_fc", nx, 4 * nx), linear(s + "mlp/c_proj", 4 * nx, nx))));
     }
     this.params = new Params(wte, wpe, List.copyOf(blocks), layerNorm("model/ln_f", nx));
   }
@@ -92,11 +101,13 @@ public final class ModelVariables {
       Operand<TFloat32> value;
       if (v.init() instanceof Init.Normal n) {
         Operand<TInt64> pair = init.stack(List.of(seed, init.constant((long) i)));
-        value = init.math.mul(
-            init.random.statelessRandomNormal(init.constant(v.shape()), pair),
-            init.constant((float) n.stddev()));
+        value =
+            init.math.mul(
+                init.random.statelessRandomNormal(init.constant(v.shape()), pair),
+                init.constant((float) n.stddev()));
       } else {
-        value = init.fill(init.constant(v.shape()), init.constant(((Init.Constant) v.init()).value()));
+        value =
+            init.fill(init.constant(v.shape()), init.constant(((Init.Constant) v.init()).value()));
       }
       assigns.add(init.assignVariableOp(v.handle(), value));
     }
@@ -110,8 +121,8 @@ public final class ModelVariables {
   }
 
   /**
-   * A float32 resource variable named {@code name} (its TF resource name too, so two graphs
-   * never share it by accident), with a read of its value.
+   * A float32 resource variable named {@code name} (its TF resource name too, so two graphs never
+   * share it by accident), with a read of its value.
    */
   public static Variable create(Ops tf, String name, Init init, boolean decay, long... shape) {
     Ops scope = tf;
@@ -119,10 +130,15 @@ public final class ModelVariables {
     for (int i = 0; i < parts.length - 1; i++) {
       scope = scope.withSubScope(parts[i]);
     }
-    Operand<? extends TType> handle = scope.withName(parts[parts.length - 1])
-        .varHandleOp(TFloat32.class, Shape.of(shape), VarHandleOp.sharedName(name));
-    Operand<TFloat32> value = scope.withSubScope(parts[parts.length - 1]).withName("read")
-        .readVariableOp(handle, TFloat32.class);
+    Operand<? extends TType> handle =
+        scope
+            .withName(parts[parts.length - 1])
+            .varHandleOp(TFloat32.class, Shape.of(shape), VarHandleOp.sharedName(name));
+    Operand<TFloat32> value =
+        scope
+            .withSubScope(parts[parts.length - 1])
+            .withName("read")
+            .readVariableOp(handle, TFloat32.class);
     return new Variable(name, shape, init, decay, handle, value);
   }
 

@@ -5,9 +5,9 @@ import org.tensorflow.Operand;
 import org.tensorflow.types.TFloat32;
 
 /**
- * The model's weights as a tree mirroring OpenAI's checkpoint ({@code model/h3/attn/c_attn/w}, ...).
- * Leaves are graph operands (variable reads), so the math functions in {@link Gpt2} never touch
- * variables themselves.
+ * The model's weights as a tree mirroring OpenAI's checkpoint ({@code model/h3/attn/c_attn/w},
+ * ...). Leaves are graph operands (variable reads), so the math functions in {@link Gpt2} never
+ * touch variables themselves.
  */
 public record Params(Operand<TFloat32> wte, Operand<TFloat32> wpe, List<Block> h, LayerNorm lnF) {
 

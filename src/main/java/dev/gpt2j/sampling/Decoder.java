@@ -40,8 +40,8 @@ public final class Decoder {
   public static void requireFits(HParams hp, int[] prompt, int length, boolean slidingWindow) {
     for (int t : prompt) {
       if (t < 0 || t >= hp.nVocab()) {
-        throw new IllegalArgumentException("prompt token " + t + " is outside the model's vocabulary [0, "
-            + hp.nVocab() + ")");
+        throw new IllegalArgumentException(
+            "prompt token " + t + " is outside the model's vocabulary [0, " + hp.nVocab() + ")");
       }
     }
     int promptLength = prompt.length;
@@ -49,9 +49,14 @@ public final class Decoder {
       throw new IllegalArgumentException("the prompt is empty (give a prompt, or --unconditional)");
     }
     if (!slidingWindow && promptLength + length > hp.nCtx()) {
-      throw new IllegalArgumentException("prompt (" + promptLength + " tokens) + --length (" + length
-          + ") exceeds the model's context of " + hp.nCtx()
-          + " tokens; shorten them or pass --sliding-window");
+      throw new IllegalArgumentException(
+          "prompt ("
+              + promptLength
+              + " tokens) + --length ("
+              + length
+              + ") exceeds the model's context of "
+              + hp.nCtx()
+              + " tokens; shorten them or pass --sliding-window");
     }
   }
 
@@ -60,11 +65,17 @@ public final class Decoder {
    *
    * @param stream index of this batch among all batches of a run, so each gets its own draws
    * @param useCache false recomputes the whole sequence every step (the reference for tests)
-   * @return the generated tokens of each row (without the prompt; cut before an end-of-text
-   *     token when the options say to stop there)
+   * @return the generated tokens of each row (without the prompt; cut before an end-of-text token
+   *     when the options say to stop there)
    */
-  public int[][] generate(int[] prompt, int rows, SampleOptions o, int length, long stream, boolean useCache,
-                          Sink sink) {
+  public int[][] generate(
+      int[] prompt,
+      int rows,
+      SampleOptions o,
+      int length,
+      long stream,
+      boolean useCache,
+      Sink sink) {
     HParams hp = g.hp;
     requireFits(hp, prompt, length, o.slidingWindow());
     List<List<Integer>> context = new ArrayList<>();
@@ -75,11 +86,11 @@ public final class Decoder {
     }
     boolean[] done = new boolean[rows];
     Operand<TInt32> head = g.next(o);
-    int cached = 0;  // positions held in the KV cache
+    int cached = 0; // positions held in the KV cache
     int[][] feed = null;
     try (TFloat32 t = TFloat32.scalarOf((float) o.temperature());
-         TInt32 k = TInt32.scalarOf(o.topK());
-         TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
+        TInt32 k = TInt32.scalarOf(o.topK());
+        TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
       for (int step = 0; step < length && !allDone(done); step++) {
         if (feed == null || !useCache || cached + 1 > hp.nCtx()) {
           int[][] window = refill(context);
@@ -88,7 +99,10 @@ public final class Decoder {
           // the cache takes all of the window but its last token, which goes through as a step
           cached = window[0].length - 1;
           if (cached > 0) {
-            prefill(Arrays.stream(window).map(w -> Arrays.copyOf(w, w.length - 1)).toArray(int[][]::new));
+            prefill(
+                Arrays.stream(window)
+                    .map(w -> Arrays.copyOf(w, w.length - 1))
+                    .toArray(int[][]::new));
           }
           feed = Arrays.stream(window).map(w -> new int[] {w[w.length - 1]}).toArray(int[][]::new);
         }
@@ -110,7 +124,8 @@ public final class Decoder {
         }
       }
     }
-    return generated.stream().map(gen -> gen.stream().mapToInt(Integer::intValue).toArray())
+    return generated.stream()
+        .map(gen -> gen.stream().mapToInt(Integer::intValue).toArray())
         .toArray(int[][]::new);
   }
 
@@ -123,8 +138,14 @@ public final class Decoder {
     float[][] out = new float[tokens.length][];
     for (int i = 0; i < tokens.length; i++) {
       try (TInt32 in = Tensors.matrix(new int[][] {{tokens[i]}});
-           TInt32 start = TInt32.scalarOf(i);
-           Result r = session.runner().feed(g.stepTokens, in).feed(g.cache.length, start).fetch(g.stepLogits).run()) {
+          TInt32 start = TInt32.scalarOf(i);
+          Result r =
+              session
+                  .runner()
+                  .feed(g.stepTokens, in)
+                  .feed(g.cache.length, start)
+                  .fetch(g.stepLogits)
+                  .run()) {
         out[i] = new float[g.hp.nVocab()];
         ((TFloat32) r.get(0)).copyTo(DataBuffers.of(out[i], false, false));
       }
@@ -146,8 +167,14 @@ public final class Decoder {
 
   private void reset(int rows, int capacity) {
     try (TInt32 b = TInt32.scalarOf(rows);
-         TInt32 c = TInt32.scalarOf(capacity)) {
-      session.runner().feed(g.cache.batchSize, b).feed(g.cache.capacity, c).addTarget(g.cache.reset).run().close();
+        TInt32 c = TInt32.scalarOf(capacity)) {
+      session
+          .runner()
+          .feed(g.cache.batchSize, b)
+          .feed(g.cache.capacity, c)
+          .addTarget(g.cache.reset)
+          .run()
+          .close();
     }
   }
 
@@ -157,13 +184,29 @@ public final class Decoder {
     }
   }
 
-  private int[] step(int[][] feed, int cached, Operand<TInt32> head, TFloat32 t, TInt32 k, TFloat32 p,
-                     long seedHigh, long seedLow) {
+  private int[] step(
+      int[][] feed,
+      int cached,
+      Operand<TInt32> head,
+      TFloat32 t,
+      TInt32 k,
+      TFloat32 p,
+      long seedHigh,
+      long seedLow) {
     try (TInt32 in = Tensors.matrix(feed);
-         TInt32 start = TInt32.scalarOf(cached);
-         TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
-         Result r = session.runner().feed(g.stepTokens, in).feed(g.cache.length, start).feed(g.temperature, t)
-             .feed(g.topK, k).feed(g.topP, p).feed(g.seed, s).fetch(head).run()) {
+        TInt32 start = TInt32.scalarOf(cached);
+        TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
+        Result r =
+            session
+                .runner()
+                .feed(g.stepTokens, in)
+                .feed(g.cache.length, start)
+                .feed(g.temperature, t)
+                .feed(g.topK, k)
+                .feed(g.topP, p)
+                .feed(g.seed, s)
+                .fetch(head)
+                .run()) {
       int[] next = new int[feed.length];
       ((TInt32) r.get(0)).copyTo(DataBuffers.of(next, false, false));
       return next;

@@ -44,11 +44,13 @@ public final class DecodingGraph {
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     prefill = Gpt2.gpt2(tf, hp, tokens, params, cache, Gpt2.MATMUL).h().op();
     // every shape but the batch is static, and each row is one position: matrix-vector products
-    stepTokens = s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
+    stepTokens =
+        s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
     Gpt2.Forward step = Gpt2.gpt2(tf, hp, stepTokens, params, cache, NativeKernels.decodingStep());
     stepLogits = s.squeeze(step.logits(), Squeeze.axis(List.of(1L)));
 
-    temperature = s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    temperature =
+        s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
     topP = s.withName("top_p").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     seed = s.withName("seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
@@ -60,7 +62,10 @@ public final class DecodingGraph {
     topPNext = LogitFilters.draw(s, LogitFilters.topP(s, afterK, topP), seed);
   }
 
-  /** The op that draws the next tokens as {@code o} says: argmax, or a draw after the filters it turns on. */
+  /**
+   * The op that draws the next tokens as {@code o} says: argmax, or a draw after the filters it
+   * turns on.
+   */
   Operand<TInt32> next(SampleOptions o) {
     return o.greedy() ? greedyNext : o.topP() < 1 ? topPNext : o.topK() > 0 ? topKNext : plainNext;
   }

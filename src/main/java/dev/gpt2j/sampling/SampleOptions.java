@@ -1,19 +1,29 @@
 package dev.gpt2j.sampling;
 
 /**
- * How to sample, with openai/gpt-2 sample.py's semantics: logits / temperature, then top-k
- * ({@code 0} = off), then top-p ({@code 1} = off), then a categorical draw; {@code greedy} is argmax.
+ * How to sample, with openai/gpt-2 sample.py's semantics: logits / temperature, then top-k ({@code
+ * 0} = off), then top-p ({@code 1} = off), then a categorical draw; {@code greedy} is argmax.
  *
  * @param length new tokens per sample; 0 means n_ctx / 2 (resolved by the model)
  * @param seed the same seed and options give the same samples
  * @param slidingWindow allow prompt + length beyond n_ctx by keeping the last n_ctx/2 tokens
  */
-public record SampleOptions(int length, double temperature, int topK, double topP, boolean greedy,
-                            long seed, int nSamples, int batchSize, boolean stopAtEndOfText,
-                            boolean slidingWindow) {
+public record SampleOptions(
+    int length,
+    double temperature,
+    int topK,
+    double topP,
+    boolean greedy,
+    long seed,
+    int nSamples,
+    int batchSize,
+    boolean stopAtEndOfText,
+    boolean slidingWindow) {
   public static final double DEFAULT_TEMPERATURE = 1.0;
+
   /** openai/gpt-2's README recommends 40; its scripts default to 0 (off). */
   public static final int DEFAULT_TOP_K = 40;
+
   public static final double DEFAULT_TOP_P = 1.0;
 
   public SampleOptions {
@@ -21,7 +31,8 @@ public record SampleOptions(int length, double temperature, int topK, double top
       throw new IllegalArgumentException("--length must be >= 0 (0 = n_ctx/2), got " + length);
     }
     if (!greedy && !(temperature > 0)) {
-      throw new IllegalArgumentException("--temperature must be > 0 (or use --greedy), got " + temperature);
+      throw new IllegalArgumentException(
+          "--temperature must be > 0 (or use --greedy), got " + temperature);
     }
     if (topK < 0) {
       throw new IllegalArgumentException("--top-k must be >= 0 (0 = off), got " + topK);
@@ -36,8 +47,12 @@ public record SampleOptions(int length, double temperature, int topK, double top
       throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
     }
     if (nSamples % batchSize != 0) {
-      throw new IllegalArgumentException("--nsamples (" + nSamples
-          + ") must be a multiple of --batch-size (" + batchSize + "), as in openai/gpt-2");
+      throw new IllegalArgumentException(
+          "--nsamples ("
+              + nSamples
+              + ") must be a multiple of --batch-size ("
+              + batchSize
+              + "), as in openai/gpt-2");
     }
   }
 
@@ -58,8 +73,16 @@ public record SampleOptions(int length, double temperature, int topK, double top
 
   /** These options, to change some of them. */
   public Builder toBuilder() {
-    return builder().length(length).temperature(temperature).topK(topK).topP(topP).greedy(greedy).seed(seed)
-        .samples(nSamples, batchSize).stopAtEndOfText(stopAtEndOfText).slidingWindow(slidingWindow);
+    return builder()
+        .length(length)
+        .temperature(temperature)
+        .topK(topK)
+        .topP(topP)
+        .greedy(greedy)
+        .seed(seed)
+        .samples(nSamples, batchSize)
+        .stopAtEndOfText(stopAtEndOfText)
+        .slidingWindow(slidingWindow);
   }
 
   /** New tokens per sample for a model with context {@code nCtx}: length, or n_ctx/2 when 0. */
@@ -130,8 +153,17 @@ public record SampleOptions(int length, double temperature, int topK, double top
     }
 
     public SampleOptions build() {
-      return new SampleOptions(length, temperature, topK, topP, greedy, seed, nSamples, batchSize,
-          stopAtEndOfText, slidingWindow);
+      return new SampleOptions(
+          length,
+          temperature,
+          topK,
+          topP,
+          greedy,
+          seed,
+          nSamples,
+          batchSize,
+          stopAtEndOfText,
+          slidingWindow);
     }
   }
 }

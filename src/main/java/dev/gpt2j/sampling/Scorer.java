@@ -35,14 +35,17 @@ public final class Scorer {
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     logits = Gpt2.gpt2(tf, hp, tokens, params, null, Gpt2.MATMUL).logits();
     // logits at position i predict token i+1
-    logprobs = Gpt2.logprobs(s, s.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1)),
-        s.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
+    logprobs =
+        Gpt2.logprobs(
+            s,
+            s.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1)),
+            s.stridedSlice(tokens, Indices.all(), Indices.sliceFrom(1)));
   }
 
   /**
-   * log p(tokens[i+1] | tokens[..i]) for every i. Sequences longer than n_ctx are scored in
-   * windows of n_ctx tokens that advance by n_ctx/2, each scoring only targets not yet scored,
-   * so every target past the first window sees at least n_ctx/2 tokens of context.
+   * log p(tokens[i+1] | tokens[..i]) for every i. Sequences longer than n_ctx are scored in windows
+   * of n_ctx tokens that advance by n_ctx/2, each scoring only targets not yet scored, so every
+   * target past the first window sees at least n_ctx/2 tokens of context.
    */
   public double[] score(int[] ids) {
     if (ids.length < 2) {
@@ -50,7 +53,7 @@ public final class Scorer {
     }
     double[] out = new double[ids.length - 1];
     int nCtx = hp.nCtx();
-    int scored = 1;  // index of the next target token
+    int scored = 1; // index of the next target token
     int begin = 0;
     while (scored < ids.length) {
       int end = Math.min(begin + nCtx, ids.length);
@@ -67,7 +70,7 @@ public final class Scorer {
   // log p(sequence[i+1] | sequence[..i]) for one sequence of at most n_ctx tokens
   private float[] window(int[] sequence) {
     try (TInt32 in = Tensors.matrix(new int[][] {sequence});
-         Result r = session.runner().feed(tokens, in).fetch(logprobs).run()) {
+        Result r = session.runner().feed(tokens, in).fetch(logprobs).run()) {
       float[] lp = new float[sequence.length - 1];
       ((TFloat32) r.get(0)).get(0).copyTo(DataBuffers.of(lp, false, false));
       return lp;
@@ -77,7 +80,7 @@ public final class Scorer {
   /** Logits [B, T, n_vocab] for a batch of equal-length rows of at most n_ctx tokens. */
   public float[][][] logits(int[][] batch) {
     try (TInt32 in = Tensors.matrix(batch);
-         Result r = session.runner().feed(tokens, in).fetch(logits).run()) {
+        Result r = session.runner().feed(tokens, in).fetch(logits).run()) {
       TFloat32 out = (TFloat32) r.get(0);
       float[][][] result = new float[batch.length][batch[0].length][hp.nVocab()];
       for (int b = 0; b < batch.length; b++) {

@@ -8,8 +8,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * GPT-2's byte-level BPE. JTokkit's {@code r50k_base} is exactly OpenAI's encoder.json + vocab.bpe
- * (checked on all of Tiny Shakespeare by the tests), embedded in the library, so no tokenizer
- * files are needed at run time.
+ * (checked on all of Tiny Shakespeare by the tests), embedded in the library, so no tokenizer files
+ * are needed at run time.
  */
 public final class Gpt2Tokenizer {
   public static final int END_OF_TEXT = 50256;
@@ -36,8 +36,8 @@ public final class Gpt2Tokenizer {
     IntArrayList list = new IntArrayList(ids.length);
     for (int id : ids) {
       if (id < 0 || id >= VOCAB_SIZE) {
-        throw new IllegalArgumentException("token id " + id + " is outside GPT-2's vocabulary [0, "
-            + VOCAB_SIZE + ")");
+        throw new IllegalArgumentException(
+            "token id " + id + " is outside GPT-2's vocabulary [0, " + VOCAB_SIZE + ")");
       }
       list.add(id);
     }

@@ -57,9 +57,16 @@ public final class OpenAiVocabulary {
   private static byte[] buildEncoderJson() {
     StringBuilder json = new StringBuilder("{");
     for (int id = 0; id < Ranks.TOKENS.size(); id++) {
-      json.append(id == 0 ? "" : ", ").append(quote(visible(Ranks.TOKENS.get(id)))).append(": ").append(id);
+      json.append(id == 0 ? "" : ", ")
+          .append(quote(visible(Ranks.TOKENS.get(id))))
+          .append(": ")
+          .append(id);
     }
-    json.append(", ").append(quote(END_OF_TEXT)).append(": ").append(Ranks.TOKENS.size()).append('}');
+    json.append(", ")
+        .append(quote(END_OF_TEXT))
+        .append(": ")
+        .append(Ranks.TOKENS.size())
+        .append('}');
     return json.toString().getBytes(StandardCharsets.US_ASCII);
   }
 
@@ -68,7 +75,8 @@ public final class OpenAiVocabulary {
     for (int rank = 256; rank < Ranks.TOKENS.size(); rank++) {
       List<String> parts = split(Ranks.TOKENS.get(rank), rank);
       if (parts.size() != 2) {
-        throw new IllegalStateException("r50k_base token " + rank + " is not one merge of two parts");
+        throw new IllegalStateException(
+            "r50k_base token " + rank + " is not one merge of two parts");
       }
       bpe.append(visible(parts.get(0))).append(' ').append(visible(parts.get(1))).append('\n');
     }
@@ -113,7 +121,8 @@ public final class OpenAiVocabulary {
     char[] chars = new char[256];
     int extra = 0;
     for (int b = 0; b < 256; b++) {
-      boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      boolean printable =
+          (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       chars[b] = (char) (printable ? b : 256 + extra++);
     }
     return chars;
@@ -140,7 +149,8 @@ public final class OpenAiVocabulary {
       if (in == null) {
         throw new IllegalStateException(RANKS + " is missing from JTokkit's jar");
       }
-      BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII));
+      BufferedReader lines =
+          new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII));
       for (String line; (line = lines.readLine()) != null; ) {
         String[] f = line.split(" ");
         if (Integer.parseInt(f[1]) != tokens.size()) {

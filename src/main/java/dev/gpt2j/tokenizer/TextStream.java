@@ -11,9 +11,11 @@ import java.nio.charset.StandardCharsets;
  * last byte comes, so streamed output is the same text as decoding all tokens at once.
  */
 public final class TextStream {
-  private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
-      .onMalformedInput(CodingErrorAction.REPLACE)
-      .onUnmappableCharacter(CodingErrorAction.REPLACE);
+  private final CharsetDecoder utf8 =
+      StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPLACE)
+          .onUnmappableCharacter(CodingErrorAction.REPLACE);
   private ByteBuffer pending = ByteBuffer.allocate(0);
 
   /** The text completed by {@code token} (possibly empty). */

@@ -10,10 +10,10 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 
 /**
- * AdamW as PyTorch's torch.optim.AdamW (nanoGPT's optimiser): decoupled weight decay
- * p *= 1 - lr * wd on the tensors marked for decay, then the bias-corrected Adam step
- * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). Slots are named as TF1's
- * AdamOptimizer names them ({@code <var>/Adam}, {@code <var>/Adam_1}).
+ * AdamW as PyTorch's torch.optim.AdamW (nanoGPT's optimiser): decoupled weight decay p *= 1 - lr *
+ * wd on the tensors marked for decay, then the bias-corrected Adam step p -= lr / (1 - b1^t) * m /
+ * (sqrt(v) / sqrt(1 - b2^t) + eps). Slots are named as TF1's AdamOptimizer names them ({@code
+ * <var>/Adam}, {@code <var>/Adam_1}).
  */
 public final class AdamW {
   public static final double EPS = 1e-8;
@@ -25,8 +25,12 @@ public final class AdamW {
   public AdamW(Ops tf, List<Variable> params) {
     Ops s = tf.withSubScope("adam");
     for (Variable p : params) {
-      first.add(ModelVariables.create(s, p.name() + "/Adam", new ModelVariables.Init.Constant(0), false, p.shape()));
-      second.add(ModelVariables.create(s, p.name() + "/Adam_1", new ModelVariables.Init.Constant(0), false, p.shape()));
+      first.add(
+          ModelVariables.create(
+              s, p.name() + "/Adam", new ModelVariables.Init.Constant(0), false, p.shape()));
+      second.add(
+          ModelVariables.create(
+              s, p.name() + "/Adam_1", new ModelVariables.Init.Constant(0), false, p.shape()));
     }
     step = ModelVariables.create(s, "train/step", new ModelVariables.Init.Constant(0), false);
   }
@@ -49,8 +53,14 @@ public final class AdamW {
   }
 
   /** One update of {@code params} with gradients {@code grads}; returns the assignments. */
-  public List<Op> update(Ops tf, List<Variable> params, List<Operand<TFloat32>> grads,
-                         Operand<TFloat32> lr, double beta1, double beta2, double weightDecay) {
+  public List<Op> update(
+      Ops tf,
+      List<Variable> params,
+      List<Operand<TFloat32>> grads,
+      Operand<TFloat32> lr,
+      double beta1,
+      double beta2,
+      double weightDecay) {
     Ops s = tf.withSubScope("adamw");
     Operand<TFloat32> t = s.math.add(step.value(), f(s, 1));
     Operand<TFloat32> bc1 = s.math.sub(f(s, 1), s.math.pow(f(s, beta1), t));
@@ -62,10 +72,12 @@ public final class AdamW {
     for (int i = 0; i < params.size(); i++) {
       Variable p = params.get(i);
       Operand<TFloat32> g = grads.get(i);
-      Operand<TFloat32> m = s.math.add(s.math.mul(f(s, beta1), first.get(i).value()),
-          s.math.mul(f(s, 1 - beta1), g));
-      Operand<TFloat32> v = s.math.add(s.math.mul(f(s, beta2), second.get(i).value()),
-          s.math.mul(f(s, 1 - beta2), s.math.square(g)));
+      Operand<TFloat32> m =
+          s.math.add(s.math.mul(f(s, beta1), first.get(i).value()), s.math.mul(f(s, 1 - beta1), g));
+      Operand<TFloat32> v =
+          s.math.add(
+              s.math.mul(f(s, beta2), second.get(i).value()),
+              s.math.mul(f(s, 1 - beta2), s.math.square(g)));
       Operand<TFloat32> w = p.decay() ? s.math.mul(p.value(), decayed) : p.value();
       Operand<TFloat32> denom = s.math.add(s.math.div(s.math.sqrt(v), sqrtBc2), f(s, EPS));
       Operand<TFloat32> updated = s.math.sub(w, s.math.mul(stepSize, s.math.div(m, denom)));

@@ -11,8 +11,8 @@ import org.tensorflow.types.TInt32;
 
 /**
  * The training loss at the tied output layer, with its gradients written out rather than left to
- * TF's gradient registry: the mean cross-entropy of softmax(h wte^T) against the targets,
- * d loss / d h, and the output layer's share of d loss / d wte.
+ * TF's gradient registry: the mean cross-entropy of softmax(h wte^T) against the targets, d loss /
+ * d h, and the output layer's share of d loss / d wte.
  *
  * <p>Why by hand: its three products ([rows, C] x [C, n_vocab] and back) are most of a small
  * model's step, and TF's own MatMul (oneDNN) computes them faster than XLA's dot does
@@ -34,16 +34,21 @@ record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> 
     // sum, and a gather for the target's entry. In the baby step this measured a little faster
     // under XLA than TF's fused SparseSoftmaxCrossEntropyWithLogits (docs/benchmarks.md).
     Operand<TInt32> vocabAxis = tf.constant(1);
-    Operand<TFloat32> z = tf.math.sub(logits, tf.reduceMax(logits, vocabAxis, ReduceMax.keepDims(true)));
+    Operand<TFloat32> z =
+        tf.math.sub(logits, tf.reduceMax(logits, vocabAxis, ReduceMax.keepDims(true)));
     Operand<TFloat32> sumExp = tf.reduceSum(tf.math.exp(z), vocabAxis, ReduceSum.keepDims(true));
     Operand<TInt32> rows = tf.size(y);
-    Operand<TFloat32> zTarget = tf.gatherNd(z, tf.stack(
-        List.of(tf.range(tf.constant(0), rows, tf.constant(1)), y), Stack.axis(1L)));
+    Operand<TFloat32> zTarget =
+        tf.gatherNd(
+            z,
+            tf.stack(List.of(tf.range(tf.constant(0), rows, tf.constant(1)), y), Stack.axis(1L)));
     Operand<TFloat32> losses = tf.math.sub(tf.reshape(tf.math.log(sumExp), tf.shape(y)), zTarget);
     // d (sum of losses) / d logits = softmax(logits) - one_hot(y); the mean's 1/rows scales the
     // two small products, not the [rows, n_vocab] one
-    Operand<TFloat32> dLogits = tf.math.sub(tf.math.div(tf.math.exp(z), sumExp),
-        tf.oneHot(y, tf.constant((int) wte.shape().get(0)), tf.constant(1f), tf.constant(0f)));
+    Operand<TFloat32> dLogits =
+        tf.math.sub(
+            tf.math.div(tf.math.exp(z), sumExp),
+            tf.oneHot(y, tf.constant((int) wte.shape().get(0)), tf.constant(1f), tf.constant(0f)));
     Operand<TFloat32> perRow = tf.math.div(tf.constant(1f), tf.dtypes.cast(rows, TFloat32.class));
     Operand<TFloat32> dFlat = tf.math.mul(matMul(tf, dLogits, wte, false, false), perRow);
     Operand<TFloat32> dWte = tf.math.mul(matMul(tf, dLogits, flat, true, false), perRow);
@@ -51,10 +56,16 @@ record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> 
   }
 
   // TF's MatMul kernel, kept out of XLA's clusters
-  private static Operand<TFloat32> matMul(Ops tf, Operand<TFloat32> a, Operand<TFloat32> b,
-                                          boolean transposeA, boolean transposeB) {
-    return tf.scope().opBuilder("MatMul", "MatMul").addInput(a.asOutput()).addInput(b.asOutput())
-        .setAttr("transpose_a", transposeA).setAttr("transpose_b", transposeB)
-        .setAttr("_XlaCompile", false).build().output(0);
+  private static Operand<TFloat32> matMul(
+      Ops tf, Operand<TFloat32> a, Operand<TFloat32> b, boolean transposeA, boolean transposeB) {
+    return tf.scope()
+        .opBuilder("MatMul", "MatMul")
+        .addInput(a.asOutput())
+        .addInput(b.asOutput())
+        .setAttr("transpose_a", transposeA)
+        .setAttr("transpose_b", transposeB)
+        .setAttr("_XlaCompile", false)
+        .build()
+        .output(0);
   }
 }

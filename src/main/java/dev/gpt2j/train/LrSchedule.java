@@ -11,8 +11,10 @@ public final class LrSchedule {
     if (iter > c.lrDecayIters()) {
       return c.minLr();
     }
-    double ratio = c.lrDecayIters() == c.warmupIters() ? 1
-        : (double) (iter - c.warmupIters()) / (c.lrDecayIters() - c.warmupIters());
+    double ratio =
+        c.lrDecayIters() == c.warmupIters()
+            ? 1
+            : (double) (iter - c.warmupIters()) / (c.lrDecayIters() - c.warmupIters());
     double coeff = 0.5 * (1 + Math.cos(Math.PI * ratio));
     return c.minLr() + coeff * (c.learningRate() - c.minLr());
   }

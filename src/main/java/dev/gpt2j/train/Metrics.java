@@ -27,7 +27,15 @@ public final class Metrics {
   /** One row; NaN where a column was not measured at that step. */
   public record Row(int iter, double trainLoss, double valLoss, double lr, double tokensPerS) {
     String csv() {
-      return iter + "," + num(trainLoss) + "," + num(valLoss) + "," + num(lr) + "," + num(tokensPerS);
+      return iter
+          + ","
+          + num(trainLoss)
+          + ","
+          + num(valLoss)
+          + ","
+          + num(lr)
+          + ","
+          + num(tokensPerS);
     }
 
     private static String num(double v) {
@@ -79,11 +87,27 @@ public final class Metrics {
    * train and val losses as bold lines with markers (two estimates, kept apart from the noisy one).
    */
   public void plot(String title) {
-    XYChart chart = new XYChartBuilder().width(900).height(500).title(title)
-        .xAxisTitle("iteration").yAxisTitle("cross-entropy loss").build();
-    List<Row> steps = rows.stream().filter(r -> Double.isNaN(r.valLoss()) && !Double.isNaN(r.trainLoss())).toList();
+    XYChart chart =
+        new XYChartBuilder()
+            .width(900)
+            .height(500)
+            .title(title)
+            .xAxisTitle("iteration")
+            .yAxisTitle("cross-entropy loss")
+            .build();
+    List<Row> steps =
+        rows.stream()
+            .filter(r -> Double.isNaN(r.valLoss()) && !Double.isNaN(r.trainLoss()))
+            .toList();
     List<Row> evals = rows.stream().filter(r -> !Double.isNaN(r.valLoss())).toList();
-    series(chart, "train (each logged step)", steps, Row::trainLoss, new Color(120, 144, 200, 110), 1f, false);
+    series(
+        chart,
+        "train (each logged step)",
+        steps,
+        Row::trainLoss,
+        new Color(120, 144, 200, 110),
+        1f,
+        false);
     series(chart, "train (evaluated)", evals, Row::trainLoss, new Color(30, 70, 170), 2.5f, true);
     series(chart, "val (evaluated)", evals, Row::valLoss, new Color(220, 110, 20), 2.5f, true);
     try {
@@ -95,13 +119,22 @@ public final class Metrics {
     }
   }
 
-  private static void series(XYChart chart, String name, List<Row> rows, ToDoubleFunction<Row> loss,
-                             Color color, float width, boolean markers) {
+  private static void series(
+      XYChart chart,
+      String name,
+      List<Row> rows,
+      ToDoubleFunction<Row> loss,
+      Color color,
+      float width,
+      boolean markers) {
     if (rows.isEmpty()) {
       return;
     }
-    XYSeries s = chart.addSeries(name, rows.stream().mapToDouble(Row::iter).toArray(),
-        rows.stream().mapToDouble(loss).toArray());
+    XYSeries s =
+        chart.addSeries(
+            name,
+            rows.stream().mapToDouble(Row::iter).toArray(),
+            rows.stream().mapToDouble(loss).toArray());
     s.setLineColor(color);
     s.setLineWidth(width);
     s.setMarker(markers ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);

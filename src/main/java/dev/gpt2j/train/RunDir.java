@@ -18,9 +18,9 @@ import java.util.stream.Stream;
 /**
  * A training run's directory. The model is an OpenAI-layout directory (checkpoint, hparams.json,
  * model.ckpt-N.*), so sample/score and openai/gpt-2's sample.py read it as it is; beside it,
- * optimizer.ckpt-N.* and train-N.json hold what only a resumed run needs. A save writes all of
- * step N first and then points the {@code checkpoint} file at model.ckpt-N (an atomic rename):
- * a crash at any moment leaves the previous step complete and named by {@code checkpoint}.
+ * optimizer.ckpt-N.* and train-N.json hold what only a resumed run needs. A save writes all of step
+ * N first and then points the {@code checkpoint} file at model.ckpt-N (an atomic rename): a crash
+ * at any moment leaves the previous step complete and named by {@code checkpoint}.
  */
 public final class RunDir {
   static final Pattern MODEL_PREFIX = Pattern.compile("model\\.ckpt-(\\d+)");
@@ -56,19 +56,21 @@ public final class RunDir {
   }
 
   /**
-   * Saves step {@code iter} and commits it; older steps are then removed. If the save fails (a
-   * full disk), what it wrote of step {@code iter} is removed and the committed step stays.
+   * Saves step {@code iter} and commits it; older steps are then removed. If the save fails (a full
+   * disk), what it wrote of step {@code iter} is removed and the committed step stays.
    */
   public void save(int iter, double bestValLoss, TrainStep step) {
     try {
       step.saveModel(dir.resolve("model.ckpt-" + iter));
       step.saveOptimizer(dir.resolve("optimizer.ckpt-" + iter));
-      writeJson(dir.resolve("train-" + iter + ".json"), Map.of("iter", iter, "best_val_loss", bestValLoss));
+      writeJson(
+          dir.resolve("train-" + iter + ".json"),
+          Map.of("iter", iter, "best_val_loss", bestValLoss));
     } catch (RuntimeException e) {
       removeSteps(n -> n == iter);
       throw e;
     }
-    ModelDir.writeTokenizerFiles(dir);  // at the first save: a run stopped before it needs none
+    ModelDir.writeTokenizerFiles(dir); // at the first save: a run stopped before it needs none
     ModelDir.writeCheckpointFile(dir, "model.ckpt-" + iter);
     removeSteps(n -> n != iter);
   }
@@ -78,8 +80,11 @@ public final class RunDir {
     Path prefix = ModelDir.latestCheckpoint(dir);
     Matcher m = MODEL_PREFIX.matcher(prefix.getFileName().toString());
     if (!m.matches()) {
-      throw new CheckpointException(dir.resolve(ModelDir.CHECKPOINT_FILE) + ": names "
-          + prefix.getFileName() + ", not a training step (model.ckpt-N)");
+      throw new CheckpointException(
+          dir.resolve(ModelDir.CHECKPOINT_FILE)
+              + ": names "
+              + prefix.getFileName()
+              + ", not a training step (model.ckpt-N)");
     }
     int iter = Integer.parseInt(m.group(1));
     Path state = dir.resolve("train-" + iter + ".json");
@@ -102,10 +107,13 @@ public final class RunDir {
   private void removeSteps(IntPredicate which) {
     Pattern step = Pattern.compile("(model\\.ckpt|optimizer\\.ckpt|train)-(\\d+)(\\..*)?");
     try (Stream<Path> files = Files.list(dir)) {
-      files.filter(f -> {
-        Matcher m = step.matcher(f.getFileName().toString());
-        return m.matches() && which.test(Integer.parseInt(m.group(2)));
-      }).forEach(AtomicFiles::deleteQuietly);
+      files
+          .filter(
+              f -> {
+                Matcher m = step.matcher(f.getFileName().toString());
+                return m.matches() && which.test(Integer.parseInt(m.group(2)));
+              })
+          .forEach(AtomicFiles::deleteQuietly);
     } catch (IOException e) {
       throw new UncheckedIOException(dir + ": cannot list: " + e.getMessage(), e);
     }

@@ -28,27 +28,37 @@ final class RunLock implements AutoCloseable {
     this.lock = lock;
   }
 
-  /** Takes the lock of {@code dir} (created if missing), or refuses in one line naming the holder. */
+  /**
+   * Takes the lock of {@code dir} (created if missing), or refuses in one line naming the holder.
+   */
   static RunLock acquire(Path dir) {
     Path file = dir.resolve(FILE);
     FileChannel channel = null;
     try {
       Files.createDirectories(dir);
-      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-          StandardOpenOption.WRITE);
+      channel =
+          FileChannel.open(
+              file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
       FileLock lock = tryLock(channel);
       if (lock == null) {
         String holder = holder(channel);
         channel.close();
-        throw new CheckpointException(dir + " is in use by another training run (" + holder
-            + "); wait for it to end or choose another out_dir");
+        throw new CheckpointException(
+            dir
+                + " is in use by another training run ("
+                + holder
+                + "); wait for it to end or choose another out_dir");
       }
       channel.truncate(0);
-      channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+      channel.write(
+          ByteBuffer.wrap(
+              (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)),
+          0);
       return new RunLock(channel, lock);
     } catch (IOException e) {
       closeQuietly(channel);
-      throw new UncheckedIOException(file + ": cannot lock the run directory: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          file + ": cannot lock the run directory: " + e.getMessage(), e);
     }
   }
 

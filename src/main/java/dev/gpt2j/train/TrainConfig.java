@@ -1,12 +1,12 @@
 package dev.gpt2j.train;
 
+import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
-import dev.gpt2j.util.TextFiles;
 
 /**
  * Everything a training run is told. Keys are nanoGPT's, snake_case, in a .properties file with
@@ -14,24 +14,53 @@ import dev.gpt2j.util.TextFiles;
  * meanings live: the CLI help, the config files and the tests read it.
  */
 public record TrainConfig(
-    String initFrom, Path outDir, Path dataDir,
-    int nLayer, int nHead, int nEmbd, int nCtx,
-    int batchSize, int blockSize, int gradientAccumulationSteps, int maxIters,
-    double learningRate, double beta1, double beta2, double weightDecay,
-    int warmupIters, int lrDecayIters, double minLr, double gradClip,
-    int evalInterval, int evalIters, int logInterval, int sampleInterval, int sampleLength,
-    String samplePrompt, long seed, boolean xla, Map<String, String> resolved) {
+    String initFrom,
+    Path outDir,
+    Path dataDir,
+    int nLayer,
+    int nHead,
+    int nEmbd,
+    int nCtx,
+    int batchSize,
+    int blockSize,
+    int gradientAccumulationSteps,
+    int maxIters,
+    double learningRate,
+    double beta1,
+    double beta2,
+    double weightDecay,
+    int warmupIters,
+    int lrDecayIters,
+    double minLr,
+    double gradClip,
+    int evalInterval,
+    int evalIters,
+    int logInterval,
+    int sampleInterval,
+    int sampleLength,
+    String samplePrompt,
+    long seed,
+    boolean xla,
+    Map<String, String> resolved) {
 
   public record Key(String defaultValue, String help) {}
 
   public static final Map<String, Key> KEYS = new LinkedHashMap<>();
 
   static {
-    key("init_from", "scratch", "scratch (a new model of n_layer/n_head/n_embd/n_ctx), resume "
-        + "(continue the run in out_dir), or an OpenAI-layout model directory to fine-tune");
-    key("out_dir", "out/shakespeare", "where the model (OpenAI layout), optimiser state, metrics and "
-        + "loss curve go");
-    key("data_dir", "data/shakespeare", "directory with train.bin and val.bin (the prepare command)");
+    key(
+        "init_from",
+        "scratch",
+        "scratch (a new model of n_layer/n_head/n_embd/n_ctx), resume "
+            + "(continue the run in out_dir), or an OpenAI-layout model directory to fine-tune");
+    key(
+        "out_dir",
+        "out/shakespeare",
+        "where the model (OpenAI layout), optimiser state, metrics and " + "loss curve go");
+    key(
+        "data_dir",
+        "data/shakespeare",
+        "directory with train.bin and val.bin (the prepare command)");
     key("n_layer", "4", "transformer blocks (init_from=scratch)");
     key("n_head", "4", "attention heads (init_from=scratch)");
     key("n_embd", "128", "embedding width (init_from=scratch)");
@@ -48,8 +77,11 @@ public record TrainConfig(
     key("lr_decay_iters", "2000", "cosine decay reaches min_lr at this step");
     key("min_lr", "1e-4", "learning rate after decay");
     key("grad_clip", "1.0", "clip gradients to this global norm; 0 = off");
-    key("eval_interval", "250", "steps between validation evaluations (and checkpoints); a value "
-        + "above max_iters means only at the end");
+    key(
+        "eval_interval",
+        "250",
+        "steps between validation evaluations (and checkpoints); a value "
+            + "above max_iters means only at the end");
     key("eval_iters", "20", "batches per loss estimate");
     key("log_interval", "10", "steps between progress lines");
     key("sample_interval", "500", "steps between printed samples; 0 = off");
@@ -87,11 +119,12 @@ public record TrainConfig(
       throw new IllegalArgumentException("min_lr must be in [0, learning_rate], got " + minLr);
     }
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-      throw new IllegalArgumentException("beta1 and beta2 must be in [0, 1), got " + beta1 + ", " + beta2);
+      throw new IllegalArgumentException(
+          "beta1 and beta2 must be in [0, 1), got " + beta1 + ", " + beta2);
     }
     if (lrDecayIters < warmupIters) {
-      throw new IllegalArgumentException("lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters ("
-          + warmupIters + ")");
+      throw new IllegalArgumentException(
+          "lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters (" + warmupIters + ")");
     }
   }
 
@@ -128,7 +161,7 @@ public record TrainConfig(
       Properties p = new Properties();
       try {
         p.load(new StringReader(text));
-      } catch (IOException | IllegalArgumentException e) {  // a malformed unicode escape
+      } catch (IOException | IllegalArgumentException e) { // a malformed unicode escape
         throw new IllegalArgumentException("--config: " + file + ": " + e.getMessage());
       }
       for (String k : p.stringPropertyNames()) {
@@ -141,20 +174,41 @@ public record TrainConfig(
 
   private static void put(Map<String, String> values, String key, String value, String where) {
     if (!KEYS.containsKey(key)) {
-      throw new IllegalArgumentException(where + ": unknown key '" + key + "' (keys: "
-          + String.join(", ", KEYS.keySet()) + ")");
+      throw new IllegalArgumentException(
+          where + ": unknown key '" + key + "' (keys: " + String.join(", ", KEYS.keySet()) + ")");
     }
     values.put(key, value.trim());
   }
 
   private static TrainConfig of(Map<String, String> v) {
-    return new TrainConfig(v.get("init_from"), Path.of(v.get("out_dir")), Path.of(v.get("data_dir")),
-        i(v, "n_layer"), i(v, "n_head"), i(v, "n_embd"), i(v, "n_ctx"),
-        i(v, "batch_size"), i(v, "block_size"), i(v, "gradient_accumulation_steps"), i(v, "max_iters"),
-        d(v, "learning_rate"), d(v, "beta1"), d(v, "beta2"), d(v, "weight_decay"),
-        i(v, "warmup_iters"), i(v, "lr_decay_iters"), d(v, "min_lr"), d(v, "grad_clip"),
-        i(v, "eval_interval"), i(v, "eval_iters"), i(v, "log_interval"), i(v, "sample_interval"),
-        i(v, "sample_length"), unescape(v.get("sample_prompt")), l(v, "seed"), b(v, "xla"),
+    return new TrainConfig(
+        v.get("init_from"),
+        Path.of(v.get("out_dir")),
+        Path.of(v.get("data_dir")),
+        i(v, "n_layer"),
+        i(v, "n_head"),
+        i(v, "n_embd"),
+        i(v, "n_ctx"),
+        i(v, "batch_size"),
+        i(v, "block_size"),
+        i(v, "gradient_accumulation_steps"),
+        i(v, "max_iters"),
+        d(v, "learning_rate"),
+        d(v, "beta1"),
+        d(v, "beta2"),
+        d(v, "weight_decay"),
+        i(v, "warmup_iters"),
+        i(v, "lr_decay_iters"),
+        d(v, "min_lr"),
+        d(v, "grad_clip"),
+        i(v, "eval_interval"),
+        i(v, "eval_iters"),
+        i(v, "log_interval"),
+        i(v, "sample_interval"),
+        i(v, "sample_length"),
+        unescape(v.get("sample_prompt")),
+        l(v, "seed"),
+        b(v, "xla"),
         Map.copyOf(v));
   }
 

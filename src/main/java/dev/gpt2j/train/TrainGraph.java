@@ -23,8 +23,8 @@ import org.tensorflow.types.TInt64;
 /**
  * The training graph, built once: loss, gradients (the output layer's by hand in {@link HeadLoss},
  * the rest from TF's C++ gradient registry), optional accumulation, global-norm clipping and the
- * AdamW update, which {@link #step} runs as one; plus the ops to initialise, save and restore,
- * and (when the run prints samples) a {@link DecodingGraph} to sample from the live weights. No
+ * AdamW update, which {@link #step} runs as one; plus the ops to initialise, save and restore, and
+ * (when the run prints samples) a {@link DecodingGraph} to sample from the live weights. No
  * session: {@link TrainStep} runs it.
  */
 final class TrainGraph {
@@ -41,12 +41,16 @@ final class TrainGraph {
   final List<Op> initAccumulators = new ArrayList<>();
   final Operand<TFloat32> loss;
   final Operand<TFloat32> gradNorm;
+
   /** d loss / d each of {@code model.all()}, on one batch. */
   final List<Operand<TFloat32>> lossGradients;
+
   /** Adds this micro-batch's gradients to the accumulators (null without accumulation). */
   final Op accumulate;
+
   /** Applies the update (with the accumulated gradients, which it then zeroes). */
   final Op step;
+
   private final Ops tf;
   private final HParams hp;
   private DecodingGraph sampler;
@@ -59,13 +63,18 @@ final class TrainGraph {
     adam = new AdamW(tf, params);
     modelIO = new CheckpointIO(tf, params);
     optimizerIO = new CheckpointIO(tf, adam.state());
-    initSeed = tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+    initSeed =
+        tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
     initModel = model.initializers(initSeed);
     initOptimizer = adam.reset(tf);
 
     Ops t = tf.withSubScope("train");
-    x = t.withName("x").placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
-    y = t.withName("y").placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
+    x =
+        t.withName("x")
+            .placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
+    y =
+        t.withName("y")
+            .placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
     lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     Operand<TFloat32> h = Gpt2.gpt2(tf, hp, x, paddedMlp(t, model.params()), null, Gpt2.MATMUL).h();
     HeadLoss head = HeadLoss.of(t.withSubScope("head"), h, model.params().wte(), y);
@@ -78,8 +87,13 @@ final class TrainGraph {
       List<Op> adds = new ArrayList<>();
       for (int i = 0; i < params.size(); i++) {
         Variable p = params.get(i);
-        Variable acc = ModelVariables.create(t, p.name() + "/grad_accumulator",
-            new ModelVariables.Init.Constant(0), false, p.shape());
+        Variable acc =
+            ModelVariables.create(
+                t,
+                p.name() + "/grad_accumulator",
+                new ModelVariables.Init.Constant(0),
+                false,
+                p.shape());
         accumulators.add(acc);
         initAccumulators.add(t.assignVariableOp(acc.handle(), t.zerosLike(acc.value())));
         adds.add(t.assignAddVariableOp(acc.handle(), grads.get(i)));
@@ -88,8 +102,10 @@ final class TrainGraph {
       // the mean gradient over the micro-batches: this one plus those accumulated before it
       List<Operand<TFloat32>> mean = new ArrayList<>();
       for (int i = 0; i < params.size(); i++) {
-        mean.add(t.math.div(t.math.add(accumulators.get(i).value(), grads.get(i)),
-            t.constant((float) c.gradientAccumulationSteps())));
+        mean.add(
+            t.math.div(
+                t.math.add(accumulators.get(i).value(), grads.get(i)),
+                t.constant((float) c.gradientAccumulationSteps())));
       }
       grads = mean;
     } else {
@@ -97,7 +113,8 @@ final class TrainGraph {
     }
 
     gradNorm = globalNorm(t, grads);
-    List<Operand<TFloat32>> clipped = c.gradClip() > 0 ? clip(t, grads, gradNorm, c.gradClip()) : grads;
+    List<Operand<TFloat32>> clipped =
+        c.gradClip() > 0 ? clip(t, grads, gradNorm, c.gradClip()) : grads;
     List<Op> updates = adam.update(tf, params, clipped, lr, c.beta1(), c.beta2(), c.weightDecay());
     List<Op> after = new ArrayList<>(updates);
     Ops afterUpdate = t.withControlDependencies(updates);
@@ -137,10 +154,12 @@ final class TrainGraph {
     for (Params.Block b : p.h()) {
       Params.Linear fc = b.mlp().cFc();
       Params.Linear proj = b.mlp().cProj();
-      Params.Mlp wide = new Params.Mlp(
-          new Params.Linear(tf.pad(fc.w(), widenColumns, zero),
-              tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
-          new Params.Linear(tf.pad(proj.w(), widenRows, zero), proj.b()));
+      Params.Mlp wide =
+          new Params.Mlp(
+              new Params.Linear(
+                  tf.pad(fc.w(), widenColumns, zero),
+                  tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
+              new Params.Linear(tf.pad(proj.w(), widenRows, zero), proj.b()));
       blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
     }
     return new Params(p.wte(), p.wpe(), blocks, p.lnF());
@@ -148,11 +167,12 @@ final class TrainGraph {
 
   // d loss / d each parameter: TF's gradient registry back from h, seeded with the output layer's
   // d loss / d h, plus the output layer's own share of wte's gradient
-  private List<Operand<TFloat32>> gradients(Graph graph, Ops tf, Operand<TFloat32> h, HeadLoss head,
-                                            List<Variable> params) {
+  private List<Operand<TFloat32>> gradients(
+      Graph graph, Ops tf, Operand<TFloat32> h, HeadLoss head, List<Variable> params) {
     Output<?>[] wrt = params.stream().map(v -> v.value().asOutput()).toArray(Output[]::new);
-    Output<?>[] g = graph.addGradients(null, new Output<?>[] {h.asOutput()}, wrt,
-        new Output<?>[] {head.dH().asOutput()});
+    Output<?>[] g =
+        graph.addGradients(
+            null, new Output<?>[] {h.asOutput()}, wrt, new Output<?>[] {head.dH().asOutput()});
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (int i = 0; i < g.length; i++) {
       @SuppressWarnings("unchecked")
@@ -166,16 +186,19 @@ final class TrainGraph {
   private static Operand<TFloat32> globalNorm(Ops tf, List<Operand<TFloat32>> grads) {
     List<Operand<TFloat32>> squares = new ArrayList<>();
     for (Operand<TFloat32> g : grads) {
-      squares.add(tf.reduceSum(tf.math.square(g), tf.range(tf.constant(0), tf.rank(g), tf.constant(1))));
+      squares.add(
+          tf.reduceSum(tf.math.square(g), tf.range(tf.constant(0), tf.rank(g), tf.constant(1))));
     }
     return tf.math.sqrt(tf.math.addN(squares));
   }
 
   // torch.nn.utils.clip_grad_norm_: scale by min(1, max_norm / (norm + 1e-6))
-  private static List<Operand<TFloat32>> clip(Ops tf, List<Operand<TFloat32>> grads, Operand<TFloat32> norm,
-                                              double maxNorm) {
-    Operand<TFloat32> scale = tf.math.minimum(tf.constant(1f),
-        tf.math.div(tf.constant((float) maxNorm), tf.math.add(norm, tf.constant(1e-6f))));
+  private static List<Operand<TFloat32>> clip(
+      Ops tf, List<Operand<TFloat32>> grads, Operand<TFloat32> norm, double maxNorm) {
+    Operand<TFloat32> scale =
+        tf.math.minimum(
+            tf.constant(1f),
+            tf.math.div(tf.constant((float) maxNorm), tf.math.add(norm, tf.constant(1e-6f))));
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (Operand<TFloat32> g : grads) {
       out.add(tf.math.mul(g, scale));

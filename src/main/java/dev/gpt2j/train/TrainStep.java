@@ -25,9 +25,9 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * Runs a {@link TrainGraph} in its session: one graph run per optimiser step. With {@code xla},
- * the session auto-clusters all but the output layer's products and XLA compiles them (on CPU
- * this needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which the CLI sets for its own process).
+ * Runs a {@link TrainGraph} in its session: one graph run per optimiser step. With {@code xla}, the
+ * session auto-clusters all but the output layer's products and XLA compiles them (on CPU this
+ * needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which the CLI sets for its own process).
  */
 public final class TrainStep implements AutoCloseable {
   /**
@@ -57,8 +57,11 @@ public final class TrainStep implements AutoCloseable {
   static ConfigProto config(boolean xla) {
     ConfigProto.Builder b = ConfigProto.newBuilder();
     if (xla) {
-      b.setGraphOptions(GraphOptions.newBuilder().setOptimizerOptions(
-          OptimizerOptions.newBuilder().setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_1)));
+      b.setGraphOptions(
+          GraphOptions.newBuilder()
+              .setOptimizerOptions(
+                  OptimizerOptions.newBuilder()
+                      .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_1)));
     }
     return b.build();
   }
@@ -108,23 +111,41 @@ public final class TrainStep implements AutoCloseable {
   }
 
   /**
-   * One optimiser step over {@code micro} batches (as many as gradient_accumulation_steps): all
-   * but the last accumulate their gradients, the last applies the update. {@code traced} also
-   * counts the XLA clusters that ran.
+   * One optimiser step over {@code micro} batches (as many as gradient_accumulation_steps): all but
+   * the last accumulate their gradients, the last applies the update. {@code traced} also counts
+   * the XLA clusters that ran.
    */
   public Stats step(List<Batches.Batch> micro, double learningRate, boolean traced) {
     double lossSum = 0;
     for (Batches.Batch b : micro.subList(0, micro.size() - 1)) {
-      try (TInt32 xs = Tensors.matrix(b.x()); TInt32 ys = Tensors.matrix(b.y());
-           Result r = session.runner().feed(g.x, xs).feed(g.y, ys).fetch(g.loss).addTarget(g.accumulate).run()) {
+      try (TInt32 xs = Tensors.matrix(b.x());
+          TInt32 ys = Tensors.matrix(b.y());
+          Result r =
+              session
+                  .runner()
+                  .feed(g.x, xs)
+                  .feed(g.y, ys)
+                  .fetch(g.loss)
+                  .addTarget(g.accumulate)
+                  .run()) {
         lossSum += ((TFloat32) r.get(0)).getFloat();
       }
     }
     Batches.Batch last = micro.get(micro.size() - 1);
-    try (TInt32 xs = Tensors.matrix(last.x()); TInt32 ys = Tensors.matrix(last.y());
-         TFloat32 rate = TFloat32.scalarOf((float) learningRate);
-         Result r = run(session.runner().feed(g.x, xs).feed(g.y, ys).feed(g.lr, rate).fetch(g.loss)
-             .fetch(g.gradNorm).addTarget(g.step), traced)) {
+    try (TInt32 xs = Tensors.matrix(last.x());
+        TInt32 ys = Tensors.matrix(last.y());
+        TFloat32 rate = TFloat32.scalarOf((float) learningRate);
+        Result r =
+            run(
+                session
+                    .runner()
+                    .feed(g.x, xs)
+                    .feed(g.y, ys)
+                    .feed(g.lr, rate)
+                    .fetch(g.loss)
+                    .fetch(g.gradNorm)
+                    .addTarget(g.step),
+                traced)) {
       lossSum += ((TFloat32) r.get(0)).getFloat();
       int clusters = r.getMetadata().map(TrainStep::xlaClusters).orElse(-1);
       return new Stats(lossSum / micro.size(), ((TFloat32) r.get(1)).getFloat(), clusters);
@@ -135,22 +156,25 @@ public final class TrainStep implements AutoCloseable {
     if (!traced) {
       return runner.run();
     }
-    return runner.setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build())
+    return runner
+        .setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build())
         .runAndFetchMetadata();
   }
 
   // _XlaRun nodes execute compiled clusters; with XLA off there are none
   private static int xlaClusters(RunMetadata metadata) {
-    return (int) metadata.getStepStats().getDevStatsList().stream()
-        .flatMap(d -> d.getNodeStatsList().stream())
-        .filter(n -> n.getTimelineLabel().contains("_XlaRun"))
-        .count();
+    return (int)
+        metadata.getStepStats().getDevStatsList().stream()
+            .flatMap(d -> d.getNodeStatsList().stream())
+            .filter(n -> n.getTimelineLabel().contains("_XlaRun"))
+            .count();
   }
 
   /** The loss on one batch, without updating anything. */
   public double loss(Batches.Batch b) {
-    try (TInt32 xs = Tensors.matrix(b.x()); TInt32 ys = Tensors.matrix(b.y());
-         Result r = session.runner().feed(g.x, xs).feed(g.y, ys).fetch(g.loss).run()) {
+    try (TInt32 xs = Tensors.matrix(b.x());
+        TInt32 ys = Tensors.matrix(b.y());
+        Result r = session.runner().feed(g.x, xs).feed(g.y, ys).fetch(g.loss).run()) {
       return ((TFloat32) r.get(0)).getFloat();
     }
   }
@@ -158,7 +182,8 @@ public final class TrainStep implements AutoCloseable {
   /** d loss / d parameter on one batch, by tensor name, without updating anything. */
   public Map<String, float[]> gradients(Batches.Batch b) {
     Map<String, float[]> out = new LinkedHashMap<>();
-    try (TInt32 xs = Tensors.matrix(b.x()); TInt32 ys = Tensors.matrix(b.y())) {
+    try (TInt32 xs = Tensors.matrix(b.x());
+        TInt32 ys = Tensors.matrix(b.y())) {
       Session.Runner r = session.runner().feed(g.x, xs).feed(g.y, ys);
       g.lossGradients.forEach(r::fetch);
       try (Result result = r.run()) {

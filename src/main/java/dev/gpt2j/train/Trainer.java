@@ -52,10 +52,11 @@ public final class Trainer {
     val.requireWindows(c.blockSize());
     HParams hp = hparams();
     if (c.blockSize() > hp.nCtx()) {
-      throw new IllegalArgumentException("block_size (" + c.blockSize() + ") exceeds the model's n_ctx ("
-          + hp.nCtx() + ")");
+      throw new IllegalArgumentException(
+          "block_size (" + c.blockSize() + ") exceeds the model's n_ctx (" + hp.nCtx() + ")");
     }
-    try (RunLock lock = RunLock.acquire(run.path()); TrainStep step = new TrainStep(hp, c)) {
+    try (RunLock lock = RunLock.acquire(run.path());
+        TrainStep step = new TrainStep(hp, c)) {
       int start = 0;
       double best = Double.POSITIVE_INFINITY;
       if (c.resume()) {
@@ -70,14 +71,24 @@ public final class Trainer {
         step.restoreModel(ModelDir.latestCheckpoint(Path.of(c.initFrom())));
       }
       run.prepare(hp, c);
-      out.printf(Locale.ROOT, "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
-              + "data: %,d train / %,d val tokens; %d tokens per step%n", hp.parameterCount(), hp.nLayer(),
-          hp.nHead(), hp.nEmbd(), hp.nCtx(), train.size(), val.size(), tokensPerStep());
+      out.printf(
+          Locale.ROOT,
+          "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
+              + "data: %,d train / %,d val tokens; %d tokens per step%n",
+          hp.parameterCount(),
+          hp.nLayer(),
+          hp.nHead(),
+          hp.nEmbd(),
+          hp.nCtx(),
+          train.size(),
+          val.size(),
+          tokensPerStep());
       return loop(step, hp, train, val, start, best);
     }
   }
 
-  private Outcome loop(TrainStep step, HParams hp, Batches train, Batches val, int start, double best) {
+  private Outcome loop(
+      TrainStep step, HParams hp, Batches train, Batches val, int start, double best) {
     Metrics metrics = new Metrics(run.path(), start);
     double lastLoss = Double.NaN;
     double lastVal = Double.NaN;
@@ -91,13 +102,23 @@ public final class Trainer {
       }
       TrainStep.Stats stats = step.step(micro, lr, iter == start);
       if (iter == start) {
-        out.println(c.xla()
-            ? "xla: the training step ran as " + stats.xlaClusters() + " compiled XLA cluster(s)"
-            : "xla: off (xla=false); the training step runs op by op");
+        out.println(
+            c.xla()
+                ? "xla: the training step ran as "
+                    + stats.xlaClusters()
+                    + " compiled XLA cluster(s)"
+                : "xla: off (xla=false); the training step runs op by op");
       }
       if (!Double.isFinite(stats.loss())) {
-        throw new DivergedException("loss is " + stats.loss() + " at iter " + iter + "; stopped without "
-            + "saving, the last checkpoint in " + run.path() + " is untouched (try a lower learning_rate)");
+        throw new DivergedException(
+            "loss is "
+                + stats.loss()
+                + " at iter "
+                + iter
+                + "; stopped without "
+                + "saving, the last checkpoint in "
+                + run.path()
+                + " is untouched (try a lower learning_rate)");
       }
       lastLoss = stats.loss();
       int done = iter + 1;
@@ -106,8 +127,16 @@ public final class Trainer {
         double seconds = (System.nanoTime() - intervalStart) / 1e9;
         double tokensPerS = intervalSteps * tokensPerStep() / seconds;
         double eta = (c.maxIters() - done) * seconds / intervalSteps;
-        out.printf(Locale.ROOT, "iter %d/%d: loss %.4f, lr %.2e, grad norm %.2f, %,.0f tok/s, %.0f ms/iter, ETA %s%n",
-            done, c.maxIters(), lastLoss, lr, stats.gradNorm(), tokensPerS, 1000 * seconds / intervalSteps,
+        out.printf(
+            Locale.ROOT,
+            "iter %d/%d: loss %.4f, lr %.2e, grad norm %.2f, %,.0f tok/s, %.0f ms/iter, ETA %s%n",
+            done,
+            c.maxIters(),
+            lastLoss,
+            lr,
+            stats.gradNorm(),
+            tokensPerS,
+            1000 * seconds / intervalSteps,
             duration(eta));
         metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, tokensPerS));
         intervalStart = System.nanoTime();
@@ -127,8 +156,14 @@ public final class Trainer {
         double saveSeconds = (System.nanoTime() - saveStart) / 1e9;
         metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
         metrics.plot(run.path().getFileName() + ": loss");
-        out.printf(Locale.ROOT, "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s (%.1f s)%n",
-            done, trainLoss, lastVal, improved ? " (best so far, also in best/)" : "", run.path(),
+        out.printf(
+            Locale.ROOT,
+            "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s (%.1f s)%n",
+            done,
+            trainLoss,
+            lastVal,
+            improved ? " (best so far, also in best/)" : "",
+            run.path(),
             saveSeconds);
         intervalStart = System.nanoTime();
       } else if (stopping) {
@@ -139,7 +174,8 @@ public final class Trainer {
         intervalStart = System.nanoTime();
       }
       if (stopping) {
-        out.printf("stopped at iter %d; saved %s (continue with init_from=resume)%n", done, run.path());
+        out.printf(
+            "stopped at iter %d; saved %s (continue with init_from=resume)%n", done, run.path());
         return new Outcome(done, lastLoss, lastVal, true);
       }
     }
@@ -167,8 +203,10 @@ public final class Trainer {
     }
     int length = Math.max(1, Math.min(c.sampleLength(), hp.nCtx() - prompt.length));
     SampleOptions o = SampleOptions.builder().length(length).seed(c.seed() + iter).build();
-    int[] tokens = step.sampler().generate(prompt, 1, o, length, 0, true, (row, token) -> { })[0];
-    out.printf("---- sample at iter %d ----%n%s%s%n----%n", iter, c.samplePrompt(), Gpt2Tokenizer.decode(tokens));
+    int[] tokens = step.sampler().generate(prompt, 1, o, length, 0, true, (row, token) -> {})[0];
+    out.printf(
+        "---- sample at iter %d ----%n%s%s%n----%n",
+        iter, c.samplePrompt(), Gpt2Tokenizer.decode(tokens));
   }
 
   private HParams hparams() {
@@ -176,8 +214,10 @@ public final class Trainer {
       return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
     }
     if (Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
-      throw new CheckpointException(run.path() + " already holds a run; continue it with "
-          + "init_from=resume or choose another out_dir (nothing was changed)");
+      throw new CheckpointException(
+          run.path()
+              + " already holds a run; continue it with "
+              + "init_from=resume or choose another out_dir (nothing was changed)");
     }
     if (c.scratch()) {
       return new HParams(HParams.GPT2_VOCAB, c.nCtx(), c.nEmbd(), c.nHead(), c.nLayer());
@@ -187,7 +227,8 @@ public final class Trainer {
 
   static String duration(double seconds) {
     long s = Math.round(seconds);
-    return s >= 3600 ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
+    return s >= 3600
+        ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
         : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
   }
 }

@@ -40,8 +40,13 @@ public final class AtomicFiles {
 
   /** A fresh name in the same directory, so that the final rename stays on one file system. */
   public static Path tempSibling(Path target) {
-    return target.resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid()
-        + "-" + System.nanoTime());
+    return target.resolveSibling(
+        "."
+            + target.getFileName()
+            + ".tmp-"
+            + ProcessHandle.current().pid()
+            + "-"
+            + System.nanoTime());
   }
 
   public static void deleteRecursively(Path path) {

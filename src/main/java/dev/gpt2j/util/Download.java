@@ -16,10 +16,10 @@ import java.time.Duration;
 import me.tongfei.progressbar.ProgressBar;
 
 /**
- * HTTP downloads that resume and never leave a half file under the final name: bytes go to
- * {@code .NAME.part} beside the target (resumed with a Range request), whose size is checked
- * against the server's before it is renamed into place. A server that stops answering, while
- * connecting or mid-file, fails the download after {@code timeout} instead of hanging.
+ * HTTP downloads that resume and never leave a half file under the final name: bytes go to {@code
+ * .NAME.part} beside the target (resumed with a Range request), whose size is checked against the
+ * server's before it is renamed into place. A server that stops answering, while connecting or
+ * mid-file, fails the download after {@code timeout} instead of hanging.
  */
 public final class Download {
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
@@ -31,7 +31,11 @@ public final class Download {
     }
   }
 
-  public enum Outcome { DOWNLOADED, RESUMED, ALREADY_COMPLETE }
+  public enum Outcome {
+    DOWNLOADED,
+    RESUMED,
+    ALREADY_COMPLETE
+  }
 
   private Download() {}
 
@@ -41,13 +45,15 @@ public final class Download {
   public static URI httpUrl(String text, String option) {
     try {
       URI url = new URI(text);
-      if (("http".equals(url.getScheme()) || "https".equals(url.getScheme())) && url.getHost() != null) {
+      if (("http".equals(url.getScheme()) || "https".equals(url.getScheme()))
+          && url.getHost() != null) {
         return url;
       }
     } catch (java.net.URISyntaxException e) {
       // the message below says what was expected
     }
-    throw new IllegalArgumentException(option + ": '" + text + "' is not an http:// or https:// URL");
+    throw new IllegalArgumentException(
+        option + ": '" + text + "' is not an http:// or https:// URL");
   }
 
   /** Fetches {@code url} to {@code target}, skipping a complete file and resuming a partial one. */
@@ -73,11 +79,16 @@ public final class Download {
         get.disconnect();
         throw new DownloadException(url + ": HTTP " + status);
       }
-      copy(get.getInputStream(), part, resumed ? have : 0, expected, target.getFileName().toString());
+      copy(
+          get.getInputStream(),
+          part,
+          resumed ? have : 0,
+          expected,
+          target.getFileName().toString());
       long got = Files.size(part);
       if (got != expected) {
-        throw new DownloadException(url + ": received " + got + " of " + expected
-            + " bytes; run again to resume");
+        throw new DownloadException(
+            url + ": received " + got + " of " + expected + " bytes; run again to resume");
       }
       AtomicFiles.move(part, target);
       return resumed ? Outcome.RESUMED : Outcome.DOWNLOADED;
@@ -86,8 +97,8 @@ public final class Download {
     } catch (UnknownHostException e) {
       throw new DownloadException(url + ": unknown host (offline?)");
     } catch (SocketTimeoutException e) {
-      throw new DownloadException(url + ": no answer within " + timeout.toSeconds()
-          + " s; run again to resume");
+      throw new DownloadException(
+          url + ": no answer within " + timeout.toSeconds() + " s; run again to resume");
     } catch (IOException e) {
       String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
       throw new DownloadException(url + ": " + why);
@@ -95,7 +106,8 @@ public final class Download {
   }
 
   // connect and read time-outs: a server that accepts and then says nothing cannot hang us
-  private static HttpURLConnection open(URI url, String method, Duration timeout) throws IOException {
+  private static HttpURLConnection open(URI url, String method, Duration timeout)
+      throws IOException {
     HttpURLConnection c = (HttpURLConnection) url.toURL().openConnection();
     c.setRequestMethod(method);
     c.setConnectTimeout((int) timeout.toMillis());
@@ -123,11 +135,18 @@ public final class Download {
   private static void copy(InputStream body, Path part, long have, long expected, String label)
       throws IOException {
     try (InputStream in = body;
-         OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
-             have > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
-             StandardOpenOption.WRITE);
-         ProgressBar bar = Progress.bar(label, expected).setUnit("MB", 1 << 20).showSpeed()
-             .startsFrom(have, Duration.ZERO).build()) {
+        OutputStream out =
+            Files.newOutputStream(
+                part,
+                StandardOpenOption.CREATE,
+                have > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE);
+        ProgressBar bar =
+            Progress.bar(label, expected)
+                .setUnit("MB", 1 << 20)
+                .showSpeed()
+                .startsFrom(have, Duration.ZERO)
+                .build()) {
       byte[] buffer = new byte[1 << 16];
       for (int n; (n = in.read(buffer)) > 0; ) {
         out.write(buffer, 0, n);
@@ -137,8 +156,14 @@ public final class Download {
       throw e;
     } catch (IOException e) {
       if (Files.isRegularFile(part) && Files.size(part) < expected) {
-        throw new DownloadException("received " + Files.size(part) + " of " + expected
-            + " bytes before the connection broke (" + e.getMessage() + "); run again to resume");
+        throw new DownloadException(
+            "received "
+                + Files.size(part)
+                + " of "
+                + expected
+                + " bytes before the connection broke ("
+                + e.getMessage()
+                + "); run again to resume");
       }
       throw new UncheckedIOException(e);
     }

@@ -7,8 +7,8 @@ import java.util.List;
 /**
  * The few C library calls Java has no API for, through JNA: a process's own environment (TF reads
  * its settings with getenv when its library loads, and {@code System.getenv} is a read-only copy),
- * whether a file descriptor is a terminal (to draw progress bars only on one), the descriptor
- * calls that put a filter between native code and standard error, and exec.
+ * whether a file descriptor is a terminal (to draw progress bars only on one), the descriptor calls
+ * that put a filter between native code and standard error, and exec.
  */
 public final class LibC {
   private interface C extends Library {
@@ -39,11 +39,14 @@ public final class LibC {
   /** Sets {@code name} in this process's C environment (read by native libraries loaded later). */
   public static void setenv(String name, String value) {
     if (C.setenv(name, value, 1) != 0) {
-      throw new IllegalStateException("setenv(" + name + ") failed: errno " + Native.getLastError());
+      throw new IllegalStateException(
+          "setenv(" + name + ") failed: errno " + Native.getLastError());
     }
   }
 
-  /** {@code name} as native code sees it now (unlike {@link System#getenv}, which is a snapshot). */
+  /**
+   * {@code name} as native code sees it now (unlike {@link System#getenv}, which is a snapshot).
+   */
   public static String getenv(String name) {
     return C.getenv(name);
   }
@@ -76,7 +79,7 @@ public final class LibC {
     while (left > 0) {
       long n = C.write(fd, rest, left);
       if (n <= 0) {
-        return;  // the reader is gone: nothing else to do with these bytes
+        return; // the reader is gone: nothing else to do with these bytes
       }
       left -= (int) n;
       rest = java.util.Arrays.copyOfRange(rest, (int) n, (int) n + left);
@@ -88,7 +91,7 @@ public final class LibC {
    * PID, environment and open files; returns only if that fails.
    */
   public static void execv(List<String> argv) {
-    String[] args = argv.toArray(new String[0]);  // JNA passes a NULL-terminated char*[]
+    String[] args = argv.toArray(new String[0]); // JNA passes a NULL-terminated char*[]
     C.execv(args[0], args);
   }
 

@@ -13,9 +13,9 @@ public final class TextFiles {
   private TextFiles() {}
 
   /**
-   * The whole of {@code file} as UTF-8 text, or an IllegalArgumentException saying in one line
-   * that it is missing, a directory, unreadable or not UTF-8: "--option: FILE not found" when the
-   * name came from {@code option}, else "FILE: not found".
+   * The whole of {@code file} as UTF-8 text, or an IllegalArgumentException saying in one line that
+   * it is missing, a directory, unreadable or not UTF-8: "--option: FILE not found" when the name
+   * came from {@code option}, else "FILE: not found".
    */
   public static String readUtf8(Path file, String option) {
     String name = option == null ? file + ":" : option + ": " + file;

@@ -21,17 +21,18 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** A save onto a full file system (a real 48 KB tmpfs) fails in one line and leaves nothing. */
 class FullDiskTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void aSaveThatRunsOutOfSpaceLeavesNoPartialFiles() throws Exception {
     Path disk = Files.createDirectories(tmp.resolve("small"));
-    Assumptions.assumeTrue(mount(disk, 48),
+    Assumptions.assumeTrue(
+        mount(disk, 48),
         "skipped: cannot mount a small tmpfs here (needs root and mount permission)");
     try (Gpt2Model model = Gpt2Model.fresh(TinyModels.TINY, 1)) {
       // a new model directory (staged, then renamed)
-      CheckpointException e = assertThrows(CheckpointException.class, () -> model.save(disk.resolve("m")));
+      CheckpointException e =
+          assertThrows(CheckpointException.class, () -> model.save(disk.resolve("m")));
       assertTrue(e.getMessage().contains(": cannot save: "), e.getMessage());
       assertEquals(1, e.getMessage().lines().count(), e.getMessage());
       assertEquals(List.of(), list(disk), "files left on the full disk");
@@ -40,23 +41,31 @@ class FullDiskTest {
     }
   }
 
-  // SaveV2 writes the data file, then the index: the disk may fill in either; sizes step across both
+  // SaveV2 writes the data file, then the index: the disk may fill in either; sizes step across
+  // both
   @Test
   void aTrainingCheckpointThatRunsOutOfSpaceLeavesNoPartialFiles() throws Exception {
     Path disk = Files.createDirectories(tmp.resolve("small"));
-    try (TrainStep step = new TrainStep(TinyModels.TINY, TrainConfig.load(null, Map.of("xla", "false",
-        "block_size", "16", "batch_size", "1")))) {
+    try (TrainStep step =
+        new TrainStep(
+            TinyModels.TINY,
+            TrainConfig.load(
+                null, Map.of("xla", "false", "block_size", "16", "batch_size", "1")))) {
       step.initialize(1);
       int failures = 0;
       for (int kb = 48; kb <= 96; kb += 4) {
-        Assumptions.assumeTrue(mount(disk, kb),
+        Assumptions.assumeTrue(
+            mount(disk, kb),
             "skipped: cannot mount a small tmpfs here (needs root and mount permission)");
         try {
           step.saveModel(disk.resolve("model.ckpt-7"));
-          assertEquals(List.of("model.ckpt-7.data-00000-of-00001", "model.ckpt-7.index"), list(disk));
+          assertEquals(
+              List.of("model.ckpt-7.data-00000-of-00001", "model.ckpt-7.index"), list(disk));
         } catch (CheckpointException e) {
           failures++;
-          assertTrue(e.getMessage().startsWith(disk.resolve("model.ckpt-7") + ": cannot save: "), e.getMessage());
+          assertTrue(
+              e.getMessage().startsWith(disk.resolve("model.ckpt-7") + ": cannot save: "),
+              e.getMessage());
           assertEquals(List.of(), list(disk), "files left on a " + kb + " KB disk");
         } finally {
           run("umount", disk.toString());

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.tokenizer.OpenAiVocabulary;
 import dev.gpt2j.testing.TinyModels;
+import dev.gpt2j.tokenizer.OpenAiVocabulary;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -31,8 +31,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.proto.DataType;
 
 class ModelDirTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   /** OpenAI's tensor names and shapes for a model of shape hp, written out by hand. */
   static Map<String, long[]> openAiTensors(HParams hp) {
@@ -73,12 +72,21 @@ class ModelDirTest {
     try (Gpt2Model model = Gpt2Model.fresh(hp, 1)) {
       model.save(dir);
     }
-    assertEquals(Set.of("checkpoint", "encoder.json", "hparams.json", "model.ckpt.index",
-        "model.ckpt.data-00000-of-00001", "vocab.bpe"), files(dir));
-    assertEquals("model_checkpoint_path: \"model.ckpt\"\nall_model_checkpoint_paths: \"model.ckpt\"\n",
+    assertEquals(
+        Set.of(
+            "checkpoint",
+            "encoder.json",
+            "hparams.json",
+            "model.ckpt.index",
+            "model.ckpt.data-00000-of-00001",
+            "vocab.bpe"),
+        files(dir));
+    assertEquals(
+        "model_checkpoint_path: \"model.ckpt\"\nall_model_checkpoint_paths: \"model.ckpt\"\n",
         Files.readString(dir.resolve("checkpoint")));
     assertEquals(hp, ModelDir.readHParams(dir.resolve("hparams.json")));
-    Map<String, CheckpointIndex.Entry> entries = CheckpointIndex.read(dir.resolve("model.ckpt")).entries();
+    Map<String, CheckpointIndex.Entry> entries =
+        CheckpointIndex.read(dir.resolve("model.ckpt")).entries();
     Map<String, long[]> expected = openAiTensors(hp);
     assertEquals(new TreeSet<>(expected.keySet()), entries.keySet());
     for (Map.Entry<String, long[]> want : expected.entrySet()) {
@@ -120,11 +128,14 @@ class ModelDirTest {
   @Test
   void sameSeedSameModelOtherSeedOtherModel() {
     HParams hp = TinyModels.TINY;
-    try (Gpt2Model a = Gpt2Model.fresh(hp, 5); Gpt2Model b = Gpt2Model.fresh(hp, 5);
-         Gpt2Model c = Gpt2Model.fresh(hp, 6)) {
-      assertArrayEquals(TinyModels.values(a).get("model/wte"), TinyModels.values(b).get("model/wte"));
-      assertFalse(java.util.Arrays.equals(TinyModels.values(a).get("model/wte"),
-          TinyModels.values(c).get("model/wte")));
+    try (Gpt2Model a = Gpt2Model.fresh(hp, 5);
+        Gpt2Model b = Gpt2Model.fresh(hp, 5);
+        Gpt2Model c = Gpt2Model.fresh(hp, 6)) {
+      assertArrayEquals(
+          TinyModels.values(a).get("model/wte"), TinyModels.values(b).get("model/wte"));
+      assertFalse(
+          java.util.Arrays.equals(
+              TinyModels.values(a).get("model/wte"), TinyModels.values(c).get("model/wte")));
     }
   }
 
@@ -138,9 +149,11 @@ class ModelDirTest {
       }
       model.save(tmp.resolve("b"));
     }
-    assertArrayEquals(Files.readAllBytes(tmp.resolve("a/model.ckpt.data-00000-of-00001")),
+    assertArrayEquals(
+        Files.readAllBytes(tmp.resolve("a/model.ckpt.data-00000-of-00001")),
         Files.readAllBytes(tmp.resolve("b/model.ckpt.data-00000-of-00001")));
-    assertArrayEquals(Files.readAllBytes(tmp.resolve("a/model.ckpt.index")),
+    assertArrayEquals(
+        Files.readAllBytes(tmp.resolve("a/model.ckpt.index")),
         Files.readAllBytes(tmp.resolve("b/model.ckpt.index")));
   }
 
@@ -151,7 +164,8 @@ class ModelDirTest {
       model.save(tmp.resolve("b"));
     }
     for (Path dir : List.of(tmp.resolve("a"), tmp.resolve("b"))) {
-      assertArrayEquals(OpenAiVocabulary.encoderJson(), Files.readAllBytes(dir.resolve("encoder.json")));
+      assertArrayEquals(
+          OpenAiVocabulary.encoderJson(), Files.readAllBytes(dir.resolve("encoder.json")));
       assertArrayEquals(OpenAiVocabulary.vocabBpe(), Files.readAllBytes(dir.resolve("vocab.bpe")));
     }
   }
@@ -159,11 +173,14 @@ class ModelDirTest {
   @Test
   void latestCheckpointResolvesLikeTensorFlow() throws IOException {
     Path dir = Files.createDirectories(tmp.resolve("d"));
-    Files.writeString(dir.resolve("checkpoint"), "model_checkpoint_path: \"model-1000\"\n"
-        + "all_model_checkpoint_paths: \"model-500\"\nall_model_checkpoint_paths: \"model-1000\"\n");
+    Files.writeString(
+        dir.resolve("checkpoint"),
+        "model_checkpoint_path: \"model-1000\"\n"
+            + "all_model_checkpoint_paths: \"model-500\"\nall_model_checkpoint_paths: \"model-1000\"\n");
     assertEquals(dir.resolve("model-1000"), ModelDir.latestCheckpoint(dir));
     // an absolute path from a directory that was moved: found by its file name
-    Files.writeString(dir.resolve("checkpoint"), "model_checkpoint_path: \"/gone/elsewhere/model.ckpt\"\n");
+    Files.writeString(
+        dir.resolve("checkpoint"), "model_checkpoint_path: \"/gone/elsewhere/model.ckpt\"\n");
     assertEquals(dir.resolve("model.ckpt"), ModelDir.latestCheckpoint(dir));
   }
 
@@ -173,9 +190,11 @@ class ModelDirTest {
 
   @Test
   void missingFilesAreNamed() throws IOException {
-    assertEquals(tmp.resolve("nope") + ": model directory not found", loadError(tmp.resolve("nope")));
-    for (String name : List.of("hparams.json", "checkpoint", "model.ckpt.index",
-        "model.ckpt.data-00000-of-00001")) {
+    assertEquals(
+        tmp.resolve("nope") + ": model directory not found", loadError(tmp.resolve("nope")));
+    for (String name :
+        List.of(
+            "hparams.json", "checkpoint", "model.ckpt.index", "model.ckpt.data-00000-of-00001")) {
       Path dir = tmp.resolve("m-" + name);
       TinyModels.writeRandom(dir, TinyModels.TINY, 1);
       Files.delete(dir.resolve(name));
@@ -193,12 +212,19 @@ class ModelDirTest {
     Path hparams = dir.resolve("hparams.json");
     Path index = dir.resolve("model.ckpt.index");
 
-    Files.writeString(hparams, new HParams(hp.nVocab(), hp.nCtx(), hp.nEmbd(), hp.nHead(), 3).toJson());
-    assertEquals(index + ": tensor 'model/h2/ln_1/g' is missing (the checkpoint has "
-        + openAiTensors(hp).size() + " tensors)", loadError(dir));
+    Files.writeString(
+        hparams, new HParams(hp.nVocab(), hp.nCtx(), hp.nEmbd(), hp.nHead(), 3).toJson());
+    assertEquals(
+        index
+            + ": tensor 'model/h2/ln_1/g' is missing (the checkpoint has "
+            + openAiTensors(hp).size()
+            + " tensors)",
+        loadError(dir));
 
-    Files.writeString(hparams, new HParams(hp.nVocab(), hp.nCtx() * 2, hp.nEmbd(), hp.nHead(), 2).toJson());
-    assertEquals(index + ": tensor 'model/wpe' has shape [16, 24], expected [32, 24]", loadError(dir));
+    Files.writeString(
+        hparams, new HParams(hp.nVocab(), hp.nCtx() * 2, hp.nEmbd(), hp.nHead(), 2).toJson());
+    assertEquals(
+        index + ": tensor 'model/wpe' has shape [16, 24], expected [32, 24]", loadError(dir));
 
     Files.writeString(hparams, hp.toJson());
     Path data = dir.resolve("model.ckpt.data-00000-of-00001");
@@ -206,8 +232,14 @@ class ModelDirTest {
     try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
       f.setLength(size - 100);
     }
-    assertEquals(data + ": truncated: " + (size - 100) + " bytes, the index (model.ckpt.index) "
-        + "describes " + size, loadError(dir));
+    assertEquals(
+        data
+            + ": truncated: "
+            + (size - 100)
+            + " bytes, the index (model.ckpt.index) "
+            + "describes "
+            + size,
+        loadError(dir));
   }
 
   @Test
@@ -216,41 +248,55 @@ class ModelDirTest {
     TinyModels.writeRandom(dir, TinyModels.TINY, 1);
     // overwrite the checkpoint with one whose wte is float64
     List<String> names = new ArrayList<>(openAiTensors(TinyModels.TINY).keySet());
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       List<org.tensorflow.Operand<?>> values = new ArrayList<>();
       for (Map.Entry<String, long[]> e : openAiTensors(TinyModels.TINY).entrySet()) {
-        values.add(e.getKey().equals("model/wte")
-            ? tf.zeros(tf.constant(e.getValue()), org.tensorflow.types.TFloat64.class)
-            : tf.zeros(tf.constant(e.getValue()), org.tensorflow.types.TFloat32.class));
+        values.add(
+            e.getKey().equals("model/wte")
+                ? tf.zeros(tf.constant(e.getValue()), org.tensorflow.types.TFloat64.class)
+                : tf.zeros(tf.constant(e.getValue()), org.tensorflow.types.TFloat32.class));
       }
       String[] slices = new String[names.size()];
       java.util.Arrays.fill(slices, "");
-      s.run(tf.train.save(tf.constant(dir.resolve("model.ckpt").toString()),
-          tf.constant(NdArrays.vectorOfObjects(names.toArray(String[]::new))),
-          tf.constant(NdArrays.vectorOfObjects(slices)), values));
+      s.run(
+          tf.train.save(
+              tf.constant(dir.resolve("model.ckpt").toString()),
+              tf.constant(NdArrays.vectorOfObjects(names.toArray(String[]::new))),
+              tf.constant(NdArrays.vectorOfObjects(slices)),
+              values));
     }
-    assertEquals(dir.resolve("model.ckpt.index") + ": tensor 'model/wte' has dtype DT_DOUBLE, "
-        + "expected DT_FLOAT", loadError(dir));
+    assertEquals(
+        dir.resolve("model.ckpt.index")
+            + ": tensor 'model/wte' has dtype DT_DOUBLE, "
+            + "expected DT_FLOAT",
+        loadError(dir));
   }
 
   @Test
   void badHparamsAreNamed() throws IOException {
     Path dir = tmp.resolve("m");
     TinyModels.writeRandom(dir, TinyModels.TINY, 1);
-    Files.writeString(dir.resolve("hparams.json"),
+    Files.writeString(
+        dir.resolve("hparams.json"),
         "{\"n_vocab\": 97, \"n_ctx\": 16, \"n_embd\": 24, \"n_head\": 5, \"n_layer\": 2}");
-    assertEquals(dir.resolve("hparams.json") + ": n_embd (24) must be a multiple of n_head (5)",
+    assertEquals(
+        dir.resolve("hparams.json") + ": n_embd (24) must be a multiple of n_head (5)",
         loadError(dir));
     Files.writeString(dir.resolve("hparams.json"), "{\"n_vocab\": 97}");
     assertEquals(dir.resolve("hparams.json") + ": missing key \"n_ctx\"", loadError(dir));
-    Files.writeString(dir.resolve("hparams.json"),
+    Files.writeString(
+        dir.resolve("hparams.json"),
         "{\"n_vocab\": 97, \"n_ctx\": \"16\", \"n_embd\": 24, \"n_head\": 3, \"n_layer\": 2}");
-    assertEquals(dir.resolve("hparams.json") + ": \"n_ctx\" must be an integer, got \"16\"", loadError(dir));
+    assertEquals(
+        dir.resolve("hparams.json") + ": \"n_ctx\" must be an integer, got \"16\"", loadError(dir));
     Files.writeString(dir.resolve("hparams.json"), "{\"n_vocab\": 97,");
-    assertTrue(loadError(dir).startsWith(dir.resolve("hparams.json") + ": not valid JSON: "), loadError(dir));
+    assertTrue(
+        loadError(dir).startsWith(dir.resolve("hparams.json") + ": not valid JSON: "),
+        loadError(dir));
     Files.delete(dir.resolve("hparams.json"));
-    Files.createDirectory(dir.resolve("hparams.json"));  // unreadable as a file (tests run as root)
+    Files.createDirectory(dir.resolve("hparams.json")); // unreadable as a file (tests run as root)
     assertEquals(dir.resolve("hparams.json") + ": is a directory, not a file", loadError(dir));
   }
 
@@ -261,17 +307,25 @@ class ModelDirTest {
     byte[] before = Files.readAllBytes(dir.resolve("model.ckpt.index"));
     try (Gpt2Model model = Gpt2Model.fresh(TinyModels.TINY, 2)) {
       CheckpointException e = assertThrows(CheckpointException.class, () -> model.save(dir));
-      assertEquals(dir + ": already exists and is not empty; choose a new directory "
-          + "(nothing was overwritten)", e.getMessage());
+      assertEquals(
+          dir
+              + ": already exists and is not empty; choose a new directory "
+              + "(nothing was overwritten)",
+          e.getMessage());
     }
     assertArrayEquals(before, Files.readAllBytes(dir.resolve("model.ckpt.index")));
 
     Path target = tmp.resolve("new");
-    assertThrows(IllegalStateException.class, () -> ModelDir.writeNew(target, TinyModels.TINY,
-        prefix -> {
-          throw new IllegalStateException("killed mid-save");
-        }));
+    assertThrows(
+        IllegalStateException.class,
+        () ->
+            ModelDir.writeNew(
+                target,
+                TinyModels.TINY,
+                prefix -> {
+                  throw new IllegalStateException("killed mid-save");
+                }));
     assertFalse(Files.exists(target));
-    assertEquals(Set.of("m"), files(tmp));  // no staging directory left behind
+    assertEquals(Set.of("m"), files(tmp)); // no staging directory left behind
   }
 }

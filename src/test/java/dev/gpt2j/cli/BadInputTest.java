@@ -26,8 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * stack trace, and nothing written or damaged.
  */
 class BadInputTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
   Path model;
 
   @BeforeEach
@@ -47,57 +46,86 @@ class BadInputTest {
   }
 
   private Path binaryFile() throws IOException {
-    return Files.write(tmp.resolve("binary.txt"), new byte[] {'h', 'i', (byte) 0xC3, (byte) 0x28, 0, (byte) 0xFF});
+    return Files.write(
+        tmp.resolve("binary.txt"), new byte[] {'h', 'i', (byte) 0xC3, (byte) 0x28, 0, (byte) 0xFF});
   }
 
   @Test
   void nonUtf8PromptAndScoreFilesAreNamed() throws IOException {
     Path bin = binaryFile();
-    assertEquals("--prompt-file: " + bin + " is not UTF-8 text", refused("sample", "--model-dir",
-        model.toString(), "--prompt-file", bin.toString()));
-    assertEquals("--file: " + bin + " is not UTF-8 text", refused("score", "--model-dir",
-        model.toString(), "--file", bin.toString()));
+    assertEquals(
+        "--prompt-file: " + bin + " is not UTF-8 text",
+        refused("sample", "--model-dir", model.toString(), "--prompt-file", bin.toString()));
+    assertEquals(
+        "--file: " + bin + " is not UTF-8 text",
+        refused("score", "--model-dir", model.toString(), "--file", bin.toString()));
   }
 
   @Test
   void directoriesWhereFilesBelongAndFilesWhereDirectoriesBelong() {
-    assertEquals("--file: " + tmp + " is a directory, not a file", refused("score", "--model-dir",
-        model.toString(), "--file", tmp.toString()));
+    assertEquals(
+        "--file: " + tmp + " is a directory, not a file",
+        refused("score", "--model-dir", model.toString(), "--file", tmp.toString()));
     Path file = model.resolve("hparams.json");
-    assertEquals(file + ": is a file; expected a model directory (OpenAI's layout)",
+    assertEquals(
+        file + ": is a file; expected a model directory (OpenAI's layout)",
         refused("score", "--model-dir", file.toString(), "--text", "a b c"));
-    assertEquals(file + ": is a file; expected a model directory (OpenAI's layout)",
+    assertEquals(
+        file + ": is a file; expected a model directory (OpenAI's layout)",
         refused("sample", "--model-dir", file.toString(), "--prompt", "a"));
   }
 
   @Test
   void aGarbageCheckpointFileIsNamed() throws IOException {
     Files.write(model.resolve("checkpoint"), new byte[] {(byte) 0xFF, (byte) 0xFE, 3});
-    assertEquals(model.resolve("checkpoint") + ": is not UTF-8 text",
+    assertEquals(
+        model.resolve("checkpoint") + ": is not UTF-8 text",
         refused("score", "--model-dir", model.toString(), "--text", "a b c"));
   }
 
   @Test
   void anHparamsJsonWithFewerLayersThanTheCheckpointIsRefused() throws IOException {
     HParams hp = TinyModels.TINY;
-    Files.writeString(model.resolve("hparams.json"),
+    Files.writeString(
+        model.resolve("hparams.json"),
         new HParams(hp.nVocab(), hp.nCtx(), hp.nEmbd(), hp.nHead(), 1).toJson());
     String message = refused("score", "--model-dir", model.toString(), "--text", "a b c");
-    assertTrue(message.startsWith(model.resolve("model.ckpt.index") + ": holds 12 tensor(s) the model "
-        + "would not use (model/h1/attn/c_attn/b, "), message);
+    assertTrue(
+        message.startsWith(
+            model.resolve("model.ckpt.index")
+                + ": holds 12 tensor(s) the model "
+                + "would not use (model/h1/attn/c_attn/b, "),
+        message);
     assertTrue(message.endsWith("); does hparams.json describe this checkpoint?"), message);
   }
 
   @Test
   void initRefusesAVocabularyLargerThanTheTokenizersAndANonEmptyDirectory() {
     Path out = tmp.resolve("big");
-    assertEquals("n_vocab (70000) exceeds GPT-2's tokenizer, which has 50257 ids: the extra rows "
-        + "could never be read or written", refused("init", "--model-dir", out.toString(),
-        "--n-layer", "1", "--n-head", "1", "--n-embd", "8", "--n-ctx", "8", "--n-vocab", "70000"));
+    assertEquals(
+        "n_vocab (70000) exceeds GPT-2's tokenizer, which has 50257 ids: the extra rows "
+            + "could never be read or written",
+        refused(
+            "init",
+            "--model-dir",
+            out.toString(),
+            "--n-layer",
+            "1",
+            "--n-head",
+            "1",
+            "--n-embd",
+            "8",
+            "--n-ctx",
+            "8",
+            "--n-vocab",
+            "70000"));
     assertFalse(Files.exists(out));
     long start = System.nanoTime();
-    assertEquals(model + ": already exists and is not empty; choose a new directory (nothing was "
-        + "overwritten)", refused("init", "--model-dir", model.toString(), "--like", "1558M"));
+    assertEquals(
+        model
+            + ": already exists and is not empty; choose a new directory (nothing was "
+            + "overwritten)",
+        refused("init", "--model-dir", model.toString(), "--like", "1558M"));
     // a 1558M model takes far longer than this to build: the refusal came first
     assertTrue((System.nanoTime() - start) / 1e9 < 5, "init built the model before refusing");
   }
@@ -105,13 +133,19 @@ class BadInputTest {
   @Test
   void prepareRefusesEmptyInputAndNoValidationShareAndWritesNothing() throws IOException {
     Path empty = Files.writeString(tmp.resolve("empty.txt"), "");
-    Path text = Files.writeString(tmp.resolve("text.txt"), "To be, or not to be, that is the question.");
+    Path text =
+        Files.writeString(tmp.resolve("text.txt"), "To be, or not to be, that is the question.");
     Path out = tmp.resolve("data");
-    assertEquals("--input: " + empty + " gives 0 train and 0 val tokens; both need some (more text, "
-        + "or another --val-fraction); nothing was written", refused("prepare", "--input",
-        empty.toString(), "--out", out.toString()));
-    assertEquals("--val-fraction must be in (0, 1): training needs validation tokens, got 0.0",
-        refused("prepare", "--input", text.toString(), "--out", out.toString(), "--val-fraction", "0"));
+    assertEquals(
+        "--input: "
+            + empty
+            + " gives 0 train and 0 val tokens; both need some (more text, "
+            + "or another --val-fraction); nothing was written",
+        refused("prepare", "--input", empty.toString(), "--out", out.toString()));
+    assertEquals(
+        "--val-fraction must be in (0, 1): training needs validation tokens, got 0.0",
+        refused(
+            "prepare", "--input", text.toString(), "--out", out.toString(), "--val-fraction", "0"));
     assertFalse(Files.exists(out));
   }
 
@@ -121,9 +155,19 @@ class BadInputTest {
     TokenFile.write(data.resolve(Prepare.TRAIN), new int[5000]);
     TokenFile.write(data.resolve(Prepare.VAL), new int[10]);
     Path out = tmp.resolve("run");
-    assertEquals(data.resolve(Prepare.VAL) + ": 10 tokens, need more than block_size (16); prepare "
-        + "more text or a larger --val-fraction", refused("train", "--data_dir=" + data,
-        "--out_dir=" + out, "--n_layer=1", "--n_head=1", "--n_embd=8", "--n_ctx=16", "--block_size=16"));
+    assertEquals(
+        data.resolve(Prepare.VAL)
+            + ": 10 tokens, need more than block_size (16); prepare "
+            + "more text or a larger --val-fraction",
+        refused(
+            "train",
+            "--data_dir=" + data,
+            "--out_dir=" + out,
+            "--n_layer=1",
+            "--n_head=1",
+            "--n_embd=8",
+            "--n_ctx=16",
+            "--block_size=16"));
     assertFalse(Files.exists(out));
   }
 
@@ -133,9 +177,22 @@ class BadInputTest {
     TokenFile.write(data.resolve(Prepare.TRAIN), new int[5000]);
     TokenFile.write(data.resolve(Prepare.VAL), new int[500]);
     Path out = tmp.resolve("run");
-    CliRunner.Outcome o = CliRunner.run("train", "--data_dir=" + data, "--out_dir=" + out,
-        "--n_layer=1", "--n_head=1", "--n_embd=8", "--n_ctx=16", "--block_size=16", "--batch_size=2",
-        "--xla=false", "--eval_iters=1", "--sample_interval=0", "--max_iters=3", "--max_iters=1");
+    CliRunner.Outcome o =
+        CliRunner.run(
+            "train",
+            "--data_dir=" + data,
+            "--out_dir=" + out,
+            "--n_layer=1",
+            "--n_head=1",
+            "--n_embd=8",
+            "--n_ctx=16",
+            "--block_size=16",
+            "--batch_size=2",
+            "--xla=false",
+            "--eval_iters=1",
+            "--sample_interval=0",
+            "--max_iters=3",
+            "--max_iters=1");
     assertEquals(0, o.code(), o.err());
     assertTrue(o.out().contains("iter 1/1: "), o.out());
     assertTrue(Files.exists(out.resolve("model.ckpt-1.index")));
@@ -144,23 +201,36 @@ class BadInputTest {
   @Test
   void downloadNamesABadUrlAndGivesUpOnASilentServerLeavingNoDirectory() throws Exception {
     Path parent = tmp.resolve("checkpoints");
-    assertEquals("--base-url: 'notaurl/' is not an http:// or https:// URL",
-        refused("download", "--model", "124M", "--dir", parent.toString(), "--base-url", "notaurl"));
+    assertEquals(
+        "--base-url: 'notaurl/' is not an http:// or https:// URL",
+        refused(
+            "download", "--model", "124M", "--dir", parent.toString(), "--base-url", "notaurl"));
     List<Socket> accepted = new ArrayList<>();
     try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      Thread acceptor = new Thread(() -> {
-        try {
-          while (true) {
-            accepted.add(silent.accept());  // and never answer
-          }
-        } catch (IOException closed) {
-          // the test is over
-        }
-      });
+      Thread acceptor =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    accepted.add(silent.accept()); // and never answer
+                  }
+                } catch (IOException closed) {
+                  // the test is over
+                }
+              });
       acceptor.start();
       long start = System.nanoTime();
-      CliRunner.Outcome o = CliRunner.run("download", "--model", "124M", "--dir", parent.toString(),
-          "--base-url", "http://127.0.0.1:" + silent.getLocalPort() + "/gpt-2", "--timeout", "1");
+      CliRunner.Outcome o =
+          CliRunner.run(
+              "download",
+              "--model",
+              "124M",
+              "--dir",
+              parent.toString(),
+              "--base-url",
+              "http://127.0.0.1:" + silent.getLocalPort() + "/gpt-2",
+              "--timeout",
+              "1");
       assertEquals(1, o.code(), o.err());
       assertEquals(1, o.err().lines().count(), o.err());
       assertTrue(o.err().contains("/models/124M/checkpoint: no answer within 1 s"), o.err());
@@ -175,17 +245,23 @@ class BadInputTest {
 
   @Test
   void benchOptionsThatWouldRunNothingAreRefused() {
-    assertEquals("--runs must be at least 1, got 0 (see --help)",
+    assertEquals(
+        "--runs must be at least 1, got 0 (see --help)",
         refused("bench-sample", "--model-dir", model.toString(), "--runs", "0"));
-    assertEquals("--new-tokens (16) must be below the model's n_ctx (16), leaving room for a prompt "
-        + "(see --help)", refused("bench-sample", "--model-dir", model.toString(), "--new-tokens", "16"));
-    assertEquals("--only: no shape starts with 'nonsense' (shapes: baby, 124M) (see --help)",
+    assertEquals(
+        "--new-tokens (16) must be below the model's n_ctx (16), leaving room for a prompt "
+            + "(see --help)",
+        refused("bench-sample", "--model-dir", model.toString(), "--new-tokens", "16"));
+    assertEquals(
+        "--only: no shape starts with 'nonsense' (shapes: baby, 124M) (see --help)",
         refused("bench-train", "--only", "nonsense"));
   }
 
   static List<String> tempFiles(Path dir) throws IOException {
     try (Stream<Path> s = Files.walk(dir)) {
-      return s.map(p -> p.getFileName().toString()).filter(n -> n.contains("tempstate") || n.contains(".tmp-")).toList();
+      return s.map(p -> p.getFileName().toString())
+          .filter(n -> n.contains("tempstate") || n.contains(".tmp-"))
+          .toList();
     }
   }
 }

@@ -16,19 +16,37 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class InitScoreCommandTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void initWritesAModelThatScoreReads() throws Exception {
     Path dir = tmp.resolve("m");
-    CliRunner.Outcome init = CliRunner.run("init", "--model-dir", dir.toString(), "--n-layer", "2",
-        "--n-head", "2", "--n-embd", "16", "--n-ctx", "32", "--seed", "4");
+    CliRunner.Outcome init =
+        CliRunner.run(
+            "init",
+            "--model-dir",
+            dir.toString(),
+            "--n-layer",
+            "2",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "16",
+            "--n-ctx",
+            "32",
+            "--seed",
+            "4");
     assertEquals(0, init.code(), init.err());
     // 50257*16 + 32*16 + 2 * (2*2*16 + 16*48+48 + 16*16+16 + 16*64+64 + 64*16+16) + 2*16
     assertTrue(init.out().startsWith("wrote " + dir + ": 811,216 parameters"), init.out());
-    CliRunner.Outcome score = CliRunner.run("score", "--model-dir", dir.toString(), "--text",
-        "Not all heroes wear capes.", "--json");
+    CliRunner.Outcome score =
+        CliRunner.run(
+            "score",
+            "--model-dir",
+            dir.toString(),
+            "--text",
+            "Not all heroes wear capes.",
+            "--json");
     assertEquals(0, score.code(), score.err());
     JsonNode json = new ObjectMapper().readTree(score.out());
     assertEquals("[3673,477,10281,5806,1451,274,13]", json.get("tokens").toString());
@@ -40,8 +58,9 @@ class InitScoreCommandTest {
     Path dir = tmp.resolve("m");
     Map<String, float[]> w = TinyModels.writeRandom(dir, TinyModels.TINY, 3);
     int[] tokens = {5, 17, 3, 96, 40, 2, 2, 71};
-    CliRunner.Outcome score = CliRunner.run("score", "--model-dir", dir.toString(), "--tokens",
-        "5,17,3,96,40,2,2,71", "--json");
+    CliRunner.Outcome score =
+        CliRunner.run(
+            "score", "--model-dir", dir.toString(), "--tokens", "5,17,3,96,40,2,2,71", "--json");
     assertEquals(0, score.code(), score.err());
     JsonNode json = new ObjectMapper().readTree(score.out());
     double[][] logits = new ReferenceGpt2(TinyModels.TINY, w).logits(tokens);
@@ -66,13 +85,15 @@ class InitScoreCommandTest {
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       double[] lp = model.score(tokens);
       assertEquals(39, lp.length);
-      // window 1 covers tokens [0, 16); later targets t see tokens [t-8-(t%8)..t) per the n_ctx/2 stride
+      // window 1 covers tokens [0, 16); later targets t see tokens [t-8-(t%8)..t) per the n_ctx/2
+      // stride
       for (int target = 1; target < tokens.length; target++) {
         int begin = target < nCtx ? 0 : ((target - nCtx) / (nCtx / 2) + 1) * (nCtx / 2);
         int[] window = java.util.Arrays.copyOfRange(tokens, begin, target + 1);
         double[][] logits = ref.logits(window);
         double expected = logSoftmax(logits[window.length - 2])[tokens[target]];
-        assertEquals(expected, lp[target - 1], 1e-4, "target " + target + " (window from " + begin + ")");
+        assertEquals(
+            expected, lp[target - 1], 1e-4, "target " + target + " (window from " + begin + ")");
       }
     }
   }
@@ -98,26 +119,88 @@ class InitScoreCommandTest {
     Path dir = tmp.resolve("m");
     TinyModels.writeRandom(dir, TinyModels.TINY, 1);
     assertError("--model-dir is required (see --help)", "init", "--like", "124M");
-    assertError("unknown model size '7B', expected one of 124M, 355M, 774M, 1558M", "init",
-        "--model-dir", tmp.resolve("x").toString(), "--like", "7B");
-    assertError("give --like SIZE or all of --n-layer, --n-head, --n-embd, --n-ctx (see --help)",
-        "init", "--model-dir", tmp.resolve("x").toString(), "--n-layer", "2");
-    assertError("n_embd (10) must be a multiple of n_head (3)", "init", "--model-dir",
-        tmp.resolve("x").toString(), "--n-layer", "1", "--n-head", "3", "--n-embd", "10", "--n-ctx", "8");
-    assertError("--n-layer expects an integer, got 'two' (see --help)", "init", "--model-dir",
-        tmp.resolve("x").toString(), "--n-layer", "two", "--n-head", "3", "--n-embd", "12", "--n-ctx", "8");
-    assertError(dir + ": already exists and is not empty; choose a new directory (nothing was "
-        + "overwritten)", "init", "--model-dir", dir.toString(), "--like", "124M");
-    assertError("give exactly one of --text, --file, --tokens (see --help)", "score", "--model-dir",
+    assertError(
+        "unknown model size '7B', expected one of 124M, 355M, 774M, 1558M",
+        "init",
+        "--model-dir",
+        tmp.resolve("x").toString(),
+        "--like",
+        "7B");
+    assertError(
+        "give --like SIZE or all of --n-layer, --n-head, --n-embd, --n-ctx (see --help)",
+        "init",
+        "--model-dir",
+        tmp.resolve("x").toString(),
+        "--n-layer",
+        "2");
+    assertError(
+        "n_embd (10) must be a multiple of n_head (3)",
+        "init",
+        "--model-dir",
+        tmp.resolve("x").toString(),
+        "--n-layer",
+        "1",
+        "--n-head",
+        "3",
+        "--n-embd",
+        "10",
+        "--n-ctx",
+        "8");
+    assertError(
+        "--n-layer expects an integer, got 'two' (see --help)",
+        "init",
+        "--model-dir",
+        tmp.resolve("x").toString(),
+        "--n-layer",
+        "two",
+        "--n-head",
+        "3",
+        "--n-embd",
+        "12",
+        "--n-ctx",
+        "8");
+    assertError(
+        dir
+            + ": already exists and is not empty; choose a new directory (nothing was "
+            + "overwritten)",
+        "init",
+        "--model-dir",
+        dir.toString(),
+        "--like",
+        "124M");
+    assertError(
+        "give exactly one of --text, --file, --tokens (see --help)",
+        "score",
+        "--model-dir",
         dir.toString());
-    assertError("--tokens: id 97 is outside the model's vocabulary [0, 97) (see --help)", "score",
-        "--model-dir", dir.toString(), "--tokens", "1,97");
-    assertError("need at least 2 tokens to score, the input has 1 (see --help)", "score",
-        "--model-dir", dir.toString(), "--tokens", "1");
-    assertError("--file: " + tmp.resolve("none.txt") + " not found", "score",
-        "--model-dir", dir.toString(), "--file", tmp.resolve("none.txt").toString());
-    assertError(tmp.resolve("nodir") + ": model directory not found", "score", "--model-dir",
-        tmp.resolve("nodir").toString(), "--text", "a b");
+    assertError(
+        "--tokens: id 97 is outside the model's vocabulary [0, 97) (see --help)",
+        "score",
+        "--model-dir",
+        dir.toString(),
+        "--tokens",
+        "1,97");
+    assertError(
+        "need at least 2 tokens to score, the input has 1 (see --help)",
+        "score",
+        "--model-dir",
+        dir.toString(),
+        "--tokens",
+        "1");
+    assertError(
+        "--file: " + tmp.resolve("none.txt") + " not found",
+        "score",
+        "--model-dir",
+        dir.toString(),
+        "--file",
+        tmp.resolve("none.txt").toString());
+    assertError(
+        tmp.resolve("nodir") + ": model directory not found",
+        "score",
+        "--model-dir",
+        tmp.resolve("nodir").toString(),
+        "--text",
+        "a b");
     assertTrue(Files.notExists(tmp.resolve("x")));
   }
 
@@ -133,7 +216,8 @@ class InitScoreCommandTest {
     Path dir = tmp.resolve("m");
     TinyModels.writeRandom(dir, new dev.gpt2j.model.HParams(50257, 8, 8, 2, 1), 1);
     String text = "Grüße 世界 🙂";
-    CliRunner.Outcome score = CliRunner.run("score", "--model-dir", dir.toString(), "--text", text, "--json");
+    CliRunner.Outcome score =
+        CliRunner.run("score", "--model-dir", dir.toString(), "--text", text, "--json");
     JsonNode json = new ObjectMapper().readTree(score.out());
     int[] ids = new int[json.get("tokens").size()];
     for (int i = 0; i < ids.length; i++) {

@@ -22,12 +22,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The CLI as a user runs it, in real processes: one process per command (nothing outlives it),
- * one writer per run directory, and signals that stop training with its step saved.
+ * The CLI as a user runs it, in real processes: one process per command (nothing outlives it), one
+ * writer per run directory, and signals that stop training with its step saved.
  */
 class ProcessTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
   Path data;
   Path run;
 
@@ -51,10 +50,26 @@ class ProcessTest {
 
   // a run that goes on until stopped; `more` overrides (the last value of a key wins)
   private String[] trainArgs(String initFrom, String... more) {
-    List<String> args = new ArrayList<>(List.of("train", "--init_from=" + initFrom, "--data_dir=" + data,
-        "--out_dir=" + run, "--n_layer=1", "--n_head=2", "--n_embd=16", "--n_ctx=16", "--block_size=16",
-        "--batch_size=2", "--xla=false", "--log_interval=1", "--eval_interval=1000000", "--eval_iters=1",
-        "--sample_interval=0", "--max_iters=1000000", "--lr_decay_iters=1000000"));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--init_from=" + initFrom,
+                "--data_dir=" + data,
+                "--out_dir=" + run,
+                "--n_layer=1",
+                "--n_head=2",
+                "--n_embd=16",
+                "--n_ctx=16",
+                "--block_size=16",
+                "--batch_size=2",
+                "--xla=false",
+                "--log_interval=1",
+                "--eval_interval=1000000",
+                "--eval_iters=1",
+                "--sample_interval=0",
+                "--max_iters=1000000",
+                "--lr_decay_iters=1000000"));
     args.addAll(List.of(more));
     return args.toArray(String[]::new);
   }
@@ -66,11 +81,18 @@ class ProcessTest {
     final BufferedReader reader;
 
     Cli(String... argv) throws IOException {
-      List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-          "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+      List<String> cmd =
+          new ArrayList<>(
+              List.of(
+                  ProcessHandle.current().info().command().orElse("java"),
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  Main.class.getName()));
       cmd.addAll(List.of(argv));
       process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
-      reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+      reader =
+          new BufferedReader(
+              new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     }
 
     void awaitLine(String prefix) throws IOException {
@@ -80,8 +102,13 @@ class ProcessTest {
           return;
         }
       }
-      throw new AssertionError("ended before '" + prefix + "': " + out + " "
-          + new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+      throw new AssertionError(
+          "ended before '"
+              + prefix
+              + "': "
+              + out
+              + " "
+              + new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
     }
 
     String rest() throws IOException {
@@ -111,16 +138,22 @@ class ProcessTest {
       // a second writer is refused at once, naming the directory and the process
       CliRunner.Outcome second = CliRunner.run(trainArgs("resume"));
       assertEquals(2, second.code(), second.err());
-      assertEquals("gpt2 train: " + run + " is in use by another training run (process "
-          + first.process.pid() + "); wait for it to end or choose another out_dir\n", second.err());
+      assertEquals(
+          "gpt2 train: "
+              + run
+              + " is in use by another training run (process "
+              + first.process.pid()
+              + "); wait for it to end or choose another out_dir\n",
+          second.err());
 
-      first.process.toHandle().destroyForcibly();  // SIGKILL
+      first.process.toHandle().destroyForcibly(); // SIGKILL
       assertTrue(first.process.waitFor(10, TimeUnit.SECONDS));
     }
     // it was killed before any save: nothing to resume, and no lock in the way of a new run
     assertFalse(Files.exists(run.resolve("checkpoint")));
-    CliRunner.Outcome again = CliRunner.run(trainArgs("scratch", "--max_iters=2", "--warmup_iters=0",
-        "--lr_decay_iters=2"));
+    CliRunner.Outcome again =
+        CliRunner.run(
+            trainArgs("scratch", "--max_iters=2", "--warmup_iters=0", "--lr_decay_iters=2"));
     assertEquals(0, again.code(), again.err());
     assertEquals(2, new RunDir(run).latest().iter());
   }
@@ -130,7 +163,7 @@ class ProcessTest {
     int stoppedAt;
     try (Cli cli = new Cli(trainArgs("scratch"))) {
       cli.awaitLine("iter 3/");
-      cli.process.toHandle().destroy();  // SIGTERM, as `kill` or a service manager sends
+      cli.process.toHandle().destroy(); // SIGTERM, as `kill` or a service manager sends
       assertTrue(cli.process.waitFor(60, TimeUnit.SECONDS));
       String rest = cli.rest();
       String err = cli.err();

@@ -33,8 +33,19 @@ class SampleCommandTest {
 
   @Test
   void jsonLinesCarryPromptTokensGeneratedTokensAndTheirText() throws Exception {
-    CliRunner.Outcome o = sample("--prompt", "Hello world", "--length", "7", "--seed", "1",
-        "--nsamples", "4", "--batch-size", "2", "--json");
+    CliRunner.Outcome o =
+        sample(
+            "--prompt",
+            "Hello world",
+            "--length",
+            "7",
+            "--seed",
+            "1",
+            "--nsamples",
+            "4",
+            "--batch-size",
+            "2",
+            "--json");
     assertEquals(0, o.code(), o.err());
     String[] lines = o.out().split("\n");
     assertEquals(4, lines.length);
@@ -53,11 +64,14 @@ class SampleCommandTest {
   @Test
   void streamedTextIsTheSampleTextAndSeedsReproduce() throws Exception {
     CliRunner.Outcome streamed = sample("--prompt", "Hello world", "--length", "9", "--seed", "5");
-    CliRunner.Outcome json = sample("--prompt", "Hello world", "--length", "9", "--seed", "5", "--json");
+    CliRunner.Outcome json =
+        sample("--prompt", "Hello world", "--length", "9", "--seed", "5", "--json");
     String text = new ObjectMapper().readTree(json.out()).get("text").asText();
     String rule = "=".repeat(40);
-    assertEquals(rule + " SAMPLE 1 " + rule + "\n" + text + "\n" + rule + rule + "\n", streamed.out());
-    assertEquals(streamed.out(), sample("--prompt", "Hello world", "--length", "9", "--seed", "5").out());
+    assertEquals(
+        rule + " SAMPLE 1 " + rule + "\n" + text + "\n" + rule + rule + "\n", streamed.out());
+    assertEquals(
+        streamed.out(), sample("--prompt", "Hello world", "--length", "9", "--seed", "5").out());
   }
 
   @Test
@@ -72,32 +86,59 @@ class SampleCommandTest {
     assertBad("--top-k must be >= 0 (0 = off), got -1", "--prompt", "x", "--top-k", "-1");
     assertBad("--top-p must be in (0, 1] (1 = off), got 1.5", "--prompt", "x", "--top-p", "1.5");
     assertBad("--top-p must be in (0, 1] (1 = off), got 0.0", "--prompt", "x", "--top-p", "0");
-    assertBad("--temperature must be > 0 (or use --greedy), got 0.0", "--prompt", "x", "--temperature", "0");
+    assertBad(
+        "--temperature must be > 0 (or use --greedy), got 0.0",
+        "--prompt",
+        "x",
+        "--temperature",
+        "0");
     assertBad("--temperature expects a number, got 'hot'", "--prompt", "x", "--temperature", "hot");
-    assertBad("--nsamples (3) must be a multiple of --batch-size (2), as in openai/gpt-2", "--prompt",
-        "x", "--nsamples", "3", "--batch-size", "2");
-    assertBad("the prompt is empty (give --prompt, --prompt-file, standard input, or --unconditional)",
-        "--prompt", "");
+    assertBad(
+        "--nsamples (3) must be a multiple of --batch-size (2), as in openai/gpt-2",
+        "--prompt",
+        "x",
+        "--nsamples",
+        "3",
+        "--batch-size",
+        "2");
+    assertBad(
+        "the prompt is empty (give --prompt, --prompt-file, standard input, or --unconditional)",
+        "--prompt",
+        "");
     CliRunner.Outcome tooLong = sample("--prompt", "Hello world", "--length", "31", "--seed", "1");
     assertEquals(2, tooLong.code());
-    assertEquals("gpt2 sample: prompt (2 tokens) + --length (31) exceeds the model's context of 32 "
-        + "tokens; shorten them or pass --sliding-window\n", tooLong.err());
+    assertEquals(
+        "gpt2 sample: prompt (2 tokens) + --length (31) exceeds the model's context of 32 "
+            + "tokens; shorten them or pass --sliding-window\n",
+        tooLong.err());
     Path small = model.resolveSibling("small");
     if (!java.nio.file.Files.exists(small)) {
       TinyModels.writeRandom(small, new HParams(97, 16, 8, 2, 1), 1);
     }
-    CliRunner.Outcome vocab = CliRunner.run("sample", "--model-dir", small.toString(), "--prompt", "Hello");
+    CliRunner.Outcome vocab =
+        CliRunner.run("sample", "--model-dir", small.toString(), "--prompt", "Hello");
     assertEquals(2, vocab.code());
-    assertEquals("gpt2 sample: prompt token 15496 is outside the model's vocabulary [0, 97)\n", vocab.err());
-    CliRunner.Outcome missing = CliRunner.run("sample", "--model-dir", "/no/such/dir", "--prompt", "x");
+    assertEquals(
+        "gpt2 sample: prompt token 15496 is outside the model's vocabulary [0, 97)\n", vocab.err());
+    CliRunner.Outcome missing =
+        CliRunner.run("sample", "--model-dir", "/no/such/dir", "--prompt", "x");
     assertEquals(2, missing.code());
     assertEquals("gpt2 sample: /no/such/dir: model directory not found\n", missing.err());
   }
 
   @Test
   void greedyNeedsNoTemperatureAndSlidingWindowGoesPastTheContext() throws Exception {
-    CliRunner.Outcome o = sample("--prompt", "Hello world", "--length", "40", "--greedy",
-        "--temperature", "0", "--sliding-window", "--json");
+    CliRunner.Outcome o =
+        sample(
+            "--prompt",
+            "Hello world",
+            "--length",
+            "40",
+            "--greedy",
+            "--temperature",
+            "0",
+            "--sliding-window",
+            "--json");
     assertEquals(0, o.code(), o.err());
     com.fasterxml.jackson.databind.JsonNode json = new ObjectMapper().readTree(o.out());
     int[] tokens = new int[json.get("tokens").size()];
@@ -125,28 +166,52 @@ class SampleCommandTest {
   private static void assertBad(String message, String... args) {
     CliRunner.Outcome o = sample(args);
     assertEquals(2, o.code(), o.err());
-    assertEquals("gpt2 sample: " + message + " (see --help)\n", o.err().replaceAll("\\(seed \\d+\\)\n", ""));
+    assertEquals(
+        "gpt2 sample: " + message + " (see --help)\n", o.err().replaceAll("\\(seed \\d+\\)\n", ""));
     assertEquals("", o.out());
   }
 
   @Test
   void interactiveModeSamplesAfterEachPromptLine() throws Exception {
-    CliRunner.Outcome o = CliRunner.runWithInput("Hello world\n\nGood night\n", "sample", "--model-dir",
-        model.toString(), "--interactive", "--length", "5", "--seed", "3", "--json");
+    CliRunner.Outcome o =
+        CliRunner.runWithInput(
+            "Hello world\n\nGood night\n",
+            "sample",
+            "--model-dir",
+            model.toString(),
+            "--interactive",
+            "--length",
+            "5",
+            "--seed",
+            "3",
+            "--json");
     assertEquals(0, o.code(), o.err());
     String[] lines = o.out().split("\n");
     assertEquals(2, lines.length, o.out());
-    assertEquals("[15496,995]", new ObjectMapper().readTree(lines[0]).get("prompt_tokens").toString());
-    assertEquals("[10248,1755]", new ObjectMapper().readTree(lines[1]).get("prompt_tokens").toString());
+    assertEquals(
+        "[15496,995]", new ObjectMapper().readTree(lines[0]).get("prompt_tokens").toString());
+    assertEquals(
+        "[10248,1755]", new ObjectMapper().readTree(lines[1]).get("prompt_tokens").toString());
     assertTrue(o.err().contains("Prompt should not be empty!"), o.err());
-    assertEquals(5, o.err().split("Model prompt >>> ", -1).length, o.err());  // 4 prompts: 3 lines, then EOF
+    assertEquals(
+        5, o.err().split("Model prompt >>> ", -1).length, o.err()); // 4 prompts: 3 lines, then EOF
   }
 
   @Test
   void thePromptCanComeFromStandardInput() throws Exception {
-    CliRunner.Outcome o = CliRunner.runWithInput("Hello world", "sample", "--model-dir", model.toString(),
-        "--length", "3", "--seed", "3", "--json");
+    CliRunner.Outcome o =
+        CliRunner.runWithInput(
+            "Hello world",
+            "sample",
+            "--model-dir",
+            model.toString(),
+            "--length",
+            "3",
+            "--seed",
+            "3",
+            "--json");
     assertEquals(0, o.code(), o.err());
-    assertEquals("[15496,995]", new ObjectMapper().readTree(o.out()).get("prompt_tokens").toString());
+    assertEquals(
+        "[15496,995]", new ObjectMapper().readTree(o.out()).get("prompt_tokens").toString());
   }
 }

@@ -18,8 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class PrepareTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void tokenFilesAreLittleEndianUint16AndReadBack() throws Exception {
@@ -30,18 +29,22 @@ class PrepareTest {
     assertEquals(50256, ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).getChar(8));
     char[] back = TokenFile.read(tmp.resolve("t.bin"));
     assertArrayEquals(ids, IntStream.range(0, back.length).map(i -> back[i]).toArray());
-    assertThrows(IllegalArgumentException.class, () -> TokenFile.write(tmp.resolve("u.bin"), new int[] {65536}));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TokenFile.write(tmp.resolve("u.bin"), new int[] {65536}));
   }
 
   @Test
   void tinyShakespeareSplitsAsNanoGptsPrepare() throws Exception {
     Path corpus = SharedFiles.require("data/tinyshakespeare.txt");
-    CliRunner.Outcome o = CliRunner.run("prepare", "--input", corpus.toString(), "--out", tmp.toString());
+    CliRunner.Outcome o =
+        CliRunner.run("prepare", "--input", corpus.toString(), "--out", tmp.toString());
     assertEquals(0, o.code(), o.err());
     // nanoGPT's data/shakespeare/prepare.py prints: train has 301,966 tokens, val has 36,059 tokens
     assertEquals(301_966, TokenFile.read(tmp.resolve("train.bin")).length);
     assertEquals(36_059, TokenFile.read(tmp.resolve("val.bin")).length);
-    assertEquals(o.out().startsWith(corpus + ": 301,966 train tokens, 36,059 val tokens"), true, o.out());
+    assertEquals(
+        o.out().startsWith(corpus + ": 301,966 train tokens, 36,059 val tokens"), true, o.out());
   }
 
   @Test
@@ -52,10 +55,18 @@ class PrepareTest {
     Prepare.prepare(in, tmp.resolve("out"), 0.25);
     char[] train = TokenFile.read(tmp.resolve("out/train.bin"));
     char[] val = TokenFile.read(tmp.resolve("out/val.bin"));
-    int[] all = IntStream.concat(IntStream.range(0, train.length).map(i -> train[i]),
-        IntStream.range(0, val.length).map(i -> val[i])).toArray();
-    int[] expected = IntStream.concat(IntStream.concat(Arrays.stream(Gpt2Tokenizer.encode("Hello world")),
-        IntStream.of(Gpt2Tokenizer.END_OF_TEXT)), Arrays.stream(Gpt2Tokenizer.encode(" again and again and again"))).toArray();
+    int[] all =
+        IntStream.concat(
+                IntStream.range(0, train.length).map(i -> train[i]),
+                IntStream.range(0, val.length).map(i -> val[i]))
+            .toArray();
+    int[] expected =
+        IntStream.concat(
+                IntStream.concat(
+                    Arrays.stream(Gpt2Tokenizer.encode("Hello world")),
+                    IntStream.of(Gpt2Tokenizer.END_OF_TEXT)),
+                Arrays.stream(Gpt2Tokenizer.encode(" again and again and again")))
+            .toArray();
     assertArrayEquals(expected, all);
     assertEquals((int) (expected.length * 0.75), train.length);
   }
@@ -79,8 +90,13 @@ class PrepareTest {
 
   @Test
   void badInputsAreNamed() {
-    CliRunner.Outcome o = CliRunner.run("prepare", "--input", tmp.resolve("none.txt").toString(), "--out",
-        tmp.resolve("o").toString());
+    CliRunner.Outcome o =
+        CliRunner.run(
+            "prepare",
+            "--input",
+            tmp.resolve("none.txt").toString(),
+            "--out",
+            tmp.resolve("o").toString());
     assertEquals(2, o.code());
     assertEquals("gpt2 prepare: --input: " + tmp.resolve("none.txt") + " not found\n", o.err());
   }

@@ -1,11 +1,18 @@
 package dev.gpt2j.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.gpt2j.data.Batches;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.train.TrainConfig;
+import dev.gpt2j.train.TrainStep;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorflow.Graph;
@@ -18,13 +25,6 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
-import dev.gpt2j.data.Batches;
-import dev.gpt2j.model.HParams;
-import dev.gpt2j.train.TrainConfig;
-import dev.gpt2j.train.TrainStep;
-import java.util.Map;
-import org.junit.jupiter.api.Test;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The native matrix-vector ops against float64 products, and where they are (not) used. */
 class NativeKernelsTest {
@@ -42,13 +42,18 @@ class NativeKernelsTest {
       Random random = new Random(31L * m + k + n);
       float[][] x = randomMatrix(random, m, k);
       float[][] w = transposed ? randomMatrix(random, n, k) : randomMatrix(random, k, n);
-      try (Graph g = new Graph(); Session s = new Session(g)) {
+      try (Graph g = new Graph();
+          Session s = new Session(g)) {
         Ops tf = Ops.create(g);
-        Operand<TFloat32> y = NativeKernels.decodingStep().apply(tf, tf.constant(x), tf.constant(w), transposed);
+        Operand<TFloat32> y =
+            NativeKernels.decodingStep().apply(tf, tf.constant(x), tf.constant(w), transposed);
         assertEquals("Gpt2MatVec" + (transposed ? "T" : ""), y.op().type());
         try (Result r = s.runner().fetch(y).run()) {
           double[][] wkn = transposed ? transpose(w) : toDouble(w);
-          assertClose(multiply(toDouble(x), wkn), r.get(0), (transposed ? "x w^T " : "x w ") + m + "x" + k + "x" + n);
+          assertClose(
+              multiply(toDouble(x), wkn),
+              r.get(0),
+              (transposed ? "x w^T " : "x w ") + m + "x" + k + "x" + n);
         }
       }
     }
@@ -59,7 +64,8 @@ class NativeKernelsTest {
   @Test
   void aTrainingGraphOfOnePositionPerRowTrainsOnTfsMatMul() {
     HParams hp = new HParams(50, 8, 16, 2, 1);
-    TrainConfig c = TrainConfig.load(null, Map.of("batch_size", "2", "block_size", "1", "xla", "false"));
+    TrainConfig c =
+        TrainConfig.load(null, Map.of("batch_size", "2", "block_size", "1", "xla", "false"));
     try (TrainStep step = new TrainStep(hp, c)) {
       step.initialize(1);
       Batches.Batch b = new Batches.Batch(new int[][] {{3}, {4}}, new int[][] {{5}, {6}});
@@ -74,12 +80,13 @@ class NativeKernelsTest {
     Random random = new Random(m);
     float[][] x = randomMatrix(random, m, 24);
     float[][] w = randomMatrix(random, 24, 10);
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       var xs = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, 24)));
       Operand<TFloat32> y = NativeKernels.decodingStep().apply(tf, xs, tf.constant(w), false);
       try (TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x));
-           Result r = s.runner().feed(xs, in).fetch(y).run()) {
+          Result r = s.runner().feed(xs, in).fetch(y).run()) {
         assertClose(multiply(toDouble(x), toDouble(w)), r.get(0), m + " rows");
       }
     }
@@ -139,7 +146,10 @@ class NativeKernelsTest {
     t.copyTo(DataBuffers.of(got, false, false));
     for (int i = 0; i < expected.length; i++) {
       for (int j = 0; j < cols; j++) {
-        assertEquals(expected[i][j], got[i * cols + j], 1e-4 * (1 + Math.abs(expected[i][j])),
+        assertEquals(
+            expected[i][j],
+            got[i * cols + j],
+            1e-4 * (1 + Math.abs(expected[i][j])),
             what + " [" + i + ", " + j + "]");
       }
     }

@@ -21,8 +21,11 @@ import org.tensorflow.types.TFloat32;
 class Gpt2Test {
 
   /** Runs a graph function on a constant input and returns its float output, flattened. */
-  private static float[] eval(float[][] input, java.util.function.BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> fn) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+  private static float[] eval(
+      float[][] input,
+      java.util.function.BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> fn) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Operand<TFloat32> out = fn.apply(tf, tf.constant(input));
       try (Result r = s.runner().fetch(out).run()) {
@@ -56,8 +59,15 @@ class Gpt2Test {
 
   @Test
   void layerNormMatchesPicoGptWorkedExample() {
-    float[] y = eval(new float[][] {{2, 2, 3}, {-5, 0, 1}}, (tf, x) -> Gpt2.layerNorm(tf, x,
-        new Params.LayerNorm(tf.constant(new float[] {1, 1, 1}), tf.constant(new float[] {0, 0, 0}))));
+    float[] y =
+        eval(
+            new float[][] {{2, 2, 3}, {-5, 0, 1}},
+            (tf, x) ->
+                Gpt2.layerNorm(
+                    tf,
+                    x,
+                    new Params.LayerNorm(
+                        tf.constant(new float[] {1, 1, 1}), tf.constant(new float[] {0, 0, 0}))));
     assertClose(new double[] {-0.70709, -0.70709, 1.41418, -1.39700, 0.50800, 0.88900}, y, 1e-5);
   }
 
@@ -81,7 +91,8 @@ class Gpt2Test {
           maxRel = Math.max(maxRel, Math.abs(actual[i][v] - expected[i][v]) / scale);
         }
       }
-      System.out.printf("forward: max |tf - float64| / max|logit| = %.2e (scale %.3f)%n", maxRel, scale);
+      System.out.printf(
+          "forward: max |tf - float64| / max|logit| = %.2e (scale %.3f)%n", maxRel, scale);
       assertTrue(maxRel <= 1e-5, "relative error " + maxRel + " > 1e-5");
     }
   }
@@ -92,28 +103,34 @@ class Gpt2Test {
     TinyModels.writeRandom(tmp.resolve("m"), hp, 5);
     int[] tokens = new Random(3).ints(10, 0, hp.nVocab()).toArray();
     try (Gpt2Model model = Gpt2Model.load(tmp.resolve("m"));
-         Graph g = new Graph(); Session s = new Session(g)) {
+        Graph g = new Graph();
+        Session s = new Session(g)) {
       float[][] full = model.logits(new int[][] {tokens})[0];
-      // the prompt's first 6 tokens in one run, then one token at a time feeding `present` back as `past`
+      // the prompt's first 6 tokens in one run, then one token at a time feeding `present` back as
+      // `past`
       Ops tf = Ops.create(g);
       ModelVariables vars = ModelVariables.create(tf, hp);
-      new dev.gpt2j.checkpoint.CheckpointIO(tf, vars.all()).restore(s,
-          dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
-      var in = tf.placeholder(org.tensorflow.types.TInt32.class,
-          org.tensorflow.op.core.Placeholder.shape(org.tensorflow.ndarray.Shape.of(-1, -1)));
+      new dev.gpt2j.checkpoint.CheckpointIO(tf, vars.all())
+          .restore(s, dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
+      var in =
+          tf.placeholder(
+              org.tensorflow.types.TInt32.class,
+              org.tensorflow.op.core.Placeholder.shape(org.tensorflow.ndarray.Shape.of(-1, -1)));
       var pastIn = tf.placeholder(TFloat32.class);
       Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null, Gpt2.MATMUL);
-      Gpt2.Forward next = Gpt2.gpt2(tf, hp, in, vars.params(), Memory.past(tf, pastIn, hp.nLayer()), Gpt2.MATMUL);
+      Gpt2.Forward next =
+          Gpt2.gpt2(tf, hp, in, vars.params(), Memory.past(tf, pastIn, hp.nLayer()), Gpt2.MATMUL);
       var grown = tf.concat(java.util.List.of(pastIn, next.present()), tf.constant(-2));
       org.tensorflow.Tensor past;
       try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {java.util.Arrays.copyOf(tokens, 6)});
-           Result r = s.runner().feed(in, t).fetch(first.logits()).fetch(first.present()).run()) {
+          Result r = s.runner().feed(in, t).fetch(first.logits()).fetch(first.present()).run()) {
         assertRowClose(full[5], lastRow((TFloat32) r.get(0)), 5);
         past = copy((TFloat32) r.get(1));
       }
       for (int i = 6; i < tokens.length; i++) {
         try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {{tokens[i]}});
-             Result r = s.runner().feed(in, t).feed(pastIn, past).fetch(next.logits()).fetch(grown).run()) {
+            Result r =
+                s.runner().feed(in, t).feed(pastIn, past).fetch(next.logits()).fetch(grown).run()) {
           assertRowClose(full[i], lastRow((TFloat32) r.get(0)), i);
           past.close();
           past = copy((TFloat32) r.get(1));

@@ -27,9 +27,13 @@ class HParamsTest {
 
   @Test
   void inconsistentShapesAreRefused() {
-    assertEquals("n_embd (10) must be a multiple of n_head (4)",
-        assertThrows(IllegalArgumentException.class, () -> new HParams(10, 8, 10, 4, 1)).getMessage());
-    assertEquals("n_layer must be positive, got 0",
-        assertThrows(IllegalArgumentException.class, () -> new HParams(10, 8, 8, 4, 0)).getMessage());
+    assertEquals(
+        "n_embd (10) must be a multiple of n_head (4)",
+        assertThrows(IllegalArgumentException.class, () -> new HParams(10, 8, 10, 4, 1))
+            .getMessage());
+    assertEquals(
+        "n_layer must be positive, got 0",
+        assertThrows(IllegalArgumentException.class, () -> new HParams(10, 8, 8, 4, 0))
+            .getMessage());
   }
 }

@@ -35,8 +35,9 @@ class DecoderTest {
     model.close();
   }
 
-  private static int[][] generate(int[] prompt, int rows, SampleOptions o, int length, boolean cache) {
-    return model.decoder().generate(prompt, rows, o, length, 0, cache, (r, t) -> { });
+  private static int[][] generate(
+      int[] prompt, int rows, SampleOptions o, int length, boolean cache) {
+    return model.decoder().generate(prompt, rows, o, length, 0, cache, (r, t) -> {});
   }
 
   @Test
@@ -61,10 +62,12 @@ class DecoderTest {
   @Test
   void cachedDecodingEqualsUncachedTokenForToken() {
     int[] prompt = {40, 1101, 257};
-    assertArrayEquals(generate(prompt, 1, SampleOptions.greedy(15), 15, false)[0],
+    assertArrayEquals(
+        generate(prompt, 1, SampleOptions.greedy(15), 15, false)[0],
         generate(prompt, 1, SampleOptions.greedy(15), 15, true)[0]);
     SampleOptions sampled = SampleOptions.topK(15, 40, 5);
-    assertArrayEquals(generate(prompt, 1, sampled, 15, false)[0], generate(prompt, 1, sampled, 15, true)[0]);
+    assertArrayEquals(
+        generate(prompt, 1, sampled, 15, false)[0], generate(prompt, 1, sampled, 15, true)[0]);
   }
 
   @Test
@@ -72,12 +75,15 @@ class DecoderTest {
     int[] prompt = {40, 1101};
     SampleOptions o = SampleOptions.topK(12, 0, 99).toBuilder().samples(3, 3).build();
     int[][] batch = generate(prompt, 3, o, 12, true);
-    assertArrayEquals(batch[0], generate(prompt, 1, SampleOptions.topK(12, 0, 99), 12, true)[0],
+    assertArrayEquals(
+        batch[0],
+        generate(prompt, 1, SampleOptions.topK(12, 0, 99), 12, true)[0],
         "row 0 of a batch draws as a batch of one");
     assertFalse(Arrays.equals(batch[0], batch[1]), "rows draw independently");
     assertArrayEquals(batch[2], generate(prompt, 3, o, 12, true)[2], "same seed, same samples");
-    assertFalse(Arrays.equals(batch[0],
-        generate(prompt, 1, SampleOptions.topK(12, 0, 100), 12, true)[0]), "another seed");
+    assertFalse(
+        Arrays.equals(batch[0], generate(prompt, 1, SampleOptions.topK(12, 0, 100), 12, true)[0]),
+        "another seed");
   }
 
   // top-p 1 takes the plain draw; a nucleus holding all but 1e-7 of the probability draws the
@@ -90,9 +96,12 @@ class DecoderTest {
     int[] unfiltered = generate(prompt, 1, plain.topP(1.0).build(), 10, true)[0];
     assertEquals(10, unfiltered.length);
     assertArrayEquals(unfiltered, generate(prompt, 1, plain.topP(0.9999999).build(), 10, true)[0]);
-    assertFalse(Arrays.equals(unfiltered, generate(prompt, 1, plain.seed(4).topP(1.0).build(), 10, true)[0]),
+    assertFalse(
+        Arrays.equals(
+            unfiltered, generate(prompt, 1, plain.seed(4).topP(1.0).build(), 10, true)[0]),
         "the draws depend on the seed");
-    assertArrayEquals(generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0],
+    assertArrayEquals(
+        generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0],
         generate(prompt, 1, plain.topP(1e-9).build(), 10, true)[0]);
   }
 
@@ -109,18 +118,28 @@ class DecoderTest {
         worst = Math.max(worst, Math.abs(full[i][v] - cached[i][v]));
       }
     }
-    assertTrue(worst <= 1e-4, "largest logit difference " + worst + " (native kernels "
-        + (NativeKernels.loaded() ? "on" : "not built") + ")");
+    assertTrue(
+        worst <= 1e-4,
+        "largest logit difference "
+            + worst
+            + " (native kernels "
+            + (NativeKernels.loaded() ? "on" : "not built")
+            + ")");
   }
 
   @Test
   void promptPlusLengthBeyondContextIsRefusedUnlessSliding() {
     int[] prompt = new int[20];
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> generate(prompt, 1, SampleOptions.greedy(5), 5, true));
-    assertEquals("prompt (20 tokens) + --length (5) exceeds the model's context of 24 tokens; "
-        + "shorten them or pass --sliding-window", e.getMessage());
-    SampleOptions sliding = SampleOptions.builder().length(40).greedy(true).topK(0).slidingWindow(true).build();
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> generate(prompt, 1, SampleOptions.greedy(5), 5, true));
+    assertEquals(
+        "prompt (20 tokens) + --length (5) exceeds the model's context of 24 tokens; "
+            + "shorten them or pass --sliding-window",
+        e.getMessage());
+    SampleOptions sliding =
+        SampleOptions.builder().length(40).greedy(true).topK(0).slidingWindow(true).build();
     int[] out = generate(prompt, 1, sliding, 40, true)[0];
     assertEquals(40, out.length);
     // after the window slides, decoding continues from the last n_ctx/2 tokens as a fresh prompt
@@ -143,8 +162,8 @@ class DecoderTest {
       SampleOptions go = SampleOptions.greedy(6).toBuilder().samples(2, 2).build();
       SampleOptions stop = go.toBuilder().stopAtEndOfText(true).build();
       int[] prompt = {1, 2, 3};
-      int[][] stopped = eot.decoder().generate(prompt, 2, stop, 6, 0, true, (r, t) -> { });
-      int[][] going = eot.decoder().generate(prompt, 2, go, 6, 0, true, (r, t) -> { });
+      int[][] stopped = eot.decoder().generate(prompt, 2, stop, 6, 0, true, (r, t) -> {});
+      int[][] going = eot.decoder().generate(prompt, 2, go, 6, 0, true, (r, t) -> {});
       assertArrayEquals(new int[0], stopped[0]);
       assertArrayEquals(new int[0], stopped[1]);
       int[] allEot = new int[6];

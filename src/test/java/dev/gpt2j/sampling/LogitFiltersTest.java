@@ -21,8 +21,10 @@ import org.tensorflow.types.TInt32;
 class LogitFiltersTest {
   private static final float MASKED = -1e10f;
 
-  private static float[][] run(float[][] logits, BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> f) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+  private static float[][] run(
+      float[][] logits, BiFunction<Ops, Operand<TFloat32>, Operand<TFloat32>> f) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Operand<TFloat32> out = f.apply(tf, tf.constant(logits));
       try (Result r = s.runner().fetch(out).run()) {
@@ -90,8 +92,8 @@ class LogitFiltersTest {
         row[i] = (float) (2 * r.nextGaussian());
       }
     }
-    x[0][3] = x[0][7] = x[0][11] = 9f;  // a three-way tie for the top
-    x[1][5] = x[1][6] = 1.25f;          // ties in the middle
+    x[0][3] = x[0][7] = x[0][11] = 9f; // a three-way tie for the top
+    x[1][5] = x[1][6] = 1.25f; // ties in the middle
     return x;
   }
 
@@ -129,7 +131,8 @@ class LogitFiltersTest {
   @Test
   void temperatureDividesLogits() {
     float[][] x = {{1f, -2f, 4f}};
-    assertArrayEquals(new float[] {2f, -4f, 8f},
+    assertArrayEquals(
+        new float[] {2f, -4f, 8f},
         run(x, (tf, l) -> LogitFilters.temperature(tf, l, tf.constant(0.5f)))[0]);
   }
 
@@ -171,9 +174,11 @@ class LogitFiltersTest {
 
   @Test
   void argmaxPicksTheLargest() {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TInt32> out = LogitFilters.argmax(tf, tf.constant(new float[][] {{1, 5, 2}, {9, 0, 3}}));
+      Operand<TInt32> out =
+          LogitFilters.argmax(tf, tf.constant(new float[][] {{1, 5, 2}, {9, 0, 3}}));
       try (Result r = s.runner().fetch(out).run()) {
         int[] y = new int[2];
         ((TInt32) r.get(0)).copyTo(DataBuffers.of(y, false, false));
@@ -183,9 +188,11 @@ class LogitFiltersTest {
   }
 
   private static int[] draws(float[][] logits, long seedHigh, long seedLow) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TInt32> out = LogitFilters.draw(tf, tf.constant(logits), tf.constant(new long[] {seedHigh, seedLow}));
+      Operand<TInt32> out =
+          LogitFilters.draw(tf, tf.constant(logits), tf.constant(new long[] {seedHigh, seedLow}));
       try (Result r = s.runner().fetch(out).run()) {
         int[] y = new int[logits.length];
         ((TInt32) r.get(0)).copyTo(DataBuffers.of(y, false, false));

@@ -32,7 +32,8 @@ public final class ReferenceGpt2 {
       String s = "model/h" + layer + "/";
       double[][] a = attention(layerNorm(x, s + "ln_1"), s + "attn/");
       add(x, a);
-      double[][] m = conv1d(gelu(conv1d(layerNorm(x, s + "ln_2"), s + "mlp/c_fc")), s + "mlp/c_proj");
+      double[][] m =
+          conv1d(gelu(conv1d(layerNorm(x, s + "ln_2"), s + "mlp/c_fc")), s + "mlp/c_proj");
       add(x, m);
     }
     x = layerNorm(x, "model/ln_f");
@@ -60,7 +61,7 @@ public final class ReferenceGpt2 {
       for (int i = 0; i < t; i++) {
         double[] scores = new double[t];
         double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j <= i; j++) {  // causal: later positions get weight exp(-1e10) = 0
+        for (int j = 0; j <= i; j++) { // causal: later positions get weight exp(-1e10) = 0
           double dot = 0;
           for (int k = 0; k < d; k++) {
             dot += qkv[i][h * d + k] * qkv[j][c + h * d + k];

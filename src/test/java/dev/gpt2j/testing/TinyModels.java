@@ -72,8 +72,11 @@ public final class TinyModels {
       CheckpointIO io = new CheckpointIO(tf, vars.all());
       List<Op> assigns = new ArrayList<>();
       for (ModelVariables.Variable v : vars.all()) {
-        assigns.add(tf.assignVariableOp(v.handle(),
-            tf.constant(Shape.of(v.shape()), DataBuffers.of(weights.get(v.name()), true, false))));
+        assigns.add(
+            tf.assignVariableOp(
+                v.handle(),
+                tf.constant(
+                    Shape.of(v.shape()), DataBuffers.of(weights.get(v.name()), true, false))));
       }
       Op init = tf.withControlDependencies(assigns).noOp();
       try (Session s = new Session(g)) {

@@ -15,7 +15,8 @@ class Gpt2TokenizerTest {
 
   @Test
   void knownEncoding() {
-    assertArrayEquals(new int[] {3673, 477, 10281, 5806, 1451, 274, 13},
+    assertArrayEquals(
+        new int[] {3673, 477, 10281, 5806, 1451, 274, 13},
         Gpt2Tokenizer.encode("Not all heroes wear capes."));
   }
 
@@ -49,8 +50,8 @@ class Gpt2TokenizerTest {
 
   @Test
   void rejectsIdsOutsideVocabulary() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Gpt2Tokenizer.decode(50257));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Gpt2Tokenizer.decode(50257));
     assertEquals("token id 50257 is outside GPT-2's vocabulary [0, 50257)", e.getMessage());
   }
 
@@ -66,6 +67,6 @@ class Gpt2TokenizerTest {
     for (int i = 0; i < actual.length; i++) {
       assertEquals((int) expected.get(i), actual[i], "token " + i);
     }
-    assertEquals(338025, actual.length);  // nanoGPT's shakespeare prepare.py: 301,966 + 36,059
+    assertEquals(338025, actual.length); // nanoGPT's shakespeare prepare.py: 301,966 + 36,059
   }
 }

@@ -11,13 +11,15 @@ import org.junit.jupiter.api.Test;
 class OpenAiVocabularyTest {
   @Test
   void encoderJsonIsByteForByteOpenAis() throws IOException {
-    assertArrayEquals(Files.readAllBytes(SharedFiles.require("gpt2-tokenizer/encoder.json")),
+    assertArrayEquals(
+        Files.readAllBytes(SharedFiles.require("gpt2-tokenizer/encoder.json")),
         OpenAiVocabulary.encoderJson());
   }
 
   @Test
   void vocabBpeIsByteForByteOpenAis() throws IOException {
-    assertArrayEquals(Files.readAllBytes(SharedFiles.require("gpt2-tokenizer/vocab.bpe")),
+    assertArrayEquals(
+        Files.readAllBytes(SharedFiles.require("gpt2-tokenizer/vocab.bpe")),
         OpenAiVocabulary.vocabBpe());
   }
 }

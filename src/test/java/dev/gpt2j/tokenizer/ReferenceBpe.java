@@ -15,8 +15,9 @@ import java.util.regex.Pattern;
 
 /** A straightforward reading of OpenAI's encoder.py over encoder.json and vocab.bpe. */
 final class ReferenceBpe {
-  private static final Pattern PAT = Pattern.compile(
-      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+  private static final Pattern PAT =
+      Pattern.compile(
+          "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
   private final Map<String, Integer> encoder;
   private final Map<String, Integer> ranks = new HashMap<>();
   private final String[] byteToUnicode = new String[256];
@@ -25,7 +26,7 @@ final class ReferenceBpe {
   ReferenceBpe(Path encoderJson, Path vocabBpe) throws IOException {
     encoder = new ObjectMapper().readValue(encoderJson.toFile(), new TypeReference<>() {});
     List<String> lines = Files.readAllLines(vocabBpe, StandardCharsets.UTF_8);
-    for (int i = 1; i < lines.size(); i++) {  // line 0 is "#version: 0.2"
+    for (int i = 1; i < lines.size(); i++) { // line 0 is "#version: 0.2"
       if (!lines.get(i).isEmpty()) {
         ranks.put(lines.get(i), i - 1);
       }
@@ -33,7 +34,8 @@ final class ReferenceBpe {
     // bytes_to_unicode(): printable bytes map to themselves, the rest to 256 + n
     int n = 0;
     for (int b = 0; b < 256; b++) {
-      boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      boolean printable =
+          (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       byteToUnicode[b] = new String(Character.toChars(printable ? b : 256 + n++));
     }
   }

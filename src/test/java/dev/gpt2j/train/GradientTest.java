@@ -1,8 +1,8 @@
 package dev.gpt2j.train;
 
-import dev.gpt2j.data.Batches;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.ReferenceGpt2;
 import dev.gpt2j.testing.TinyModels;
@@ -17,8 +17,19 @@ class GradientTest {
   static final HParams HP = new HParams(11, 6, 8, 2, 2);
 
   static TrainConfig config(int batch, int block, String... overrides) {
-    Map<String, String> o = new java.util.HashMap<>(Map.of("batch_size", String.valueOf(batch),
-        "block_size", String.valueOf(block), "xla", "false", "warmup_iters", "0", "lr_decay_iters", "10"));
+    Map<String, String> o =
+        new java.util.HashMap<>(
+            Map.of(
+                "batch_size",
+                String.valueOf(batch),
+                "block_size",
+                String.valueOf(block),
+                "xla",
+                "false",
+                "warmup_iters",
+                "0",
+                "lr_decay_iters",
+                "10"));
     for (String kv : overrides) {
       o.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
     }
@@ -61,8 +72,10 @@ class GradientTest {
     HParams wide = new HParams(11, 6, 256, 2, 1);
     try (TrainStep step = new TrainStep(wide, config(2, 5))) {
       Iterable<org.tensorflow.GraphOperation> ops = () -> step.session().graph().operations();
-      assertTrue(java.util.stream.StreamSupport.stream(ops.spliterator(), false)
-          .anyMatch(op -> op.type().equals("PadV2")), "the MLP of this shape is padded");
+      assertTrue(
+          java.util.stream.StreamSupport.stream(ops.spliterator(), false)
+              .anyMatch(op -> op.type().equals("PadV2")),
+          "the MLP of this shape is padded");
     }
     assertGradientsMatchCentralDifferences(wide, tmp);
   }

@@ -1,10 +1,10 @@
 package dev.gpt2j.train;
 
-import dev.gpt2j.data.Batches;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.TinyModels;
 import java.nio.file.Path;
@@ -18,8 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** AdamW, clipping, accumulation and the schedule against hand-written references. */
 class OptimizerTest {
   static final HParams HP = GradientTest.HP;
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   static int[][][] batch(long seed, int rows, int cols) {
     Random r = new Random(seed);
@@ -41,23 +40,25 @@ class OptimizerTest {
     double b1 = 0.9;
     double b2 = 0.95;
     double wd = 0.1;
-    double clip = 0.5;  // small enough that clipping is active
-    TrainConfig c = GradientTest.config(2, 5, "beta1=" + b1, "beta2=" + b2, "weight_decay=" + wd,
-        "grad_clip=" + clip);
+    double clip = 0.5; // small enough that clipping is active
+    TrainConfig c =
+        GradientTest.config(
+            2, 5, "beta1=" + b1, "beta2=" + b2, "weight_decay=" + wd, "grad_clip=" + clip);
     int[][][] one = batch(1, 2, 5);
     int[][][] two = batch(2, 2, 5);
     Map<String, double[]> p = new HashMap<>();
     Map<String, double[]> m = new HashMap<>();
     Map<String, double[]> v = new HashMap<>();
-    w0.forEach((k, a) -> {
-      double[] d = new double[a.length];
-      for (int i = 0; i < a.length; i++) {
-        d[i] = a[i];
-      }
-      p.put(k, d);
-      m.put(k, new double[a.length]);
-      v.put(k, new double[a.length]);
-    });
+    w0.forEach(
+        (k, a) -> {
+          double[] d = new double[a.length];
+          for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+          }
+          p.put(k, d);
+          m.put(k, new double[a.length]);
+          v.put(k, new double[a.length]);
+        });
     Map<String, float[]> after;
     double[] norms = new double[2];
     try (TrainStep step = new TrainStep(HP, c)) {
@@ -98,7 +99,8 @@ class OptimizerTest {
       }
       after = TinyModels.values(step.session(), step.model());
     }
-    assertTrue(norms[0] > clip && norms[1] > clip, "clipping was active: " + norms[0] + ", " + norms[1]);
+    assertTrue(
+        norms[0] > clip && norms[1] > clip, "clipping was active: " + norms[0] + ", " + norms[1]);
     double worst = 0;
     for (String name : p.keySet()) {
       for (int i = 0; i < p.get(name).length; i++) {
@@ -113,8 +115,12 @@ class OptimizerTest {
   void accumulatingTwoMicroBatchesEqualsOneBatchOfTwiceTheSize() {
     TinyModels.writeRandom(tmp.resolve("m"), HP, 5);
     int[][][] big = batch(9, 4, 5);
-    int[][][] first = {java.util.Arrays.copyOfRange(big[0], 0, 2), java.util.Arrays.copyOfRange(big[1], 0, 2)};
-    int[][][] second = {java.util.Arrays.copyOfRange(big[0], 2, 4), java.util.Arrays.copyOfRange(big[1], 2, 4)};
+    int[][][] first = {
+      java.util.Arrays.copyOfRange(big[0], 0, 2), java.util.Arrays.copyOfRange(big[1], 0, 2)
+    };
+    int[][][] second = {
+      java.util.Arrays.copyOfRange(big[0], 2, 4), java.util.Arrays.copyOfRange(big[1], 2, 4)
+    };
     Map<String, float[]> once;
     Map<String, float[]> accumulated;
     TrainStep.Stats big1;
@@ -124,13 +130,15 @@ class OptimizerTest {
       big1 = step.step(List.of(batch(big)), 1e-3, false);
       once = TinyModels.values(step.session(), step.model());
     }
-    try (TrainStep step = new TrainStep(HP, GradientTest.config(2, 5, "gradient_accumulation_steps=2"))) {
+    try (TrainStep step =
+        new TrainStep(HP, GradientTest.config(2, 5, "gradient_accumulation_steps=2"))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       two = step.step(List.of(batch(first), batch(second)), 1e-3, false);
       accumulated = TinyModels.values(step.session(), step.model());
     }
     assertEquals(big1.loss(), two.loss(), 1e-5 * big1.loss());
-    // the norm is taken of the mean gradient: equal norms mean the accumulated gradient is the big one's
+    // the norm is taken of the mean gradient: equal norms mean the accumulated gradient is the big
+    // one's
     assertEquals(big1.gradNorm(), two.gradNorm(), 1e-5 * big1.gradNorm());
     double sum = 0;
     long n = 0;
@@ -159,12 +167,22 @@ class OptimizerTest {
 
   @Test
   void learningRateScheduleHasNanoGptsShape() {
-    TrainConfig c = TrainConfig.load(null, Map.of("learning_rate", "1e-3", "min_lr", "1e-4",
-        "warmup_iters", "100", "lr_decay_iters", "2000"));
+    TrainConfig c =
+        TrainConfig.load(
+            null,
+            Map.of(
+                "learning_rate",
+                "1e-3",
+                "min_lr",
+                "1e-4",
+                "warmup_iters",
+                "100",
+                "lr_decay_iters",
+                "2000"));
     assertEquals(1e-3 * 1 / 101, LrSchedule.at(0, c), 1e-15);
     assertEquals(1e-3 * 50 / 101, LrSchedule.at(49, c), 1e-15);
     assertEquals(1e-3, LrSchedule.at(100, c), 1e-15);
-    assertEquals(1e-4 + 0.5 * (1e-3 - 1e-4), LrSchedule.at(1050, c), 1e-15);  // cosine midpoint
+    assertEquals(1e-4 + 0.5 * (1e-3 - 1e-4), LrSchedule.at(1050, c), 1e-15); // cosine midpoint
     assertEquals(1e-4, LrSchedule.at(2000, c), 1e-15);
     assertEquals(1e-4, LrSchedule.at(5000, c), 1e-15);
   }

@@ -11,8 +11,10 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainConfigTest {
   @Test
   void theResolvedConfigReadsBackAsTheSameConfig(@TempDir Path tmp) throws Exception {
-    TrainConfig c = TrainConfig.load(Path.of("configs/shakespeare.properties"),
-        Map.of("max_iters", "77", "sample_prompt", "ROMEO:\\nJULIET:"));
+    TrainConfig c =
+        TrainConfig.load(
+            Path.of("configs/shakespeare.properties"),
+            Map.of("max_iters", "77", "sample_prompt", "ROMEO:\\nJULIET:"));
     assertEquals(77, c.maxIters());
     assertEquals("ROMEO:\nJULIET:", c.samplePrompt());
     Path written = tmp.resolve("config.properties");
@@ -26,9 +28,15 @@ class TrainConfigTest {
   @Test
   void everyKeyHasADefaultAndEveryConfigFileUsesOnlyKnownKeys() {
     for (String file : new String[] {"shakespeare", "finetune-124M", "finetune-355M"}) {
-      TrainConfig.load(Path.of("configs/" + file + ".properties"), Map.of());  // throws on unknown keys
+      TrainConfig.load(
+          Path.of("configs/" + file + ".properties"), Map.of()); // throws on unknown keys
     }
-    assertEquals(TrainConfig.KEYS.size(), TrainConfig.load(null, Map.of()).toProperties().lines()
-        .filter(l -> l.contains(" = ")).count());
+    assertEquals(
+        TrainConfig.KEYS.size(),
+        TrainConfig.load(null, Map.of())
+            .toProperties()
+            .lines()
+            .filter(l -> l.contains(" = "))
+            .count());
   }
 }

@@ -30,8 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Whole runs of a tiny model on synthetic token files: resume, stop, divergence, outputs. */
 class TrainerTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
   Path data;
 
   @BeforeEach
@@ -52,11 +51,47 @@ class TrainerTest {
   }
 
   Map<String, String> tiny(String outDir, String... more) {
-    Map<String, String> o = new HashMap<>(Map.of("init_from", "scratch", "out_dir", tmp.resolve(outDir).toString(),
-        "data_dir", data.toString(), "n_layer", "1", "n_head", "2", "n_embd", "16", "n_ctx", "16",
-        "batch_size", "4", "block_size", "16", "xla", "false"));
-    o.putAll(Map.of("warmup_iters", "2", "lr_decay_iters", "10", "eval_iters", "2", "log_interval", "5",
-        "sample_interval", "0", "eval_interval", "5", "max_iters", "10", "learning_rate", "1e-2"));
+    Map<String, String> o =
+        new HashMap<>(
+            Map.of(
+                "init_from",
+                "scratch",
+                "out_dir",
+                tmp.resolve(outDir).toString(),
+                "data_dir",
+                data.toString(),
+                "n_layer",
+                "1",
+                "n_head",
+                "2",
+                "n_embd",
+                "16",
+                "n_ctx",
+                "16",
+                "batch_size",
+                "4",
+                "block_size",
+                "16",
+                "xla",
+                "false"));
+    o.putAll(
+        Map.of(
+            "warmup_iters",
+            "2",
+            "lr_decay_iters",
+            "10",
+            "eval_iters",
+            "2",
+            "log_interval",
+            "5",
+            "sample_interval",
+            "0",
+            "eval_interval",
+            "5",
+            "max_iters",
+            "10",
+            "learning_rate",
+            "1e-2"));
     for (String kv : more) {
       o.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
     }
@@ -65,8 +100,11 @@ class TrainerTest {
 
   Trainer.Outcome train(Map<String, String> overrides) {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    return new Trainer(TrainConfig.load(null, overrides), new PrintStream(log, true, StandardCharsets.UTF_8),
-        () -> false).run();
+    return new Trainer(
+            TrainConfig.load(null, overrides),
+            new PrintStream(log, true, StandardCharsets.UTF_8),
+            () -> false)
+        .run();
   }
 
   @Test
@@ -76,7 +114,8 @@ class TrainerTest {
     assertEquals(5, new RunDir(tmp.resolve("split")).latest().iter());
     train(tiny("split", "init_from=resume"));
     assertEquals(10, new RunDir(tmp.resolve("split")).latest().iter());
-    try (Gpt2Model a = Gpt2Model.load(tmp.resolve("straight")); Gpt2Model b = Gpt2Model.load(tmp.resolve("split"))) {
+    try (Gpt2Model a = Gpt2Model.load(tmp.resolve("straight"));
+        Gpt2Model b = Gpt2Model.load(tmp.resolve("split"))) {
       Map<String, float[]> wa = TinyModels.values(a);
       Map<String, float[]> wb = TinyModels.values(b);
       for (String name : wa.keySet()) {
@@ -87,8 +126,9 @@ class TrainerTest {
     List<String> split = Files.readAllLines(tmp.resolve("split/" + Metrics.CSV));
     assertEquals("iter,train_loss,val_loss,lr,tokens_per_s", straight.get(0));
     assertEquals(straight.size(), split.size());
-    for (int i = 0; i < straight.size(); i++) {  // the same losses; tokens/s may differ
-      assertEquals(straight.get(i).replaceAll(",[^,]*$", ""), split.get(i).replaceAll(",[^,]*$", ""));
+    for (int i = 0; i < straight.size(); i++) { // the same losses; tokens/s may differ
+      assertEquals(
+          straight.get(i).replaceAll(",[^,]*$", ""), split.get(i).replaceAll(",[^,]*$", ""));
     }
   }
 
@@ -96,19 +136,39 @@ class TrainerTest {
   void theRunDirectoryIsAModelThatScoreAndSampleLoadAndHasItsOutputs() throws Exception {
     train(tiny("run"));
     Path run = tmp.resolve("run");
-    for (String name : List.of("checkpoint", "hparams.json", "model.ckpt-10.index",
-        "model.ckpt-10.data-00000-of-00001", "optimizer.ckpt-10.index", "train-10.json",
-        "config.properties", "metrics.csv", "loss.png", "best/checkpoint")) {
+    for (String name :
+        List.of(
+            "checkpoint",
+            "hparams.json",
+            "model.ckpt-10.index",
+            "model.ckpt-10.data-00000-of-00001",
+            "optimizer.ckpt-10.index",
+            "train-10.json",
+            "config.properties",
+            "metrics.csv",
+            "loss.png",
+            "best/checkpoint")) {
       assertTrue(Files.isRegularFile(run.resolve(name)), name);
     }
     assertFalse(Files.exists(run.resolve("model.ckpt-5.index")), "older steps are removed");
     byte[] png = Files.readAllBytes(run.resolve("loss.png"));
     assertEquals((byte) 0x89, png[0]);
     assertEquals('P', png[1]);
-    CliRunner.Outcome score = CliRunner.run("score", "--model-dir", run.toString(), "--tokens", "7,14,21", "--json");
+    CliRunner.Outcome score =
+        CliRunner.run("score", "--model-dir", run.toString(), "--tokens", "7,14,21", "--json");
     assertEquals(0, score.code(), score.err());
-    CliRunner.Outcome sample = CliRunner.run("sample", "--model-dir", run.toString(), "--prompt", "x",
-        "--length", "4", "--seed", "1", "--json");
+    CliRunner.Outcome sample =
+        CliRunner.run(
+            "sample",
+            "--model-dir",
+            run.toString(),
+            "--prompt",
+            "x",
+            "--length",
+            "4",
+            "--seed",
+            "1",
+            "--json");
     assertEquals(0, sample.code(), sample.err());
     assertTrue(Files.readString(run.resolve("config.properties")).contains("max_iters = 10"));
   }
@@ -119,7 +179,9 @@ class TrainerTest {
     Path run = tmp.resolve("run");
     // a save of step 10 that died after writing part of the model and nothing else
     byte[] data5 = Files.readAllBytes(run.resolve("model.ckpt-5.data-00000-of-00001"));
-    Files.write(run.resolve("model.ckpt-10.data-00000-of-00001"), java.util.Arrays.copyOf(data5, data5.length / 2));
+    Files.write(
+        run.resolve("model.ckpt-10.data-00000-of-00001"),
+        java.util.Arrays.copyOf(data5, data5.length / 2));
     Files.copy(run.resolve("model.ckpt-5.index"), run.resolve("model.ckpt-10.index"));
     assertEquals(5, new RunDir(run).latest().iter());
     try (Gpt2Model m = Gpt2Model.load(run)) {
@@ -134,12 +196,26 @@ class TrainerTest {
     train(tiny("run", "max_iters=5"));
     Path index = tmp.resolve("run/model.ckpt-5.index");
     byte[] before = Files.readAllBytes(tmp.resolve("run/model.ckpt-5.data-00000-of-00001"));
-    Trainer.DivergedException e = assertThrows(Trainer.DivergedException.class, () -> train(
-        tiny("run", "init_from=resume", "learning_rate=1e30", "min_lr=1e30", "grad_clip=0")));
-    assertTrue(e.getMessage().matches("loss is (NaN|Infinity|-Infinity) at iter \\d+; stopped without "
-        + "saving, the last checkpoint in .* is untouched \\(try a lower learning_rate\\)"), e.getMessage());
+    Trainer.DivergedException e =
+        assertThrows(
+            Trainer.DivergedException.class,
+            () ->
+                train(
+                    tiny(
+                        "run",
+                        "init_from=resume",
+                        "learning_rate=1e30",
+                        "min_lr=1e30",
+                        "grad_clip=0")));
+    assertTrue(
+        e.getMessage()
+            .matches(
+                "loss is (NaN|Infinity|-Infinity) at iter \\d+; stopped without "
+                    + "saving, the last checkpoint in .* is untouched \\(try a lower learning_rate\\)"),
+        e.getMessage());
     assertTrue(Files.isRegularFile(index));
-    assertArrayEquals(before, Files.readAllBytes(tmp.resolve("run/model.ckpt-5.data-00000-of-00001")));
+    assertArrayEquals(
+        before, Files.readAllBytes(tmp.resolve("run/model.ckpt-5.data-00000-of-00001")));
     assertEquals(5, new RunDir(tmp.resolve("run")).latest().iter());
   }
 
@@ -147,24 +223,37 @@ class TrainerTest {
   void startingFromScratchOverAnExistingRunIsRefused() {
     train(tiny("run", "max_iters=5"));
     CheckpointException e = assertThrows(CheckpointException.class, () -> train(tiny("run")));
-    assertTrue(e.getMessage().endsWith("already holds a run; continue it with init_from=resume or "
-        + "choose another out_dir (nothing was changed)"), e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .endsWith(
+                "already holds a run; continue it with init_from=resume or "
+                    + "choose another out_dir (nothing was changed)"),
+        e.getMessage());
   }
 
   @Test
   void badConfigKeysAndValuesAreNamed() throws Exception {
     CliRunner.Outcome unknown = CliRunner.run("train", "--max_iter=5");
     assertEquals(2, unknown.code());
-    assertTrue(unknown.err().startsWith("gpt2 train: Unrecognized option: --max_iter=5"), unknown.err());
+    assertTrue(
+        unknown.err().startsWith("gpt2 train: Unrecognized option: --max_iter=5"), unknown.err());
     assertBad("batch_size must be > 0, got 0 (see --help)", "--batch_size=0");
     assertBad("learning_rate expects a number, got 'fast' (see --help)", "--learning_rate=fast");
     assertBad("xla expects true or false, got 'yes' (see --help)", "--xla=yes");
-    assertBad("lr_decay_iters (10) must be >= warmup_iters (100) (see --help)", "--lr_decay_iters=10");
+    assertBad(
+        "lr_decay_iters (10) must be >= warmup_iters (100) (see --help)", "--lr_decay_iters=10");
     Path config = tmp.resolve("c.properties");
     Files.writeString(config, "batch_size = 4\nbatchsize = 5\n");
-    assertBad(config + ": unknown key 'batchsize' (keys: " + String.join(", ", TrainConfig.KEYS.keySet())
-        + ") (see --help)", "--config", config.toString());
-    assertBad("--config: " + tmp.resolve("none.properties") + " not found (see --help)", "--config",
+    assertBad(
+        config
+            + ": unknown key 'batchsize' (keys: "
+            + String.join(", ", TrainConfig.KEYS.keySet())
+            + ") (see --help)",
+        "--config",
+        config.toString());
+    assertBad(
+        "--config: " + tmp.resolve("none.properties") + " not found (see --help)",
+        "--config",
         tmp.resolve("none.properties").toString());
   }
 
@@ -179,25 +268,35 @@ class TrainerTest {
 
   @Test
   void sigtermSavesTheCurrentStepAndResumeContinues() throws Exception {
-    Map<String, String> o = tiny("run", "max_iters=100000", "eval_interval=100000", "log_interval=1");
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "-cp", System.getProperty("java.class.path"), "dev.gpt2j.cli.Main", "train"));
+    Map<String, String> o =
+        tiny("run", "max_iters=100000", "eval_interval=100000", "log_interval=1");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                ProcessHandle.current().info().command().orElse("java"),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.gpt2j.cli.Main",
+                "train"));
     o.forEach((k, v) -> cmd.add("--" + k + "=" + v));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("GPT2_QUIET_CHILD", "1");  // run in this process's child directly
+    pb.environment().put("GPT2_QUIET_CHILD", "1"); // run in this process's child directly
     Process p = pb.start();
     List<String> lines = new ArrayList<>();
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader r =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = r.readLine()) != null; ) {
         lines.add(line);
         if (line.startsWith("iter 20/")) {
-          p.toHandle().destroy();  // SIGTERM (Process.destroy would also close our pipe)
+          p.toHandle().destroy(); // SIGTERM (Process.destroy would also close our pipe)
         }
       }
     }
     assertEquals(143 & 0xff, p.waitFor() & 0xff, String.join("\n", lines));
-    String stopped = lines.stream().filter(l -> l.startsWith("stopped at iter")).findFirst().orElse("");
-    assertTrue(stopped.matches("stopped at iter (\\d+); saved .* \\(continue with init_from=resume\\)"),
+    String stopped =
+        lines.stream().filter(l -> l.startsWith("stopped at iter")).findFirst().orElse("");
+    assertTrue(
+        stopped.matches("stopped at iter (\\d+); saved .* \\(continue with init_from=resume\\)"),
         String.join("\n", lines));
     int at = Integer.parseInt(stopped.replaceAll("stopped at iter (\\d+);.*", "$1"));
     assertTrue(at >= 20, stopped);
