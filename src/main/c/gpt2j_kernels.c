@@ -138,7 +138,7 @@ VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, 
 
 /* x w: each thread reads its own block of w's rows into its own partial y, then the partials
  * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns
- * instead, with no partials, measured slower: docs/benchmarks.md, "Sampling"). */
+ * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command"). */
 static int mat_vec(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
                    int64_t n_dim) {
   int threads = omp_get_max_threads();

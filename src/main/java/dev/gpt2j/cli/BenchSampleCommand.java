@@ -13,6 +13,9 @@ import org.apache.commons.cli.Options;
 
 /** {@code bench-sample}: decoding speed (a benchmark, not a test). */
 final class BenchSampleCommand implements Command {
+  private static final int NEW_TOKENS = 128;
+  private static final int RUNS = 3;
+
   @Override
   public String name() {
     return "bench-sample";
@@ -38,22 +41,22 @@ final class BenchSampleCommand implements Command {
                 .longOpt("new-tokens")
                 .hasArg()
                 .argName("N")
-                .desc("tokens generated per run (default 128)")
+                .desc("tokens generated per run (default " + NEW_TOKENS + ")")
                 .build())
         .addOption(
             Option.builder()
                 .longOpt("runs")
                 .hasArg()
                 .argName("N")
-                .desc("timed runs after one warm-up; the median is reported (default 3)")
+                .desc("timed runs after one warm-up; the median is reported (default " + RUNS + ")")
                 .build());
   }
 
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     Path dir = Path.of(args.required("model-dir"));
-    int newTokens = args.positive("new-tokens", 128);
-    int runs = args.positive("runs", 3);
+    int newTokens = args.positive("new-tokens", NEW_TOKENS);
+    int runs = args.positive("runs", RUNS);
     int nCtx = ModelDir.hparams(dir).nCtx();
     if (newTokens >= nCtx) {
       throw new UsageException(

@@ -76,9 +76,18 @@ final class SampleCommand implements Command {
                 "S",
                 "random seed; the same seed and options give the same text "
                     + "(default: a random seed, printed on stderr)"))
-        .addOption(opt("nsamples", "N", "number of samples (default 1)"))
         .addOption(
-            opt("batch-size", "B", "samples generated together; divides nsamples (default 1)"))
+            opt(
+                "nsamples",
+                "N",
+                "number of samples (default " + SampleOptions.DEFAULT_SAMPLES + ")"))
+        .addOption(
+            opt(
+                "batch-size",
+                "B",
+                "samples generated together; divides nsamples (default "
+                    + SampleOptions.DEFAULT_SAMPLES
+                    + ")"))
         .addOption(flag("stop-at-eot", "end a sample at <|endoftext|>"))
         .addOption(flag("unconditional", "no prompt: start from <|endoftext|>"))
         .addOption(flag("interactive", "read prompts line by line and sample after each"))
@@ -113,7 +122,9 @@ final class SampleCommand implements Command {
           .topP(args.decimal("top-p", SampleOptions.DEFAULT_TOP_P))
           .greedy(args.has("greedy"))
           .seed(seed)
-          .samples(args.integer("nsamples", 1), args.integer("batch-size", 1))
+          .samples(
+              args.integer("nsamples", SampleOptions.DEFAULT_SAMPLES),
+              args.integer("batch-size", SampleOptions.DEFAULT_SAMPLES))
           .stopAtEndOfText(args.has("stop-at-eot"))
           .slidingWindow(args.has("sliding-window"))
           .build();

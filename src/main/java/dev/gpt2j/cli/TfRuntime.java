@@ -19,7 +19,7 @@ final class TfRuntime {
   private static final String RELAUNCHED = "GPT2J_JVM_READY";
   // The work happens in TF's native code; the JVM should start fast and stay small: the C1
   // compiler leaves the two cores to TF, and the serial collector keeps the heap's footprint down
-  // (docs/benchmarks.md, "Start-up").
+  // (docs/benchmarks.md, "one process per command": Start-up).
   private static final List<String> JVM_FLAGS =
       List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
 

@@ -26,6 +26,9 @@ public record SampleOptions(
 
   public static final double DEFAULT_TOP_P = 1.0;
 
+  /** One sample, generated alone (as nsamples and batch_size in openai's sample.py). */
+  public static final int DEFAULT_SAMPLES = 1;
+
   public SampleOptions {
     if (length < 0) {
       throw new IllegalArgumentException("--length must be >= 0 (0 = n_ctx/2), got " + length);
@@ -98,8 +101,8 @@ public record SampleOptions(
     private double topP = DEFAULT_TOP_P;
     private boolean greedy;
     private long seed;
-    private int nSamples = 1;
-    private int batchSize = 1;
+    private int nSamples = DEFAULT_SAMPLES;
+    private int batchSize = DEFAULT_SAMPLES;
     private boolean stopAtEndOfText;
     private boolean slidingWindow;
 

@@ -87,6 +87,17 @@ public final class Metrics {
    * train and val losses as bold lines with markers (two estimates, kept apart from the noisy one).
    */
   public void plot(String title) {
+    XYChart chart = chart(title);
+    try {
+      ByteArrayOutputStream png = new ByteArrayOutputStream();
+      BitmapEncoder.saveBitmap(chart, png, BitmapEncoder.BitmapFormat.PNG);
+      AtomicFiles.write(dir.resolve(PLOT), png.toByteArray());
+    } catch (IOException e) {
+      throw new UncheckedIOException(dir.resolve(PLOT) + ": cannot draw: " + e.getMessage(), e);
+    }
+  }
+
+  XYChart chart(String title) {
     XYChart chart =
         new XYChartBuilder()
             .width(900)
@@ -110,13 +121,7 @@ public final class Metrics {
         false);
     series(chart, "train (evaluated)", evals, Row::trainLoss, new Color(30, 70, 170), 2.5f, true);
     series(chart, "val (evaluated)", evals, Row::valLoss, new Color(220, 110, 20), 2.5f, true);
-    try {
-      ByteArrayOutputStream png = new ByteArrayOutputStream();
-      BitmapEncoder.saveBitmap(chart, png, BitmapEncoder.BitmapFormat.PNG);
-      AtomicFiles.write(dir.resolve(PLOT), png.toByteArray());
-    } catch (IOException e) {
-      throw new UncheckedIOException(dir.resolve(PLOT) + ": cannot draw: " + e.getMessage(), e);
-    }
+    return chart;
   }
 
   private static void series(

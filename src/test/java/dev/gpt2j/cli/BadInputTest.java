@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -149,11 +148,16 @@ class BadInputTest {
     assertFalse(Files.exists(out));
   }
 
+  private Path tokenFiles(int trainTokens, int valTokens) throws IOException {
+    Path data = Files.createDirectories(tmp.resolve("data"));
+    TokenFile.write(data.resolve(Prepare.TRAIN), new int[trainTokens]);
+    TokenFile.write(data.resolve(Prepare.VAL), new int[valTokens]);
+    return data;
+  }
+
   @Test
   void trainChecksBothTokenFilesBeforeStepOne() throws IOException {
-    Path data = Files.createDirectories(tmp.resolve("data"));
-    TokenFile.write(data.resolve(Prepare.TRAIN), new int[5000]);
-    TokenFile.write(data.resolve(Prepare.VAL), new int[10]);
+    Path data = tokenFiles(5000, 10);
     Path out = tmp.resolve("run");
     assertEquals(
         data.resolve(Prepare.VAL)
@@ -173,9 +177,7 @@ class BadInputTest {
 
   @Test
   void theLastOfARepeatedKeyWins() throws IOException {
-    Path data = Files.createDirectories(tmp.resolve("data"));
-    TokenFile.write(data.resolve(Prepare.TRAIN), new int[5000]);
-    TokenFile.write(data.resolve(Prepare.VAL), new int[500]);
+    Path data = tokenFiles(5000, 500);
     Path out = tmp.resolve("run");
     CliRunner.Outcome o =
         CliRunner.run(
@@ -255,13 +257,5 @@ class BadInputTest {
     assertEquals(
         "--only: no shape starts with 'nonsense' (shapes: baby, 124M) (see --help)",
         refused("bench-train", "--only", "nonsense"));
-  }
-
-  static List<String> tempFiles(Path dir) throws IOException {
-    try (Stream<Path> s = Files.walk(dir)) {
-      return s.map(p -> p.getFileName().toString())
-          .filter(n -> n.contains("tempstate") || n.contains(".tmp-"))
-          .toList();
-    }
   }
 }

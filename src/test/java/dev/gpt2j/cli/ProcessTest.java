@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.data.TokenFile;
+import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.train.RunDir;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -81,14 +82,7 @@ class ProcessTest {
     final BufferedReader reader;
 
     Cli(String... argv) throws IOException {
-      List<String> cmd =
-          new ArrayList<>(
-              List.of(
-                  ProcessHandle.current().info().command().orElse("java"),
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  Main.class.getName()));
-      cmd.addAll(List.of(argv));
+      List<String> cmd = CliProcess.command(List.of(argv));
       process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
       reader =
           new BufferedReader(
@@ -109,18 +103,6 @@ class ProcessTest {
               + out
               + " "
               + new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-    }
-
-    String rest() throws IOException {
-      StringBuilder all = new StringBuilder();
-      for (String line; (line = reader.readLine()) != null; ) {
-        all.append(line).append('\n');
-      }
-      return all.toString();
-    }
-
-    String err() throws IOException {
-      return new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
     }
 
     @Override
@@ -156,22 +138,5 @@ class ProcessTest {
             trainArgs("scratch", "--max_iters=2", "--warmup_iters=0", "--lr_decay_iters=2"));
     assertEquals(0, again.code(), again.err());
     assertEquals(2, new RunDir(run).latest().iter());
-  }
-
-  @Test
-  void sigtermSavesTheStepAndExitsWithoutAStackTrace() throws Exception {
-    int stoppedAt;
-    try (Cli cli = new Cli(trainArgs("scratch"))) {
-      cli.awaitLine("iter 3/");
-      cli.process.toHandle().destroy(); // SIGTERM, as `kill` or a service manager sends
-      assertTrue(cli.process.waitFor(60, TimeUnit.SECONDS));
-      String rest = cli.rest();
-      String err = cli.err();
-      assertEquals(143, cli.process.exitValue(), rest + err);
-      assertTrue(rest.contains("stopped at iter "), rest);
-      assertEquals("", err);
-      stoppedAt = Integer.parseInt(rest.replaceAll("(?s).*stopped at iter (\\d+);.*", "$1"));
-    }
-    assertEquals(stoppedAt, new RunDir(run).latest().iter());
   }
 }

@@ -1,6 +1,7 @@
 package dev.gpt2j.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -57,6 +58,32 @@ class NativeKernelsTest {
         }
       }
     }
+  }
+
+  // gcc's -ffast-math links crtfastmath.o, whose constructor (set_fast_math) turns on
+  // flush-to-zero for the JVM thread that loads the library
+  @Test
+  void theLibraryCarriesNoFastMathConstructor(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    java.nio.file.Path so = tmp.resolve("lib.so");
+    try (var in =
+        NativeKernels.class.getResourceAsStream(
+            "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so")) {
+      java.nio.file.Files.copy(in, so);
+    }
+    Process nm;
+    try {
+      nm = new ProcessBuilder("nm", so.toString()).redirectErrorStream(true).start();
+    } catch (java.io.IOException e) {
+      org.junit.jupiter.api.Assumptions.abort(
+          "skipped: no nm (binutils) to list the library's symbols");
+      return;
+    }
+    String symbols =
+        new String(nm.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertEquals(0, nm.waitFor(), symbols);
+    assertTrue(symbols.contains("mat_vec"), "nm listed no symbols of ours: " + symbols);
+    assertFalse(symbols.contains("set_fast_math"), "the library was linked with -ffast-math");
   }
 
   // the old rule (native kernel whenever T = 1 is static) put them into such a graph, with no

@@ -11,6 +11,7 @@ import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.cli.CliRunner;
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.data.TokenFile;
+import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.TinyModels;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -147,7 +148,11 @@ class TrainerTest {
             "config.properties",
             "metrics.csv",
             "loss.png",
-            "best/checkpoint")) {
+            "encoder.json",
+            "vocab.bpe",
+            "best/checkpoint",
+            "best/encoder.json",
+            "best/vocab.bpe")) {
       assertTrue(Files.isRegularFile(run.resolve(name)), name);
     }
     assertFalse(Files.exists(run.resolve("model.ckpt-5.index")), "older steps are removed");
@@ -270,17 +275,10 @@ class TrainerTest {
   void sigtermSavesTheCurrentStepAndResumeContinues() throws Exception {
     Map<String, String> o =
         tiny("run", "max_iters=100000", "eval_interval=100000", "log_interval=1");
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                ProcessHandle.current().info().command().orElse("java"),
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.gpt2j.cli.Main",
-                "train"));
-    o.forEach((k, v) -> cmd.add("--" + k + "=" + v));
+    List<String> args = new ArrayList<>(List.of("train"));
+    o.forEach((k, v) -> args.add("--" + k + "=" + v));
+    List<String> cmd = CliProcess.command(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("GPT2_QUIET_CHILD", "1"); // run in this process's child directly
     Process p = pb.start();
     List<String> lines = new ArrayList<>();
     try (BufferedReader r =
@@ -293,6 +291,7 @@ class TrainerTest {
       }
     }
     assertEquals(143 & 0xff, p.waitFor() & 0xff, String.join("\n", lines));
+    assertTrue(lines.stream().noneMatch(l -> l.contains("Exception")), String.join("\n", lines));
     String stopped =
         lines.stream().filter(l -> l.startsWith("stopped at iter")).findFirst().orElse("");
     assertTrue(

@@ -1,0 +1,48 @@
+package dev.gpt2j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYSeries;
+
+class MetricsTest {
+  @TempDir Path tmp;
+
+  // an evaluation's averaged train loss is another estimate than a step's own loss: it must not
+  // join the per-step line, or the curve jumps at every evaluation
+  @Test
+  void perStepAndEvaluatedLossesAreSeparateSeries() {
+    Metrics m = new Metrics(tmp, 0);
+    m.add(new Metrics.Row(10, 5.0, Double.NaN, 1e-3, 100));
+    m.add(new Metrics.Row(20, 4.0, Double.NaN, 1e-3, 100));
+    m.add(new Metrics.Row(20, 4.5, 4.7, 1e-3, Double.NaN));
+    m.add(new Metrics.Row(30, 3.0, Double.NaN, 1e-3, 100));
+    m.add(new Metrics.Row(40, 2.5, 2.9, 1e-3, Double.NaN));
+    XYChart chart = m.chart("t");
+    assertEquals(
+        List.of("train (each logged step)", "train (evaluated)", "val (evaluated)"),
+        List.copyOf(chart.getSeriesMap().keySet()));
+    assertSeries(
+        chart.getSeriesMap().get("train (each logged step)"),
+        new double[] {10, 20, 30},
+        new double[] {5.0, 4.0, 3.0});
+    assertSeries(
+        chart.getSeriesMap().get("train (evaluated)"),
+        new double[] {20, 40},
+        new double[] {4.5, 2.5});
+    assertSeries(
+        chart.getSeriesMap().get("val (evaluated)"),
+        new double[] {20, 40},
+        new double[] {4.7, 2.9});
+  }
+
+  private static void assertSeries(XYSeries s, double[] x, double[] y) {
+    assertArrayEquals(x, s.getXData(), 0);
+    assertArrayEquals(y, s.getYData(), 0);
+  }
+}
