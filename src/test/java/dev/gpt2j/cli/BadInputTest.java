@@ -148,6 +148,23 @@ class BadInputTest {
     assertFalse(Files.exists(out));
   }
 
+  // `train` of a one-layer model on `data` into `out`, then `more` keys
+  private static String[] train(Path data, Path out, String... more) {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--data_dir=" + data,
+                "--out_dir=" + out,
+                "--n_layer=1",
+                "--n_head=1",
+                "--n_embd=8",
+                "--n_ctx=16",
+                "--block_size=16"));
+    argv.addAll(List.of(more));
+    return argv.toArray(String[]::new);
+  }
+
   private Path tokenFiles(int trainTokens, int valTokens) throws IOException {
     Path data = Files.createDirectories(tmp.resolve("data"));
     TokenFile.write(data.resolve(Prepare.TRAIN), new int[trainTokens]);
@@ -163,15 +180,7 @@ class BadInputTest {
         data.resolve(Prepare.VAL)
             + ": 10 tokens, need more than block_size (16); prepare "
             + "more text or a larger --val-fraction",
-        refused(
-            "train",
-            "--data_dir=" + data,
-            "--out_dir=" + out,
-            "--n_layer=1",
-            "--n_head=1",
-            "--n_embd=8",
-            "--n_ctx=16",
-            "--block_size=16"));
+        refused(train(data, out)));
     assertFalse(Files.exists(out));
   }
 
@@ -181,20 +190,15 @@ class BadInputTest {
     Path out = tmp.resolve("run");
     CliRunner.Outcome o =
         CliRunner.run(
-            "train",
-            "--data_dir=" + data,
-            "--out_dir=" + out,
-            "--n_layer=1",
-            "--n_head=1",
-            "--n_embd=8",
-            "--n_ctx=16",
-            "--block_size=16",
-            "--batch_size=2",
-            "--xla=false",
-            "--eval_iters=1",
-            "--sample_interval=0",
-            "--max_iters=3",
-            "--max_iters=1");
+            train(
+                data,
+                out,
+                "--batch_size=2",
+                "--xla=false",
+                "--eval_iters=1",
+                "--sample_interval=0",
+                "--max_iters=3",
+                "--max_iters=1"));
     assertEquals(0, o.code(), o.err());
     assertTrue(o.out().contains("iter 1/1: "), o.out());
     assertTrue(Files.exists(out.resolve("model.ckpt-1.index")));
