@@ -131,10 +131,11 @@ public final class Gpt2 {
     return new AttnOut(linear(tf.withSubScope("c_proj"), a, p.cProj(), product), present);
   }
 
-  record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
+  /** A block's output [B, T, C] and its new keys and values [B, 2, H, T, D]. */
+  public record BlockOut(Operand<TFloat32> x, Operand<TFloat32> present) {}
 
   // [B, T, C] -> [B, T, C]; pre-norm residual block
-  static BlockOut transformerBlock(
+  public static BlockOut transformerBlock(
       Ops tf,
       Operand<TFloat32> x,
       Params.Block p,
@@ -174,14 +175,7 @@ public final class Gpt2 {
       Ops tf, HParams hp, Operand<TInt32> tokens, Params p, Memory memory, Product product) {
     Ops model = tf.withSubScope("model");
     Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
-    // start + range(t), not range(start, start + t): its length stays static when t is
-    Operand<TInt32> positions =
-        model.math.add(
-            start, model.range(model.constant(0), dim(model, tokens, 1), model.constant(1)));
-    Operand<TFloat32> h =
-        model.math.add(
-            model.gather(p.wte(), tokens, model.constant(0)),
-            model.gather(p.wpe(), positions, model.constant(0)));
+    Operand<TFloat32> h = embeddings(model, tokens, start, p);
     List<Operand<TFloat32>> presents = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       BlockOut out =
@@ -199,6 +193,16 @@ public final class Gpt2 {
     h = layerNorm(model.withSubScope("ln_f"), h, p.lnF());
     return new Forward(
         h, lmHead(model, h, p.wte(), product), model.stack(presents, Stack.axis(1L)));
+  }
+
+  // tokens [B, T] at positions start.. -> [B, T, C]: token plus position embeddings
+  public static Operand<TFloat32> embeddings(
+      Ops tf, Operand<TInt32> tokens, Operand<TInt32> start, Params p) {
+    // start + range(t), not range(start, start + t): its length stays static when t is
+    Operand<TInt32> positions =
+        tf.math.add(start, tf.range(tf.constant(0), dim(tf, tokens, 1), tf.constant(1)));
+    return tf.math.add(
+        tf.gather(p.wte(), tokens, tf.constant(0)), tf.gather(p.wpe(), positions, tf.constant(0)));
   }
 
   // [.., C] -> [.., n_vocab]; the output head is tied to the token embedding wte

@@ -41,6 +41,8 @@ public record TrainConfig(
     String samplePrompt,
     long seed,
     boolean xla,
+    boolean recompute,
+    boolean trainEmbeddings,
     Map<String, String> resolved) {
 
   public record Key(String defaultValue, String help) {}
@@ -89,6 +91,16 @@ public record TrainConfig(
     key("sample_prompt", "\\n", "prompt of printed samples (Java escapes: \\n is a newline)");
     key("seed", "1337", "seed for initialisation, batches and samples");
     key("xla", "true", "compile the training step with XLA");
+    key(
+        "recompute",
+        "false",
+        "keep only each transformer block's input from the forward pass and recompute its "
+            + "activations in the backward pass: activation memory of one block instead of all, "
+            + "for about a third more compute");
+    key(
+        "train_embeddings",
+        "true",
+        "false freezes wte and wpe (they stay bit-identical; no gradients or optimiser state)");
   }
 
   private static void key(String name, String def, String help) {
@@ -209,6 +221,8 @@ public record TrainConfig(
         unescape(v.get("sample_prompt")),
         l(v, "seed"),
         b(v, "xla"),
+        b(v, "recompute"),
+        b(v, "train_embeddings"),
         Map.copyOf(v));
   }
 

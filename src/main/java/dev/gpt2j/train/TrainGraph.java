@@ -1,7 +1,6 @@
 package dev.gpt2j.train;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
-import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -11,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
-import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
@@ -42,7 +40,10 @@ final class TrainGraph {
   final Operand<TFloat32> loss;
   final Operand<TFloat32> gradNorm;
 
-  /** d loss / d each of {@code model.all()}, on one batch. */
+  /** The weights training updates (all, or all but the embeddings). */
+  final List<Variable> trainable;
+
+  /** d loss / d each of {@link #trainable}, on one batch. */
   final List<Operand<TFloat32>> lossGradients;
 
   /** Adds this micro-batch's gradients to the accumulators (null without accumulation). */
@@ -59,9 +60,10 @@ final class TrainGraph {
     this.tf = Ops.create(graph);
     this.hp = hp;
     model = ModelVariables.create(tf, hp);
-    List<Variable> params = model.all();
+    List<Variable> params = trainable(model, c.trainEmbeddings());
+    trainable = params;
     adam = new AdamW(tf, params);
-    modelIO = new CheckpointIO(tf, params);
+    modelIO = new CheckpointIO(tf, model.all());
     optimizerIO = new CheckpointIO(tf, adam.state());
     initSeed =
         tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
@@ -76,10 +78,11 @@ final class TrainGraph {
         t.withName("y")
             .placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
     lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    Operand<TFloat32> h = Gpt2.gpt2(tf, hp, x, paddedMlp(t, model.params()), null, Gpt2.MATMUL).h();
-    HeadLoss head = HeadLoss.of(t.withSubScope("head"), h, model.params().wte(), y);
+    Backward net = new Backward(graph, tf, hp, x, paddedMlp(t, model.params()), c.recompute());
+    HeadLoss head = HeadLoss.of(t.withSubScope("head"), net.h, model.params().wte(), y);
     loss = head.loss();
-    List<Operand<TFloat32>> grads = gradients(graph, t, h, head, params);
+    List<Operand<TFloat32>> grads =
+        withHeadsShare(t, net.gradients(head.dH(), params), head, params);
     lossGradients = grads;
 
     List<Variable> accumulators = new ArrayList<>();
@@ -165,19 +168,20 @@ final class TrainGraph {
     return new Params(p.wte(), p.wpe(), blocks, p.lnF());
   }
 
-  // d loss / d each parameter: TF's gradient registry back from h, seeded with the output layer's
-  // d loss / d h, plus the output layer's own share of wte's gradient
-  private List<Operand<TFloat32>> gradients(
-      Graph graph, Ops tf, Operand<TFloat32> h, HeadLoss head, List<Variable> params) {
-    Output<?>[] wrt = params.stream().map(v -> v.value().asOutput()).toArray(Output[]::new);
-    Output<?>[] g =
-        graph.addGradients(
-            null, new Output<?>[] {h.asOutput()}, wrt, new Output<?>[] {head.dH().asOutput()});
+  // the weights training updates: all of them, or all but the embeddings (train_embeddings=false)
+  private static List<Variable> trainable(ModelVariables model, boolean embeddings) {
+    return model.all().stream()
+        .filter(v -> embeddings || !(v.name().equals("model/wte") || v.name().equals("model/wpe")))
+        .toList();
+  }
+
+  // the output layer's own share of wte's gradient, added to the embedding's share
+  private List<Operand<TFloat32>> withHeadsShare(
+      Ops tf, List<Operand<TFloat32>> grads, HeadLoss head, List<Variable> params) {
     List<Operand<TFloat32>> out = new ArrayList<>();
-    for (int i = 0; i < g.length; i++) {
-      @SuppressWarnings("unchecked")
-      Operand<TFloat32> f = (Operand<TFloat32>) g[i];
-      out.add(params.get(i).value() == model.params().wte() ? tf.math.add(f, head.dWte()) : f);
+    for (int i = 0; i < grads.size(); i++) {
+      boolean wte = params.get(i).value() == model.params().wte();
+      out.add(wte ? tf.math.add(grads.get(i), head.dWte()) : grads.get(i));
     }
     return out;
   }

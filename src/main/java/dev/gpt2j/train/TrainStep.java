@@ -179,7 +179,7 @@ public final class TrainStep implements AutoCloseable {
     }
   }
 
-  /** d loss / d parameter on one batch, by tensor name, without updating anything. */
+  /** d loss / d each trained weight on one batch, by tensor name, without updating anything. */
   public Map<String, float[]> gradients(Batches.Batch b) {
     Map<String, float[]> out = new LinkedHashMap<>();
     try (TInt32 xs = Tensors.matrix(b.x());
@@ -188,7 +188,7 @@ public final class TrainStep implements AutoCloseable {
       g.lossGradients.forEach(r::fetch);
       try (Result result = r.run()) {
         for (int i = 0; i < g.lossGradients.size(); i++) {
-          Variable v = g.model.all().get(i);
+          Variable v = g.trainable.get(i);
           float[] values = new float[(int) v.size()];
           ((TFloat32) result.get(i)).copyTo(DataBuffers.of(values, false, false));
           out.put(v.name(), values);

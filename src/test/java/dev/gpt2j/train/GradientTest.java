@@ -1,5 +1,6 @@
 package dev.gpt2j.train;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.data.Batches;
@@ -78,6 +79,71 @@ class GradientTest {
           "the MLP of this shape is padded");
     }
     assertGradientsMatchCentralDifferences(wide, tmp);
+  }
+
+  // the padded MLP too (n_embd 256), and XLA on, as training runs it
+  @Test
+  void recomputedGradientsEqualTheStoredActivationsOnes(@TempDir Path tmp) {
+    HParams hp = new HParams(97, 8, 256, 4, 3);
+    TinyModels.writeRandom(tmp.resolve("m"), hp, 5);
+    Random r = new Random(6);
+    int[][] x = new int[2][8];
+    int[][] y = new int[2][8];
+    for (int b = 0; b < 2; b++) {
+      for (int t = 0; t < 8; t++) {
+        x[b][t] = r.nextInt(hp.nVocab());
+        y[b][t] = r.nextInt(hp.nVocab());
+      }
+    }
+    for (String xla : new String[] {"xla=false", "xla=true"}) {
+      Map<String, float[]> stored = gradients(hp, tmp, config(2, 8, xla), x, y);
+      Map<String, float[]> recomputed =
+          gradients(hp, tmp, config(2, 8, xla, "recompute=true"), x, y);
+      assertSameGradients(stored, recomputed, xla);
+    }
+  }
+
+  // |a - b| / |a| in the 2-norm, over all gradients together (≤ 1e-6) and per tensor (≤ 1e-5: a
+  // small sum of large terms, such as a layer norm bias's, shows float32's rounding most; both
+  // ways add the same terms in other orders)
+  private static void assertSameGradients(
+      Map<String, float[]> stored, Map<String, float[]> recomputed, String what) {
+    assertEquals(stored.keySet(), recomputed.keySet());
+    double worst = 0;
+    String worstAt = "";
+    double allDiff = 0;
+    double allNorm = 0;
+    for (String name : stored.keySet()) {
+      float[] a = stored.get(name);
+      float[] b = recomputed.get(name);
+      double diff = 0;
+      double norm = 0;
+      for (int i = 0; i < a.length; i++) {
+        diff += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
+        norm += (double) a[i] * a[i];
+      }
+      allDiff += diff;
+      allNorm += norm;
+      double rel = Math.sqrt(diff / norm);
+      if (rel > worst) {
+        worst = rel;
+        worstAt = name;
+      }
+    }
+    double all = Math.sqrt(allDiff / allNorm);
+    System.out.printf(
+        "recompute, %s: relative difference %.2e over all gradients, %.2e at worst (%s)%n",
+        what, all, worst, worstAt);
+    assertTrue(all <= 1e-6, what + ": relative difference over all gradients " + all);
+    assertTrue(worst <= 1e-5, what + ": relative difference " + worst + " in " + worstAt);
+  }
+
+  private static Map<String, float[]> gradients(
+      HParams hp, Path tmp, TrainConfig c, int[][] x, int[][] y) {
+    try (TrainStep step = new TrainStep(hp, c)) {
+      step.restoreModel(dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
+      return step.gradients(new Batches.Batch(x, y));
+    }
   }
 
   private static void assertGradientsMatchCentralDifferences(HParams hp, Path tmp) {

@@ -151,6 +151,31 @@ class OptimizerTest {
     assertTrue(sum / n < 1e-6, "mean |weight difference| " + sum / n);
   }
 
+  // gpt-2-simple's "only train transformer layers": the embeddings get no update and no state
+  @Test
+  void frozenEmbeddingsStayBitIdenticalWhileTheRestTrains() {
+    TrainConfig c = GradientTest.config(2, 5, "train_embeddings=false", "weight_decay=0.1");
+    try (TrainStep step = new TrainStep(HP, c)) {
+      step.initialize(1);
+      Map<String, float[]> before = TinyModels.values(step.session(), step.model());
+      for (int i = 0; i < 3; i++) {
+        step.step(List.of(batch(batch(30 + i, 2, 5))), 1e-2, false);
+      }
+      Map<String, float[]> after = TinyModels.values(step.session(), step.model());
+      for (String name : before.keySet()) {
+        boolean frozen = name.equals("model/wte") || name.equals("model/wpe");
+        assertEquals(
+            frozen,
+            java.util.Arrays.equals(before.get(name), after.get(name)),
+            name + " changed: " + !frozen);
+      }
+      assertEquals(
+          before.keySet().size() - 2,
+          step.gradients(batch(batch(40, 2, 5))).size(),
+          "gradients of the trained tensors only");
+    }
+  }
+
   @Test
   void aTinyModelOverfitsOneBatch() {
     TrainConfig c = GradientTest.config(2, 5, "grad_clip=0", "weight_decay=0");
