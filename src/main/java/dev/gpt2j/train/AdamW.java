@@ -63,27 +63,37 @@ public final class AdamW {
       double weightDecay) {
     Ops s = tf.withSubScope("adamw");
     Operand<TFloat32> t = s.math.add(step.value(), f(s, 1));
-    Operand<TFloat32> bc1 = s.math.sub(f(s, 1), s.math.pow(f(s, beta1), t));
     Operand<TFloat32> bc2 = s.math.sub(f(s, 1), s.math.pow(f(s, beta2), t));
-    Operand<TFloat32> stepSize = s.math.div(lr, bc1);
     Operand<TFloat32> sqrtBc2 = s.math.sqrt(bc2);
     Operand<TFloat32> decayed = s.math.sub(f(s, 1), s.math.mul(lr, f(s, weightDecay)));
+    // TF's fused Adam kernel updates m, v and the weight in place, with no temporaries the size of
+    // a weight. Its step is lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps'); PyTorch's
+    // epsilon sits beside sqrt(v) / sqrt(1 - b2^t), so eps' = eps sqrt(1 - b2^t) gives its update.
+    Operand<TFloat32> beta1Power = s.math.pow(f(s, beta1), t);
+    Operand<TFloat32> beta2Power = s.math.pow(f(s, beta2), t);
+    Operand<TFloat32> epsilon = s.math.mul(f(s, EPS), sqrtBc2);
     List<Op> ops = new ArrayList<>();
     for (int i = 0; i < params.size(); i++) {
       Variable p = params.get(i);
-      Operand<TFloat32> g = grads.get(i);
-      Operand<TFloat32> m =
-          s.math.add(s.math.mul(f(s, beta1), first.get(i).value()), s.math.mul(f(s, 1 - beta1), g));
-      Operand<TFloat32> v =
-          s.math.add(
-              s.math.mul(f(s, beta2), second.get(i).value()),
-              s.math.mul(f(s, 1 - beta2), s.math.square(g)));
-      Operand<TFloat32> w = p.decay() ? s.math.mul(p.value(), decayed) : p.value();
-      Operand<TFloat32> denom = s.math.add(s.math.div(s.math.sqrt(v), sqrtBc2), f(s, EPS));
-      Operand<TFloat32> updated = s.math.sub(w, s.math.mul(stepSize, s.math.div(m, denom)));
-      ops.add(s.assignVariableOp(first.get(i).handle(), m));
-      ops.add(s.assignVariableOp(second.get(i).handle(), v));
-      ops.add(s.assignVariableOp(p.handle(), updated));
+      // decoupled weight decay first, on the weight as it was (PyTorch's AdamW)
+      Ops adam = s;
+      if (p.decay()) {
+        Op decay = s.assignVariableOp(p.handle(), s.math.mul(p.value(), decayed));
+        ops.add(decay);
+        adam = s.withControlDependencies(List.of(decay));
+      }
+      ops.add(
+          adam.train.resourceApplyAdam(
+              p.handle(),
+              first.get(i).handle(),
+              second.get(i).handle(),
+              beta1Power,
+              beta2Power,
+              lr,
+              f(s, beta1),
+              f(s, beta2),
+              epsilon,
+              grads.get(i)));
     }
     ops.add(s.assignVariableOp(step.handle(), t));
     return ops;
