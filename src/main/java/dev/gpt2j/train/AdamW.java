@@ -7,6 +7,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.train.ResourceApplyAdam;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -67,7 +68,9 @@ public final class AdamW {
     Operand<TFloat32> sqrtBc2 = s.math.sqrt(bc2);
     Operand<TFloat32> decayed = s.math.sub(f(s, 1), s.math.mul(lr, f(s, weightDecay)));
     // TF's fused Adam kernel updates m, v and the weight in place, with no temporaries the size of
-    // a weight. Its step is lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps'); PyTorch's
+    // a weight; kept out of XLA's clusters, which would return new buffers for all three
+    // (docs/benchmarks.md, "memory of fine-tuning"). Its step is lr sqrt(1 - b2^t) / (1 - b1^t) m /
+    // (sqrt(v) + eps'); PyTorch's
     // epsilon sits beside sqrt(v) / sqrt(1 - b2^t), so eps' = eps sqrt(1 - b2^t) gives its update.
     Operand<TFloat32> beta1Power = s.math.pow(f(s, beta1), t);
     Operand<TFloat32> beta2Power = s.math.pow(f(s, beta2), t);
@@ -83,17 +86,21 @@ public final class AdamW {
         adam = s.withControlDependencies(List.of(decay));
       }
       ops.add(
-          adam.train.resourceApplyAdam(
-              p.handle(),
-              first.get(i).handle(),
-              second.get(i).handle(),
-              beta1Power,
-              beta2Power,
-              lr,
-              f(s, beta1),
-              f(s, beta2),
-              epsilon,
-              grads.get(i)));
+          new ResourceApplyAdam(
+              adam.scope()
+                  .opBuilder("ResourceApplyAdam", "ResourceApplyAdam")
+                  .addInput(p.handle().asOutput())
+                  .addInput(first.get(i).handle().asOutput())
+                  .addInput(second.get(i).handle().asOutput())
+                  .addInput(beta1Power.asOutput())
+                  .addInput(beta2Power.asOutput())
+                  .addInput(lr.asOutput())
+                  .addInput(f(s, beta1).asOutput())
+                  .addInput(f(s, beta2).asOutput())
+                  .addInput(epsilon.asOutput())
+                  .addInput(grads.get(i).asOutput())
+                  .setAttr("_XlaCompile", false)
+                  .build()));
     }
     ops.add(s.assignVariableOp(step.handle(), t));
     return ops;
