@@ -121,11 +121,6 @@ public final class Gpt2Model implements AutoCloseable {
     return new Gpt2Model(hp, prefix);
   }
 
-  /** Replaces the weights with those of the checkpoint at {@code prefix}. */
-  public void restore(Path prefix) {
-    checkpointIO.restore(session, prefix);
-  }
-
   /** A freshly initialised model with OpenAI's initialisers, reproducible from {@code seed}. */
   public static Gpt2Model fresh(HParams hp, long seed) {
     Gpt2Model model = new Gpt2Model(hp, null);

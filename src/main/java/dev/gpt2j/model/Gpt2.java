@@ -164,11 +164,16 @@ public final class Gpt2 {
 
   /**
    * What {@link #gpt2} gives: {@code h} the final hidden states after ln_f [B, T, C], {@code
-   * logits} [B, T, n_vocab], {@code present} the new keys and values [B, n_layer, 2, H, T, D]. A
-   * graph run computes only what it fetches: training fetches h (its output layer is {@code
-   * train.HeadLoss}).
+   * logits} [B, T, n_vocab], {@code present} the new keys and values [B, n_layer, 2, H, T, D], and
+   * {@code residuals} the residual stream [B, T, C] entering each block and, last, leaving the last
+   * one (n_layer + 1 of them). A graph run computes only what it fetches: training fetches h (its
+   * output layer is {@code train.HeadLoss}) and, to recompute blocks, the residuals.
    */
-  public record Forward(Operand<TFloat32> h, Operand<TFloat32> logits, Operand<TFloat32> present) {}
+  public record Forward(
+      Operand<TFloat32> h,
+      Operand<TFloat32> logits,
+      Operand<TFloat32> present,
+      List<Operand<TFloat32>> residuals) {}
 
   // tokens [B, T] int32 -> Forward; memory (or null) holds earlier positions; openai/gpt-2 model()
   public static Forward gpt2(
@@ -177,6 +182,7 @@ public final class Gpt2 {
     Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
     Operand<TFloat32> h = embeddings(model, tokens, start, p);
     List<Operand<TFloat32>> presents = new ArrayList<>();
+    List<Operand<TFloat32>> residuals = new ArrayList<>(List.of(h));
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       BlockOut out =
           transformerBlock(
@@ -189,14 +195,18 @@ public final class Gpt2 {
               product);
       h = out.x();
       presents.add(out.present());
+      residuals.add(h);
     }
     h = layerNorm(model.withSubScope("ln_f"), h, p.lnF());
     return new Forward(
-        h, lmHead(model, h, p.wte(), product), model.stack(presents, Stack.axis(1L)));
+        h,
+        lmHead(model, h, p.wte(), product),
+        model.stack(presents, Stack.axis(1L)),
+        List.copyOf(residuals));
   }
 
   // tokens [B, T] at positions start.. -> [B, T, C]: token plus position embeddings
-  public static Operand<TFloat32> embeddings(
+  static Operand<TFloat32> embeddings(
       Ops tf, Operand<TInt32> tokens, Operand<TInt32> start, Params p) {
     // start + range(t), not range(start, start + t): its length stays static when t is
     Operand<TInt32> positions =

@@ -30,9 +30,9 @@ final class Backward {
   private final HParams hp;
   private final Params params;
   private final boolean recompute;
-  private final Operand<TFloat32> embedded;
-  private final List<Operand<TFloat32>> blockInputs = new ArrayList<>();
-  private final Operand<TFloat32> lastBlock;
+
+  /** The residual stream entering each block, then leaving the last one (gpt2()'s residuals). */
+  private final List<Operand<TFloat32>> residuals;
 
   /** The final hidden states after ln_f, [B, T, C]. */
   final Operand<TFloat32> h;
@@ -44,21 +44,9 @@ final class Backward {
     this.hp = hp;
     this.params = params;
     this.recompute = recompute;
-    Ops model = tf.withSubScope("model");
-    embedded = Gpt2.embeddings(model, tokens, model.constant(0), params);
-    Operand<TFloat32> x = embedded;
-    for (int layer = 0; layer < hp.nLayer(); layer++) {
-      blockInputs.add(x);
-      x = block(model.withSubScope("h" + layer), x, layer);
-    }
-    lastBlock = x;
-    h = Gpt2.layerNorm(model.withSubScope("ln_f"), x, params.lnF());
-  }
-
-  private Operand<TFloat32> block(Ops scope, Operand<TFloat32> x, int layer) {
-    return Gpt2.transformerBlock(
-            scope, x, params.h().get(layer), hp.nHead(), layer, null, Gpt2.MATMUL)
-        .x();
+    Gpt2.Forward forward = Gpt2.gpt2(tf, hp, tokens, params, null, Gpt2.MATMUL);
+    h = forward.h();
+    residuals = forward.residuals();
   }
 
   /** d loss / d each of {@code wrt} (in its order), given {@code dH} = d loss / d h. */
@@ -80,7 +68,8 @@ final class Backward {
 
   private Map<String, Operand<TFloat32>> blockByBlock(Operand<TFloat32> dH, List<Variable> wrt) {
     Map<String, Operand<TFloat32>> out = new HashMap<>();
-    Operand<TFloat32> g = backprop("backprop/ln_f", h, dH, lastBlock, of(wrt, "model/ln_f/"), out);
+    Operand<TFloat32> g =
+        backprop("backprop/ln_f", h, dH, residuals.get(hp.nLayer()), of(wrt, "model/ln_f/"), out);
     Ops recomputed = tf.withSubScope("recompute");
     for (int layer = hp.nLayer() - 1; layer >= 0; layer--) {
       // the control edge holds the block's second forward pass back until its gradient exists
@@ -88,14 +77,23 @@ final class Backward {
           recomputed
               .withSubScope("h" + layer)
               .withControlDependencies(List.<Op>of(g))
-              .identity(blockInputs.get(layer));
-      Operand<TFloat32> y = block(recomputed.withSubScope("h" + layer), input, layer);
+              .identity(residuals.get(layer));
+      Operand<TFloat32> y =
+          Gpt2.transformerBlock(
+                  recomputed.withSubScope("h" + layer),
+                  input,
+                  params.h().get(layer),
+                  hp.nHead(),
+                  layer,
+                  null,
+                  Gpt2.MATMUL)
+              .x();
       g = backprop("backprop/h" + layer, y, g, input, of(wrt, "model/h" + layer + "/"), out);
     }
     List<Variable> embeddings = new ArrayList<>(of(wrt, "model/wte"));
     embeddings.addAll(of(wrt, "model/wpe"));
     if (!embeddings.isEmpty()) {
-      backprop("backprop/embeddings", embedded, g, null, embeddings, out);
+      backprop("backprop/embeddings", residuals.get(0), g, null, embeddings, out);
     }
     return out;
   }

@@ -14,8 +14,6 @@ public final class LibC {
   private interface C extends Library {
     int setenv(String name, String value, int overwrite);
 
-    String getenv(String name);
-
     int isatty(int fd);
 
     int dup(int fd);
@@ -42,13 +40,6 @@ public final class LibC {
       throw new IllegalStateException(
           "setenv(" + name + ") failed: errno " + Native.getLastError());
     }
-  }
-
-  /**
-   * {@code name} as native code sees it now (unlike {@link System#getenv}, which is a snapshot).
-   */
-  public static String getenv(String name) {
-    return C.getenv(name);
   }
 
   public static boolean isTerminal(int fd) {
