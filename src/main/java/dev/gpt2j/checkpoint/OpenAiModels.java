@@ -40,7 +40,9 @@ public final class OpenAiModels {
    */
   public static Path download(
       ModelSize size, Path parent, String baseUrl, Duration timeout, Listener listener) {
-    URI base = Download.httpUrl(baseUrl.endsWith("/") ? baseUrl : baseUrl + "/", "--base-url");
+    URI given = Download.httpUrl(baseUrl, "--base-url");
+    URI base =
+        baseUrl.endsWith("/") ? given : URI.create(baseUrl + "/"); // resolve() keeps its path
     Path dir = parent.resolve(size.label);
     boolean created = !Files.exists(dir);
     try {

@@ -208,7 +208,7 @@ class BadInputTest {
   void downloadNamesABadUrlAndGivesUpOnASilentServerLeavingNoDirectory() throws Exception {
     Path parent = tmp.resolve("checkpoints");
     assertEquals(
-        "--base-url: 'notaurl/' is not an http:// or https:// URL",
+        "--base-url: 'notaurl' is not an http:// or https:// URL",
         refused(
             "download", "--model", "124M", "--dir", parent.toString(), "--base-url", "notaurl"));
     List<Socket> accepted = new ArrayList<>();
