@@ -15,6 +15,7 @@ import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
+import org.tensorflow.exceptions.TFResourceExhaustedException;
 
 /** {@code java -jar gpt2.jar COMMAND [options]}. */
 public final class Main {
@@ -93,6 +94,16 @@ public final class Main {
     } catch (CheckpointException | IllegalArgumentException e) {
       err.println("gpt2 " + command.name() + ": " + e.getMessage());
       return 2;
+    } catch (TFResourceExhaustedException | OutOfMemoryError e) {
+      err.println(
+          "gpt2 "
+              + command.name()
+              + ": out of memory ("
+              + firstLine(e.getMessage())
+              + "); lower the batch or block size, or for train use recompute=true, grad_clip=0,"
+              + " optimizer=adafactor (--dry-run prints the memory plan); saved checkpoints are"
+              + " intact");
+      return 1;
     } catch (UncheckedIOException e) {
       err.println("gpt2 " + command.name() + ": " + e.getMessage());
       return 1;
@@ -100,6 +111,10 @@ public final class Main {
       err.println("gpt2 " + command.name() + ": " + e);
       return 1;
     }
+  }
+
+  private static String firstLine(String message) {
+    return message == null ? "no detail" : message.lines().findFirst().orElse("").trim();
   }
 
   private static void printCommands(PrintStream out) {

@@ -3,6 +3,8 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.memory.AvailableMemory;
+import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
@@ -95,7 +97,8 @@ final class SampleCommand implements Command {
             flag(
                 "sliding-window",
                 "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
-        .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"));
+        .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"))
+        .addOption(flag("dry-run", "print the memory plan and exit without loading the model"));
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -110,6 +113,12 @@ final class SampleCommand implements Command {
   public String helpFooter() {
     return "\nAs openai/gpt-2's sample.py: logits / temperature, then top-k, then top-p, then a "
         + "categorical draw.";
+  }
+
+  private static MemoryPlan memoryPlan(HParams hp, SampleOptions options, int promptTokens) {
+    int prompt = Math.min(promptTokens, hp.nCtx());
+    int tokens = Math.min(hp.nCtx(), prompt + options.lengthFor(hp.nCtx()));
+    return MemoryPlan.sampling(hp, options.batchSize(), tokens, prompt);
   }
 
   static SampleOptions sampleOptions(Args args) {
@@ -137,11 +146,17 @@ final class SampleCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     SampleOptions options = sampleOptions(args);
     Path dir = args.path("model-dir", DEFAULT_MODEL_DIR);
+    HParams hp = ModelDir.hparams(dir);
+    if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
+      out.println(memoryPlan(hp, options, 1).format());
+      return 0;
+    }
     BufferedReader stdin =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
     int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
-    HParams hp = ModelDir.hparams(dir);
+    memoryPlan(hp, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
+        .requireFits(AvailableMemory.read());
     if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }

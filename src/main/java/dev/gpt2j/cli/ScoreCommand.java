@@ -2,6 +2,10 @@ package dev.gpt2j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.memory.AvailableMemory;
+import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.model.HParams;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
@@ -53,7 +57,12 @@ final class ScoreCommand implements Command {
                 .argName("IDS")
                 .desc("comma-separated token ids to score")
                 .build())
-        .addOption(Option.builder().longOpt("json").desc("print one JSON object").build());
+        .addOption(Option.builder().longOpt("json").desc("print one JSON object").build())
+        .addOption(
+            Option.builder()
+                .longOpt("dry-run")
+                .desc("print the memory plan and exit without loading the model")
+                .build());
   }
 
   @Override
@@ -71,6 +80,13 @@ final class ScoreCommand implements Command {
     if (tokens.length < 2) {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
     }
+    HParams hp = ModelDir.hparams(dir);
+    MemoryPlan plan = MemoryPlan.scoring(hp, 1, Math.min(tokens.length, hp.nCtx()));
+    if (args.has("dry-run")) {
+      out.println(plan.format());
+      return 0;
+    }
+    plan.requireFits(AvailableMemory.read());
     double[] logprobs;
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       for (int t : tokens) {

@@ -21,7 +21,7 @@ final class TrainCommand implements Command {
 
   @Override
   public String summary() {
-    return "train or fine-tune (XLA-compiled step, AdamW); saves in OpenAI's layout";
+    return "train or fine-tune (XLA-compiled step, AdamW or Adafactor); saves in OpenAI's layout";
   }
 
   @Override
@@ -73,6 +73,10 @@ final class TrainCommand implements Command {
               args.has("config") ? Path.of(args.string("config", null)) : null, overrides);
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
+    }
+    if (config.dryRun()) {
+      out.println(new Trainer(config, out, () -> false).memoryPlan().format());
+      return 0;
     }
     AtomicBoolean stop = new AtomicBoolean();
     CountDownLatch finished = new CountDownLatch(1);

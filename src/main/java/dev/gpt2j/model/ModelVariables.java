@@ -98,20 +98,30 @@ public final class ModelVariables {
     List<Op> assigns = new ArrayList<>();
     for (int i = 0; i < variables.size(); i++) {
       Variable v = variables.get(i);
-      Operand<TFloat32> value;
       if (v.init() instanceof Init.Normal n) {
         Operand<TInt64> pair = init.stack(List.of(seed, init.constant((long) i)));
-        value =
+        Operand<TFloat32> value =
             init.math.mul(
                 init.random.statelessRandomNormal(init.constant(v.shape()), pair),
                 init.constant((float) n.stddev()));
+        assigns.add(init.assignVariableOp(v.handle(), value));
       } else {
-        value =
-            init.fill(init.constant(v.shape()), init.constant(((Init.Constant) v.init()).value()));
+        assigns.add(fill(init, v, ((Init.Constant) v.init()).value()));
       }
-      assigns.add(init.assignVariableOp(v.handle(), value));
     }
     return assigns;
+  }
+
+  /**
+   * An op setting every element of {@code v} to {@code value}, in a buffer of the variable's own.
+   * With a constant operand Grappler folds the fill into a Const, which AssignVariableOp then
+   * shares with the variable: the session keeps that Const for its lifetime and the first in-place
+   * update copies, so the variable's memory is held twice (docs/benchmarks.md, "memory of
+   * fine-tuning"). A PlaceholderWithDefault is never folded.
+   */
+  public static Op fill(Ops tf, Variable v, float value) {
+    Operand<TFloat32> scalar = tf.placeholderWithDefault(tf.constant(value), Shape.scalar());
+    return tf.assignVariableOp(v.handle(), tf.fill(tf.constant(v.shape()), scalar));
   }
 
   private Operand<TFloat32> variable(String name, Init init, boolean decay, long... shape) {

@@ -16,14 +16,20 @@ import org.tensorflow.types.TFloat32;
  * (sqrt(v) / sqrt(1 - b2^t) + eps). Slots are named as TF1's AdamOptimizer names them ({@code
  * <var>/Adam}, {@code <var>/Adam_1}).
  */
-public final class AdamW {
+final class AdamW implements Optimizer {
   public static final double EPS = 1e-8;
 
   private final List<Variable> first = new ArrayList<>();
   private final List<Variable> second = new ArrayList<>();
   private final Variable step;
+  private final double beta1;
+  private final double beta2;
+  private final double weightDecay;
 
-  public AdamW(Ops tf, List<Variable> params) {
+  AdamW(Ops tf, List<Variable> params, double beta1, double beta2, double weightDecay) {
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.weightDecay = weightDecay;
     Ops s = tf.withSubScope("adam");
     for (Variable p : params) {
       first.add(
@@ -36,7 +42,8 @@ public final class AdamW {
     step = ModelVariables.create(s, "train/step", new ModelVariables.Init.Constant(0), false);
   }
 
-  /** The optimiser's state: both moment slots of every parameter and the step count. */
+  /** Both moment slots of every parameter and the step count. */
+  @Override
   public List<Variable> state() {
     List<Variable> all = new ArrayList<>(first);
     all.addAll(second);
@@ -44,29 +51,18 @@ public final class AdamW {
     return all;
   }
 
-  /** Ops that set every slot and the step count to zero. */
-  public List<Op> reset(Ops tf) {
-    List<Op> ops = new ArrayList<>();
-    for (Variable v : state()) {
-      ops.add(tf.assignVariableOp(v.handle(), tf.zerosLike(v.value())));
-    }
-    return ops;
-  }
-
-  /** One update of {@code params} with gradients {@code grads}; returns the assignments. */
+  @Override
   public List<Op> update(
       Ops tf,
       List<Variable> params,
+      List<Operand<TFloat32>> computed,
       List<Operand<TFloat32>> grads,
-      Operand<TFloat32> lr,
-      double beta1,
-      double beta2,
-      double weightDecay) {
+      Operand<TFloat32> lr) {
     Ops s = tf.withSubScope("adamw");
     Operand<TFloat32> t = s.math.add(step.value(), f(s, 1));
     Operand<TFloat32> bc2 = s.math.sub(f(s, 1), s.math.pow(f(s, beta2), t));
     Operand<TFloat32> sqrtBc2 = s.math.sqrt(bc2);
-    Operand<TFloat32> decayed = s.math.sub(f(s, 1), s.math.mul(lr, f(s, weightDecay)));
+    Operand<TFloat32> decayRate = s.math.mul(lr, f(s, weightDecay));
     // TF's fused Adam kernel updates m, v and the weight in place, with no temporaries the size of
     // a weight; kept out of XLA's clusters, which would return new buffers for all three
     // (docs/benchmarks.md, "memory of fine-tuning"). Its step is lr sqrt(1 - b2^t) / (1 - b1^t) m /
@@ -81,7 +77,9 @@ public final class AdamW {
       // decoupled weight decay first, on the weight as it was (PyTorch's AdamW)
       Ops adam = s;
       if (p.decay()) {
-        Op decay = s.assignVariableOp(p.handle(), s.math.mul(p.value(), decayed));
+        // held back until the weight's gradient exists (see Optimizer.update)
+        Ops late = s.withControlDependencies(List.of(computed.get(i)));
+        Op decay = late.assignSubVariableOp(p.handle(), late.math.mul(p.value(), decayRate));
         ops.add(decay);
         adam = s.withControlDependencies(List.of(decay));
       }

@@ -43,6 +43,8 @@ public record TrainConfig(
     boolean xla,
     boolean recompute,
     boolean trainEmbeddings,
+    String optimizer,
+    boolean dryRun,
     Map<String, String> resolved) {
 
   public record Key(String defaultValue, String help) {}
@@ -72,6 +74,11 @@ public record TrainConfig(
     key("gradient_accumulation_steps", "1", "micro-batches per optimiser step");
     key("max_iters", "2000", "optimiser steps in all (a resumed run continues up to it)");
     key("learning_rate", "1e-3", "peak learning rate");
+    key(
+        "optimizer",
+        "adamw",
+        "adamw (two moments per weight, as nanoGPT) or adafactor (factored second moments, no "
+            + "first moment, updates clipped to RMS 1: almost no state; pair it with grad_clip=0)");
     key("beta1", "0.9", "AdamW beta1");
     key("beta2", "0.99", "AdamW beta2");
     key("weight_decay", "0.1", "decoupled weight decay, applied to matrices and embeddings only");
@@ -101,6 +108,11 @@ public record TrainConfig(
         "train_embeddings",
         "true",
         "false freezes wte and wpe (they stay bit-identical; no gradients or optimiser state)");
+    key(
+        "dry_run",
+        "false",
+        "print the memory plan (what the step will hold, and the estimated peak) and exit "
+            + "without loading anything; a run whose plan exceeds the memory available is refused");
   }
 
   private static void key(String name, String def, String help) {
@@ -133,6 +145,10 @@ public record TrainConfig(
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
       throw new IllegalArgumentException(
           "beta1 and beta2 must be in [0, 1), got " + beta1 + ", " + beta2);
+    }
+    if (!optimizer.equals("adamw") && !optimizer.equals("adafactor")) {
+      throw new IllegalArgumentException(
+          "optimizer must be adamw or adafactor, got '" + optimizer + "'");
     }
     if (lrDecayIters < warmupIters) {
       throw new IllegalArgumentException(
@@ -223,6 +239,8 @@ public record TrainConfig(
         b(v, "xla"),
         b(v, "recompute"),
         b(v, "train_embeddings"),
+        v.get("optimizer"),
+        b(v, "dry_run"),
         Map.copyOf(v));
   }
 

@@ -21,13 +21,13 @@ import org.tensorflow.types.TInt64;
 /**
  * The training graph, built once: loss, gradients (the output layer's by hand in {@link HeadLoss},
  * the rest from TF's C++ gradient registry), optional accumulation, global-norm clipping and the
- * AdamW update, which {@link #step} runs as one; plus the ops to initialise, save and restore, and
- * (when the run prints samples) a {@link DecodingGraph} to sample from the live weights. No
- * session: {@link TrainStep} runs it.
+ * optimiser's update, which {@link #step} runs as one; plus the ops to initialise, save and
+ * restore, and (when the run prints samples) a {@link DecodingGraph} to sample from the live
+ * weights. No session: {@link TrainStep} runs it.
  */
 final class TrainGraph {
   final ModelVariables model;
-  final AdamW adam;
+  final Optimizer optimizer;
   final CheckpointIO modelIO;
   final CheckpointIO optimizerIO;
   final Placeholder<TInt32> x;
@@ -62,13 +62,13 @@ final class TrainGraph {
     model = ModelVariables.create(tf, hp);
     List<Variable> params = trainable(model, c.trainEmbeddings());
     trainable = params;
-    adam = new AdamW(tf, params);
+    optimizer = Optimizer.of(tf, params, c);
     modelIO = new CheckpointIO(tf, model.all());
-    optimizerIO = new CheckpointIO(tf, adam.state());
+    optimizerIO = new CheckpointIO(tf, optimizer.state());
     initSeed =
         tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
     initModel = model.initializers(initSeed);
-    initOptimizer = adam.reset(tf);
+    initOptimizer = optimizer.reset(tf);
 
     Ops t = tf.withSubScope("train");
     x =
@@ -98,7 +98,7 @@ final class TrainGraph {
                 false,
                 p.shape());
         accumulators.add(acc);
-        initAccumulators.add(t.assignVariableOp(acc.handle(), t.zerosLike(acc.value())));
+        initAccumulators.add(ModelVariables.fill(t, acc, 0));
         adds.add(t.assignAddVariableOp(acc.handle(), grads.get(i)));
       }
       accumulate = t.withControlDependencies(adds).noOp();
@@ -118,11 +118,11 @@ final class TrainGraph {
     gradNorm = globalNorm(t, grads);
     List<Operand<TFloat32>> clipped =
         c.gradClip() > 0 ? clip(t, grads, gradNorm, c.gradClip()) : grads;
-    List<Op> updates = adam.update(tf, params, clipped, lr, c.beta1(), c.beta2(), c.weightDecay());
+    List<Op> updates = optimizer.update(tf, params, lossGradients, clipped, lr);
     List<Op> after = new ArrayList<>(updates);
     Ops afterUpdate = t.withControlDependencies(updates);
     for (Variable acc : accumulators) {
-      after.add(afterUpdate.assignVariableOp(acc.handle(), afterUpdate.zerosLike(acc.value())));
+      after.add(ModelVariables.fill(afterUpdate, acc, 0));
     }
     step = t.withControlDependencies(after).noOp();
   }

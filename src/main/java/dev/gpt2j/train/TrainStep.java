@@ -94,10 +94,14 @@ public final class TrainStep implements AutoCloseable {
     runAll(g.initAccumulators);
   }
 
+  private static final int OPS_PER_RUN = 32;
+
+  // A few at a time: all in one run would hold every tensor's temporary beside the state, and one
+  // run per op costs the session a new executor per op (seconds each on big graphs).
   private void runAll(List<Op> targets) {
-    if (!targets.isEmpty()) {
+    for (int i = 0; i < targets.size(); i += OPS_PER_RUN) {
       Session.Runner r = session.runner();
-      targets.forEach(r::addTarget);
+      targets.subList(i, Math.min(targets.size(), i + OPS_PER_RUN)).forEach(r::addTarget);
       r.run().close();
     }
   }

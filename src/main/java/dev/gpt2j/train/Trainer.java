@@ -4,6 +4,8 @@ import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.data.Prepare;
+import dev.gpt2j.memory.AvailableMemory;
+import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
@@ -46,15 +48,17 @@ public final class Trainer {
   }
 
   public Outcome run() {
-    Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
-    Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
-    train.requireWindows(c.blockSize());
-    val.requireWindows(c.blockSize());
     HParams hp = hparams();
     if (c.blockSize() > hp.nCtx()) {
       throw new IllegalArgumentException(
           "block_size (" + c.blockSize() + ") exceeds the model's n_ctx (" + hp.nCtx() + ")");
     }
+    MemoryPlan plan = memoryPlan(hp);
+    plan.requireFits(AvailableMemory.read());
+    Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
+    Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
+    train.requireWindows(c.blockSize());
+    val.requireWindows(c.blockSize());
     try (RunLock lock = RunLock.acquire(run.path());
         TrainStep step = new TrainStep(hp, c)) {
       int start = 0;
@@ -83,7 +87,16 @@ public final class Trainer {
           train.size(),
           val.size(),
           tokensPerStep());
-      return loop(step, hp, train, val, start, best);
+      Outcome outcome = loop(step, hp, train, val, start, best);
+      MemoryPlan.peakResident()
+          .ifPresent(
+              peak ->
+                  out.printf(
+                      Locale.ROOT,
+                      "peak resident memory: %.2f GiB (planned %.2f GiB)%n",
+                      MemoryPlan.gib(peak),
+                      MemoryPlan.gib(plan.total())));
+      return outcome;
     }
   }
 
@@ -207,6 +220,25 @@ public final class Trainer {
     out.printf(
         "---- sample at iter %d ----%n%s%s%n----%n",
         iter, c.samplePrompt(), Gpt2Tokenizer.decode(tokens));
+  }
+
+  /** What this run's steps will hold in memory, from the config and the model's shape alone. */
+  public MemoryPlan memoryPlan() {
+    return memoryPlan(hparams());
+  }
+
+  private MemoryPlan memoryPlan(HParams hp) {
+    return MemoryPlan.training(
+        hp,
+        new MemoryPlan.Training(
+            c.batchSize(),
+            c.blockSize(),
+            c.gradientAccumulationSteps(),
+            c.recompute(),
+            c.xla(),
+            c.optimizer().equals("adafactor"),
+            c.gradClip() > 0,
+            c.trainEmbeddings()));
   }
 
   private HParams hparams() {

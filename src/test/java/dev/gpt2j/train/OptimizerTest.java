@@ -111,6 +111,119 @@ class OptimizerTest {
     assertTrue(worst < 2e-5, "max difference " + worst);
   }
 
+  // Hugging Face's Adafactor(relative_step=False, scale_parameter=False), written out in doubles
+  @Test
+  void twoAdafactorStepsWithDecayMatchTheReference() {
+    TinyModels.writeRandom(tmp.resolve("m"), HP, 4);
+    double lr = 0.01;
+    double wd = 0.1;
+    TrainConfig c =
+        GradientTest.config(2, 5, "optimizer=adafactor", "weight_decay=" + wd, "grad_clip=0");
+    double worst = 0;
+    try (TrainStep step = new TrainStep(HP, c)) {
+      step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
+      Map<String, double[]> p = new HashMap<>();
+      Map<String, long[]> shapes = new HashMap<>();
+      TinyModels.values(step.session(), step.model()).forEach((k, a) -> p.put(k, toDouble(a)));
+      step.model().all().forEach(v -> shapes.put(v.name(), v.shape()));
+      Map<String, double[][]> state = new HashMap<>();
+      for (int t = 1; t <= 2; t++) {
+        Batches.Batch b = batch(batch(10 + t, 2, 5));
+        Map<String, float[]> g = step.gradients(b);
+        step.step(List.of(b), lr, false);
+        double beta2 = 1 - Math.pow(t, Adafactor.DECAY_RATE);
+        for (String name : p.keySet()) {
+          double[] u = adafactorDirection(shapes.get(name), g.get(name), beta2, state, name);
+          boolean decay = name.endsWith("/w") || name.endsWith("wte") || name.endsWith("wpe");
+          double[] pp = p.get(name);
+          for (int i = 0; i < pp.length; i++) {
+            pp[i] -= lr * u[i] + (decay ? lr * wd * pp[i] : 0);
+          }
+        }
+      }
+      Map<String, float[]> after = TinyModels.values(step.session(), step.model());
+      for (String name : p.keySet()) {
+        for (int i = 0; i < p.get(name).length; i++) {
+          worst = Math.max(worst, Math.abs(p.get(name)[i] - after.get(name)[i]));
+        }
+      }
+    }
+    System.out.printf("adafactor: max |tf - reference| after two steps = %.2e%n", worst);
+    assertTrue(worst < 2e-5, "max difference " + worst);
+  }
+
+  // the clipped update g / sqrt(v) for one tensor; state holds {vr, vc} or {v} between steps
+  private static double[] adafactorDirection(
+      long[] shape, float[] g, double beta2, Map<String, double[][]> state, String name) {
+    int n = g.length;
+    double[] u = new double[n];
+    int dims = shape.length;
+    boolean factored = dims >= 2 && shape[dims - 1] > 1 && shape[dims - 2] > 1;
+    if (factored) {
+      int cols = (int) shape[dims - 1];
+      int rows = (int) shape[dims - 2];
+      int lead = n / (rows * cols);
+      double[][] s =
+          state.computeIfAbsent(
+              name, k -> new double[][] {new double[lead * rows], new double[lead * cols]});
+      double[] vr = s[0];
+      double[] vc = s[1];
+      for (int l = 0; l < lead; l++) {
+        double[] rowMean = new double[rows];
+        double[] colMean = new double[cols];
+        for (int r = 0; r < rows; r++) {
+          for (int col = 0; col < cols; col++) {
+            double sq = sq(g[(l * rows + r) * cols + col]);
+            rowMean[r] += sq / cols;
+            colMean[col] += sq / rows;
+          }
+        }
+        double meanVr = 0;
+        for (int r = 0; r < rows; r++) {
+          vr[l * rows + r] = beta2 * vr[l * rows + r] + (1 - beta2) * rowMean[r];
+          meanVr += vr[l * rows + r] / rows;
+        }
+        for (int col = 0; col < cols; col++) {
+          vc[l * cols + col] = beta2 * vc[l * cols + col] + (1 - beta2) * colMean[col];
+        }
+        for (int r = 0; r < rows; r++) {
+          for (int col = 0; col < cols; col++) {
+            int i = (l * rows + r) * cols + col;
+            double v = vr[l * rows + r] / meanVr * vc[l * cols + col];
+            u[i] = g[i] / Math.sqrt(v);
+          }
+        }
+      }
+    } else {
+      double[] v = state.computeIfAbsent(name, k -> new double[][] {new double[n]})[0];
+      for (int i = 0; i < n; i++) {
+        v[i] = beta2 * v[i] + (1 - beta2) * sq(g[i]);
+        u[i] = g[i] / Math.sqrt(v[i]);
+      }
+    }
+    double ms = 0;
+    for (double x : u) {
+      ms += x * x / n;
+    }
+    double scale = Math.max(1, Math.sqrt(ms) / Adafactor.CLIP_THRESHOLD);
+    for (int i = 0; i < n; i++) {
+      u[i] /= scale;
+    }
+    return u;
+  }
+
+  private static double sq(float g) {
+    return (double) g * g + Adafactor.EPS;
+  }
+
+  private static double[] toDouble(float[] a) {
+    double[] d = new double[a.length];
+    for (int i = 0; i < a.length; i++) {
+      d[i] = a[i];
+    }
+    return d;
+  }
+
   @Test
   void accumulatingTwoMicroBatchesEqualsOneBatchOfTwiceTheSize() {
     TinyModels.writeRandom(tmp.resolve("m"), HP, 5);

@@ -119,6 +119,11 @@ class TrainerTest {
     assertResumeIsExact("recompute=true", "train_embeddings=false");
   }
 
+  @Test
+  void resumeIsExactWithAdafactorAndGradientAccumulation() throws Exception {
+    assertResumeIsExact("optimizer=adafactor", "grad_clip=0", "gradient_accumulation_steps=2");
+  }
+
   private void assertResumeIsExact(String... options) throws Exception {
     train(tiny("straight", options));
     train(tiny("split", with(options, "max_iters=5")));

@@ -1,0 +1,242 @@
+package dev.gpt2j.memory;
+
+import dev.gpt2j.model.HParams;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * An estimate of a command's peak resident memory, made from the hyperparameters and options before
+ * anything is allocated, as a list of what takes the memory. The coefficients of the activations
+ * and of the runtime were fitted to peak RSS measured with /usr/bin/time (docs/benchmarks.md,
+ * "memory plan"); the rest is counted exactly.
+ */
+public record MemoryPlan(List<Item> items, List<String> remedies) {
+  /** One thing that holds memory at the peak. */
+  public record Item(String what, long bytes) {}
+
+  public static final long GIB = 1L << 30;
+  private static final long FLOAT = 4;
+
+  /** The JVM and TensorFlow's runtime with nothing loaded. */
+  static final long RUNTIME = 600L << 20;
+
+  /** What XLA's compiler and its clusters' own buffers add to a training step. */
+  static final double XLA_SHARE_OF_ACTIVATIONS = 0.5;
+
+  public long total() {
+    return items.stream().mapToLong(Item::bytes).sum();
+  }
+
+  /** The breakdown, one item a line, then exactly {@code estimated peak memory: N.NN GiB}. */
+  public String format() {
+    StringBuilder sb = new StringBuilder();
+    for (Item i : items) {
+      sb.append(String.format(Locale.ROOT, "  %-44s %8.2f GiB%n", i.what(), gib(i.bytes())));
+    }
+    sb.append(String.format(Locale.ROOT, "estimated peak memory: %.2f GiB", gib(total())));
+    return sb.toString();
+  }
+
+  /**
+   * Throws, with one line naming the options that would lower the plan, when it exceeds {@code
+   * limit}; an unknown limit passes.
+   */
+  public void requireFits(java.util.Optional<AvailableMemory.Limit> limit) {
+    if (limit.isPresent() && total() > limit.get().bytes()) {
+      throw new IllegalArgumentException(
+          String.format(
+              Locale.ROOT,
+              "needs an estimated %.2f GiB of memory, more than the %.2f GiB available (%s)%s;"
+                  + " --dry-run prints the plan",
+              gib(total()),
+              gib(limit.get().bytes()),
+              limit.get().source(),
+              remedies.isEmpty() ? "" : "; try " + String.join(", ", remedies)));
+    }
+  }
+
+  /** This process's peak resident memory so far (VmHWM), when the kernel reports it. */
+  public static java.util.OptionalLong peakResident() {
+    try {
+      for (String line :
+          java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return java.util.OptionalLong.of(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024);
+        }
+      }
+    } catch (java.io.IOException | NumberFormatException e) {
+      // not Linux: unknown
+    }
+    return java.util.OptionalLong.empty();
+  }
+
+  public static double gib(long bytes) {
+    return bytes / (double) GIB;
+  }
+
+  /** Sampling {@code batch} sequences of up to {@code tokens} tokens (prompt and new). */
+  public static MemoryPlan sampling(HParams hp, int batch, int tokens, int promptTokens) {
+    Builder b = new Builder();
+    b.weights(hp);
+    b.add(
+        "KV cache (" + batch + " x " + tokens + " tokens)",
+        2L * hp.nLayer() * batch * tokens * hp.nEmbd() * FLOAT);
+    b.add("prompt's activations", transientBlock(hp, batch, promptTokens));
+    b.add("logits and filters", 4L * batch * hp.nVocab() * FLOAT);
+    b.remedy("a smaller --batch-size");
+    return b.build();
+  }
+
+  /** Scoring windows of {@code window} tokens, {@code batch} at a time. */
+  public static MemoryPlan scoring(HParams hp, int batch, int window) {
+    Builder b = new Builder();
+    b.weights(hp);
+    b.add("one block's activations", transientBlock(hp, batch, window));
+    b.add("logits", 3L * batch * window * hp.nVocab() * FLOAT);
+    return b.build();
+  }
+
+  /** Writing a newly initialised model. */
+  public static MemoryPlan init(HParams hp) {
+    Builder b = new Builder();
+    b.weights(hp);
+    return b.build();
+  }
+
+  /** What a training step holds at its peak. */
+  public static MemoryPlan training(HParams hp, Training t) {
+    Builder b = new Builder();
+    long params = hp.parameterCount();
+    long embeddings = embeddingParameters(hp);
+    long trained = t.trainEmbeddings() ? params : params - embeddings;
+    b.add("weights (" + String.format(Locale.ROOT, "%,d", params) + " float32)", params * FLOAT);
+    b.add(
+        t.adafactor() ? "Adafactor state (factored)" : "AdamW state (2 moments)",
+        (t.adafactor() ? adafactorState(hp, t.trainEmbeddings()) : 2 * trained) * FLOAT);
+    if (t.gradClip()) {
+      b.add("gradients (all held for clipping)", trained * FLOAT);
+      b.remedy("grad_clip=0 (each weight updated as its gradient arrives)");
+    } else {
+      b.add("gradients (one block's at a time)", (blockParameters(hp) * 2 + embeddings) * FLOAT);
+    }
+    if (t.accumulationSteps() > 1) {
+      b.add("gradient accumulators", trained * FLOAT);
+    }
+    if (paddedMlp(hp)) {
+      b.add(
+          "widened MLP weights (see TrainGraph)",
+          hp.nLayer() * 8L * hp.nEmbd() * hp.nEmbd() * FLOAT);
+    }
+    long block = storedBlock(hp, t.batch(), t.block());
+    long activations;
+    if (t.recompute()) {
+      activations = (long) hp.nLayer() * t.batch() * t.block() * hp.nEmbd() * FLOAT + 2 * block;
+      b.add("activations (recomputed, one block's)", activations);
+    } else {
+      activations = hp.nLayer() * block;
+      b.add("activations (all " + hp.nLayer() + " blocks')", activations);
+      b.remedy("recompute=true");
+    }
+    b.add(
+        "output layer (logits, softmax, d logits)",
+        3L * t.batch() * t.block() * hp.nVocab() * FLOAT);
+    if (t.xla()) {
+      b.add("XLA's cluster buffers", (long) (XLA_SHARE_OF_ACTIVATIONS * activations));
+      b.remedy("xla=false");
+    }
+    if (!t.adafactor()) {
+      b.remedy("optimizer=adafactor");
+    }
+    b.remedy("a smaller batch_size or block_size");
+    return b.build();
+  }
+
+  /** What a training plan depends on beyond the hyperparameters. */
+  public record Training(
+      int batch,
+      int block,
+      int accumulationSteps,
+      boolean recompute,
+      boolean xla,
+      boolean adafactor,
+      boolean gradClip,
+      boolean trainEmbeddings) {}
+
+  // A block's activations kept for its backward pass: B T C floats about 34 times over (the
+  // residual, layer norms, q k v, attention output, the 4C-wide MLP and their gradients' inputs),
+  // and the attention's [B, H, T, T] scores and probabilities 3 times; see docs/benchmarks.md
+  static long storedBlock(HParams hp, int batch, int tokens) {
+    long btc = (long) batch * tokens * hp.nEmbd();
+    long scores = (long) batch * hp.nHead() * tokens * tokens;
+    return (34 * btc + 3 * scores) * FLOAT;
+  }
+
+  // one block's forward pass without keeping anything for a backward pass
+  static long transientBlock(HParams hp, int batch, int tokens) {
+    long btc = (long) batch * tokens * hp.nEmbd();
+    long scores = (long) batch * hp.nHead() * tokens * tokens;
+    return (12 * btc + 2 * scores) * FLOAT;
+  }
+
+  static long embeddingParameters(HParams hp) {
+    return (long) (hp.nVocab() + hp.nCtx()) * hp.nEmbd();
+  }
+
+  static long blockParameters(HParams hp) {
+    return (hp.parameterCount() - embeddingParameters(hp)) / hp.nLayer();
+  }
+
+  // TrainGraph.paddedMlp widens the MLP when its hidden row is a multiple of 4 KB
+  static boolean paddedMlp(HParams hp) {
+    return 4L * hp.nEmbd() * FLOAT % 4096 == 0;
+  }
+
+  // rows plus columns of each matrix, and every element of each vector
+  static long adafactorState(HParams hp, boolean embeddings) {
+    long c = hp.nEmbd();
+    long perBlock =
+        (c + 3 * c)
+            + (c + c)
+            + (c + 4 * c)
+            + (4 * c + c) // c_attn, attn c_proj, c_fc, mlp c_proj
+            + 3 * c
+            + c
+            + 4 * c
+            + c // their biases
+            + 4 * c; // two layer norms
+    long state = hp.nLayer() * perBlock + 2 * c;
+    if (embeddings) {
+      state += hp.nVocab() + c + hp.nCtx() + c;
+    }
+    return state;
+  }
+
+  private static final class Builder {
+    private final List<Item> items = new ArrayList<>();
+    private final List<String> remedies = new ArrayList<>();
+
+    Builder() {
+      items.add(new Item("JVM and TensorFlow runtime", RUNTIME));
+    }
+
+    void weights(HParams hp) {
+      long params = hp.parameterCount();
+      add("weights (" + String.format(Locale.ROOT, "%,d", params) + " float32)", params * FLOAT);
+      // RestoreV2 reads a tensor before its variable adopts it: the largest is held twice
+      add("restore's largest tensor (wte)", (long) hp.nVocab() * hp.nEmbd() * FLOAT);
+    }
+
+    void add(String what, long bytes) {
+      items.add(new Item(what, bytes));
+    }
+
+    void remedy(String option) {
+      remedies.add(option);
+    }
+
+    MemoryPlan build() {
+      return new MemoryPlan(List.copyOf(items), List.copyOf(remedies));
+    }
+  }
+}

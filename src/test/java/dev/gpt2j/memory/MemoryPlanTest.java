@@ -1,0 +1,145 @@
+package dev.gpt2j.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpt2j.cli.Main;
+import dev.gpt2j.data.Prepare;
+import dev.gpt2j.data.TokenFile;
+import dev.gpt2j.testing.CliProcess;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The memory plan: its output, the refusal, and its estimate against a real process's peak. */
+class MemoryPlanTest {
+  @TempDir Path tmp;
+  Path data;
+
+  @BeforeEach
+  void tokens() throws Exception {
+    data = Files.createDirectories(tmp.resolve("data"));
+    Random r = new Random(1);
+    int[] tokens = new int[20_000];
+    for (int i = 0; i < tokens.length; i++) {
+      tokens[i] = r.nextInt(50257);
+    }
+    TokenFile.write(data.resolve(Prepare.TRAIN), tokens);
+    TokenFile.write(data.resolve(Prepare.VAL), tokens);
+  }
+
+  private List<String> train(String... more) {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--init_from=scratch",
+                "--out_dir=" + tmp.resolve("run"),
+                "--data_dir=" + data));
+    argv.addAll(List.of(more));
+    return argv;
+  }
+
+  @Test
+  void dryRunPrintsTheBreakdownAndLoadsNothing() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = Main.run(train("--dry_run=true").toArray(String[]::new), print(out), print(out));
+    List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(0, rc, String.join("\n", lines));
+    assertTrue(
+        lines.get(lines.size() - 1).matches("estimated peak memory: \\d+\\.\\d\\d GiB"),
+        lines.get(lines.size() - 1));
+    assertTrue(lines.stream().anyMatch(l -> l.contains("AdamW state")), String.join("\n", lines));
+    assertFalse(Files.exists(tmp.resolve("run")), "a dry run creates nothing");
+  }
+
+  // 1558M's shape at batch 64: far beyond any machine here
+  @Test
+  void aRunBeyondTheMemoryAvailableIsRefusedWithTheOptionsThatHelp() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] argv =
+        train(
+                "--n_layer=48",
+                "--n_head=25",
+                "--n_embd=1600",
+                "--n_ctx=1024",
+                "--block_size=1024",
+                "--batch_size=64")
+            .toArray(String[]::new);
+    int rc = Main.run(argv, print(out), print(err));
+    String message = err.toString(StandardCharsets.UTF_8);
+    assertEquals(2, rc, message);
+    assertEquals(1, message.lines().count(), message);
+    assertTrue(message.contains("needs an estimated"), message);
+    assertTrue(message.contains("recompute=true") && message.contains("optimizer=adafactor"));
+    assertFalse(Files.exists(tmp.resolve("run")), "nothing was created");
+  }
+
+  // A real process, so that the peak includes the JVM, TensorFlow and XLA, as /usr/bin/time
+  // would see it. Big configurations are measured in docs/benchmarks.md.
+  @Test
+  void thePlanIsWithinFifteenPercentOfTheMeasuredPeakOfSmallRuns() throws Exception {
+    String[][] runs = {
+      {"--xla=false", "--recompute=false"}, {"--xla=true", "--recompute=true"},
+    };
+    for (String[] options : runs) {
+      List<String> argv =
+          train(
+              "--n_layer=4",
+              "--n_head=4",
+              "--n_embd=256",
+              "--n_ctx=256",
+              "--block_size=256",
+              "--batch_size=8",
+              "--max_iters=3",
+              "--eval_interval=3",
+              "--eval_iters=1",
+              "--sample_interval=0",
+              "--warmup_iters=0",
+              "--lr_decay_iters=3");
+      argv.addAll(List.of(options));
+      Files.deleteIfExists(tmp.resolve("run/.lock"));
+      deleteRun();
+      Process p = new ProcessBuilder(CliProcess.command(argv)).redirectErrorStream(true).start();
+      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(0, p.waitFor(), output);
+      Matcher m =
+          Pattern.compile("peak resident memory: ([0-9.]+) GiB \\(planned ([0-9.]+) GiB\\)")
+              .matcher(output);
+      assertTrue(m.find(), output);
+      double measured = Double.parseDouble(m.group(1));
+      double planned = Double.parseDouble(m.group(2));
+      System.out.printf(
+          "%s: measured %.2f GiB, planned %.2f GiB%n",
+          String.join(" ", options), measured, planned);
+      assertTrue(
+          Math.abs(planned - measured) <= 0.15 * measured,
+          String.join(" ", options) + ": planned " + planned + " GiB, measured " + measured);
+    }
+  }
+
+  private void deleteRun() throws Exception {
+    Path run = tmp.resolve("run");
+    if (Files.exists(run)) {
+      try (var files = Files.walk(run)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+  }
+
+  private static PrintStream print(ByteArrayOutputStream b) {
+    return new PrintStream(b, true, StandardCharsets.UTF_8);
+  }
+}
