@@ -3,8 +3,8 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.memory.AvailableMemory;
 import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
@@ -156,7 +156,7 @@ final class SampleCommand implements Command {
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
     int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
     memoryPlan(hp, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
-        .requireFits(AvailableMemory.read());
+        .requireFits(SystemMemory.available());
     if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }

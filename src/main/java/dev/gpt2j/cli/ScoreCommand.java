@@ -3,8 +3,8 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.memory.AvailableMemory;
 import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.util.TextFiles;
@@ -86,7 +86,7 @@ final class ScoreCommand implements Command {
       out.println(plan.format());
       return 0;
     }
-    plan.requireFits(AvailableMemory.read());
+    plan.requireFits(SystemMemory.available());
     double[] logprobs;
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       for (int t : tokens) {

@@ -4,6 +4,7 @@ import dev.gpt2j.model.HParams;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * An estimate of a command's peak resident memory, made from the hyperparameters and options before
@@ -42,7 +43,7 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
    * Throws, with one line naming the options that would lower the plan, when it exceeds {@code
    * limit}; an unknown limit passes.
    */
-  public void requireFits(java.util.Optional<AvailableMemory.Limit> limit) {
+  public void requireFits(Optional<SystemMemory.Limit> limit) {
     if (limit.isPresent() && total() > limit.get().bytes()) {
       throw new IllegalArgumentException(
           String.format(
@@ -54,21 +55,6 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
               limit.get().source(),
               remedies.isEmpty() ? "" : "; try " + String.join(", ", remedies)));
     }
-  }
-
-  /** This process's peak resident memory so far (VmHWM), when the kernel reports it. */
-  public static java.util.OptionalLong peakResident() {
-    try {
-      for (String line :
-          java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-        if (line.startsWith("VmHWM:")) {
-          return java.util.OptionalLong.of(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024);
-        }
-      }
-    } catch (java.io.IOException | NumberFormatException e) {
-      // not Linux: unknown
-    }
-    return java.util.OptionalLong.empty();
   }
 
   public static double gib(long bytes) {
@@ -94,13 +80,6 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     b.weights(hp);
     b.add("one block's activations", transientBlock(hp, batch, window));
     b.add("logits", 3L * batch * window * hp.nVocab() * FLOAT);
-    return b.build();
-  }
-
-  /** Writing a newly initialised model. */
-  public static MemoryPlan init(HParams hp) {
-    Builder b = new Builder();
-    b.weights(hp);
     return b.build();
   }
 

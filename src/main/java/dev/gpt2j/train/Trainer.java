@@ -4,8 +4,8 @@ import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.data.Prepare;
-import dev.gpt2j.memory.AvailableMemory;
 import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
@@ -54,7 +54,7 @@ public final class Trainer {
           "block_size (" + c.blockSize() + ") exceeds the model's n_ctx (" + hp.nCtx() + ")");
     }
     MemoryPlan plan = memoryPlan(hp);
-    plan.requireFits(AvailableMemory.read());
+    plan.requireFits(SystemMemory.available());
     Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
     Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
     train.requireWindows(c.blockSize());
@@ -88,7 +88,7 @@ public final class Trainer {
           val.size(),
           tokensPerStep());
       Outcome outcome = loop(step, hp, train, val, start, best);
-      MemoryPlan.peakResident()
+      SystemMemory.peakResident()
           .ifPresent(
               peak ->
                   out.printf(

@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.cli.Main;
-import dev.gpt2j.data.Prepare;
-import dev.gpt2j.data.TokenFile;
 import dev.gpt2j.testing.CliProcess;
+import dev.gpt2j.testing.TinyData;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,14 +27,7 @@ class MemoryPlanTest {
 
   @BeforeEach
   void tokens() throws Exception {
-    data = Files.createDirectories(tmp.resolve("data"));
-    Random r = new Random(1);
-    int[] tokens = new int[20_000];
-    for (int i = 0; i < tokens.length; i++) {
-      tokens[i] = r.nextInt(50257);
-    }
-    TokenFile.write(data.resolve(Prepare.TRAIN), tokens);
-    TokenFile.write(data.resolve(Prepare.VAL), tokens);
+    data = TinyData.write(tmp.resolve("data"));
   }
 
   private List<String> train(String... more) {

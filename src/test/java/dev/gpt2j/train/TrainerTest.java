@@ -9,9 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.cli.CliRunner;
-import dev.gpt2j.data.Prepare;
-import dev.gpt2j.data.TokenFile;
 import dev.gpt2j.testing.CliProcess;
+import dev.gpt2j.testing.TinyData;
 import dev.gpt2j.testing.TinyModels;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -24,7 +23,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,19 +34,7 @@ class TrainerTest {
 
   @BeforeEach
   void tokens() throws Exception {
-    data = Files.createDirectories(tmp.resolve("data"));
-    Random r = new Random(1);
-    // a repeating pattern with noise: learnable, so losses fall
-    int[] train = new int[4000];
-    int[] val = new int[800];
-    for (int i = 0; i < train.length; i++) {
-      train[i] = r.nextInt(10) == 0 ? r.nextInt(50257) : (i * 7) % 97;
-    }
-    for (int i = 0; i < val.length; i++) {
-      val[i] = (i * 7) % 97;
-    }
-    TokenFile.write(data.resolve(Prepare.TRAIN), train);
-    TokenFile.write(data.resolve(Prepare.VAL), val);
+    data = TinyData.write(tmp.resolve("data"));
   }
 
   Map<String, String> tiny(String outDir, String... more) {
