@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.cli.Main;
+import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.TinyData;
+import dev.gpt2j.testing.TinyModels;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -76,6 +78,43 @@ class MemoryPlanTest {
     assertTrue(message.contains("needs an estimated"), message);
     assertTrue(message.contains("recompute=true") && message.contains("optimizer=adafactor"));
     assertFalse(Files.exists(tmp.resolve("run")), "nothing was created");
+  }
+
+  // issue 11's case: a tiny model asked for 100,000 samples at once grew to 24 GB and was killed
+  @Test
+  void samplingTooManySequencesAtOnceIsRefusedAndDryRunLoadsNothing() {
+    Path model = tmp.resolve("model");
+    TinyModels.writeRandom(model, new HParams(HParams.GPT2_VOCAB, 32, 16, 2, 1), 1);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] tooMany = {
+      "sample",
+      "--model-dir",
+      model.toString(),
+      "--prompt",
+      "hi",
+      "--seed",
+      "1",
+      "--nsamples",
+      "100000",
+      "--batch-size",
+      "100000"
+    };
+    int rc = Main.run(tooMany, print(out), print(err));
+    String message = err.toString(StandardCharsets.UTF_8);
+    assertEquals(2, rc, message);
+    assertEquals(1, message.lines().count(), message);
+    assertTrue(message.contains("needs an estimated") && message.contains("--batch-size"), message);
+    assertEquals("", out.toString(StandardCharsets.UTF_8), "no sample was drawn");
+
+    ByteArrayOutputStream plan = new ByteArrayOutputStream();
+    String[] dryRun = {"sample", "--model-dir", model.toString(), "--dry-run"};
+    assertEquals(0, Main.run(dryRun, print(plan), print(err)));
+    List<String> lines = plan.toString(StandardCharsets.UTF_8).lines().toList();
+    assertTrue(
+        lines.get(lines.size() - 1).matches("estimated peak memory: \\d+\\.\\d\\d GiB"),
+        String.join("\n", lines));
+    assertTrue(lines.stream().anyMatch(l -> l.contains("KV cache")), String.join("\n", lines));
   }
 
   // A real process, so that the peak includes the JVM, TensorFlow and XLA, as /usr/bin/time
