@@ -9,6 +9,8 @@
  *
  *   Gpt2MatVec   x [M, K], w [K, N] -> x w     (c_attn, c_proj, c_fc: OpenAI's [nx, nf] layout)
  *   Gpt2MatVecT  x [M, K], w [N, K] -> x w^T   (the LM head against wte [n_vocab, n_embd])
+ *   Gpt2MatVecBf16, Gpt2MatVecTBf16: the same with w in bfloat16 (half the bytes to read), widened
+ *                as it is read; x, y and the sums stay float32
  *
  * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
  * per 8 rows of x; its partial sums reuse one buffer per calling thread, not a malloc per call.
@@ -77,111 +79,132 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 #define VECTORIZED
 #endif
 
-/* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous
- * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */
-VECTORIZED static void mat_vec_rows(const float* x, const float* w, float* y, int64_t m_rows,
-                                    int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {
-  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {
-    int64_t m1 = min64(m0 + 8, m_rows);
-    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;
-    int64_t k = k0;
-    for (; k + 4 <= k1; k += 4) {
-      const float *w0 = w + k * n_dim, *w1 = w0 + n_dim, *w2 = w1 + n_dim, *w3 = w2 + n_dim;
-      for (int64_t m = m0; m < m1; m++) {
-        const float* xm = x + m * k_dim + k;
-        float a0 = xm[0], a1 = xm[1], a2 = xm[2], a3 = xm[3];
-        float* ym = y + m * n_dim;
-        for (int64_t n = 0; n < n_dim; n++) ym[n] += a0 * w0[n] + a1 * w1[n] + a2 * w2[n] + a3 * w3[n];
-      }
-    }
-    for (; k < k1; k++) {
-      const float* wk = w + k * n_dim;
-      for (int64_t m = m0; m < m1; m++) {
-        float a = x[m * k_dim + k];
-        float* ym = y + m * n_dim;
-        for (int64_t n = 0; n < n_dim; n++) ym[n] += a * wk[n];
-      }
-    }
-  }
+/* A bfloat16 is the top half of a float32: widening is a shift. */
+static inline float widen_bf16(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof f);
+  return f;
+}
+#define LOAD_F32(p, i) ((p)[i])
+#define LOAD_BF16(p, i) widen_bf16((p)[i])
+
+/* The kernels, once per weight type (float32, bfloat16 widened to float32 as it is read); x, y
+ * and the sums are float32 either way. A macro rather than two copies of each loop. */
+#define MAT_VEC_KERNELS(NAME, WT, LOAD)                                                            \
+/* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous     \
+ * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */   \
+VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_t m_rows,         \
+                                   int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {        \
+  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {                                                    \
+    int64_t m1 = min64(m0 + 8, m_rows);                                                           \
+    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;                                   \
+    int64_t k = k0;                                                                               \
+    for (; k + 4 <= k1; k += 4) {                                                                 \
+      const WT *w0 = w + k * n_dim, *w1 = w0 + n_dim, *w2 = w1 + n_dim, *w3 = w2 + n_dim;         \
+      for (int64_t m = m0; m < m1; m++) {                                                         \
+        const float* xm = x + m * k_dim + k;                                                      \
+        float a0 = xm[0], a1 = xm[1], a2 = xm[2], a3 = xm[3];                                     \
+        float* ym = y + m * n_dim;                                                                \
+        for (int64_t n = 0; n < n_dim; n++)                                                       \
+          ym[n] += a0 * LOAD(w0, n) + a1 * LOAD(w1, n) + a2 * LOAD(w2, n) + a3 * LOAD(w3, n);     \
+      }                                                                                           \
+    }                                                                                             \
+    for (; k < k1; k++) {                                                                         \
+      const WT* wk = w + k * n_dim;                                                               \
+      for (int64_t m = m0; m < m1; m++) {                                                         \
+        float a = x[m * k_dim + k];                                                               \
+        float* ym = y + m * n_dim;                                                                \
+        for (int64_t n = 0; n < n_dim; n++) ym[n] += a * LOAD(wk, n);                             \
+      }                                                                                           \
+    }                                                                                             \
+  }                                                                                               \
+}                                                                                                 \
+                                                                                                  \
+/* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four          \
+ * independent sums hide the add latency. */                                                      \
+VECTORIZED static void NAME##_t_rows(const float* x, const WT* w, float* y, int64_t m_rows,       \
+                                     int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {      \
+  int64_t n = n0;                                                                                 \
+  for (; n + 4 <= n1; n += 4) {                                                                   \
+    const WT *w0 = w + n * k_dim, *w1 = w0 + k_dim, *w2 = w1 + k_dim, *w3 = w2 + k_dim;           \
+    for (int64_t m = 0; m < m_rows; m++) {                                                        \
+      const float* xm = x + m * k_dim;                                                            \
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                       \
+      _Pragma("omp simd reduction(+ : s0, s1, s2, s3)")                                           \
+      for (int64_t k = 0; k < k_dim; k++) {                                                       \
+        s0 += xm[k] * LOAD(w0, k);                                                                \
+        s1 += xm[k] * LOAD(w1, k);                                                                \
+        s2 += xm[k] * LOAD(w2, k);                                                                \
+        s3 += xm[k] * LOAD(w3, k);                                                                \
+      }                                                                                           \
+      float* ym = y + m * n_dim + n;                                                              \
+      ym[0] = s0, ym[1] = s1, ym[2] = s2, ym[3] = s3;                                             \
+    }                                                                                             \
+  }                                                                                               \
+  for (; n < n1; n++) {                                                                           \
+    for (int64_t m = 0; m < m_rows; m++) {                                                        \
+      float s = 0;                                                                                \
+      _Pragma("omp simd reduction(+ : s)")                                                        \
+      for (int64_t k = 0; k < k_dim; k++) s += x[m * k_dim + k] * LOAD(w, n * k_dim + k);         \
+      y[m * n_dim + n] = s;                                                                       \
+    }                                                                                             \
+  }                                                                                               \
+}                                                                                                 \
+                                                                                                  \
+/* x w: each thread reads its own block of w's rows into its own partial y, then the partials    \
+ * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns     \
+ * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command"). */ \
+static int NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,             \
+                int64_t n_dim) {                                                                  \
+  int threads = omp_get_max_threads();                                                            \
+  int64_t size = m_rows * n_dim;                                                                  \
+  float* partial = partial_sums(size * (threads - 1));                                            \
+  if (partial == NULL && threads > 1) return 0;                                                   \
+  _Pragma("omp parallel num_threads(threads)")                                                    \
+  {                                                                                               \
+    int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
+    int64_t chunk = (k_dim + team - 1) / team;                                                    \
+    int64_t k0 = min64(t * chunk, k_dim), k1 = min64(k0 + chunk, k_dim);                          \
+    NAME##_rows(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);       \
+    _Pragma("omp barrier")                                                                        \
+    _Pragma("omp for")                                                                            \
+    for (int64_t i = 0; i < size; i++) {                                                          \
+      for (int p = 1; p < team; p++) y[i] += partial[(p - 1) * size + i];                         \
+    }                                                                                             \
+  }                                                                                               \
+  return 1;                                                                                       \
+}                                                                                                 \
+                                                                                                  \
+/* x w^T: each thread takes a contiguous block of w's rows (outputs). */                          \
+static void NAME##_t(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
+                     int64_t n_dim) {                                                             \
+  _Pragma("omp parallel")                                                                         \
+  {                                                                                               \
+    int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
+    int64_t chunk = (n_dim + team - 1) / team;                                                    \
+    int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                          \
+    NAME##_t_rows(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                         \
+  }                                                                                               \
 }
 
-/* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four
- * independent sums hide the add latency. */
-VECTORIZED static void mat_vec_t_rows(const float* x, const float* w, float* y, int64_t m_rows,
-                                      int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {
-  int64_t n = n0;
-  for (; n + 4 <= n1; n += 4) {
-    const float *w0 = w + n * k_dim, *w1 = w0 + k_dim, *w2 = w1 + k_dim, *w3 = w2 + k_dim;
-    for (int64_t m = 0; m < m_rows; m++) {
-      const float* xm = x + m * k_dim;
-      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      #pragma omp simd reduction(+ : s0, s1, s2, s3)
-      for (int64_t k = 0; k < k_dim; k++) {
-        s0 += xm[k] * w0[k];
-        s1 += xm[k] * w1[k];
-        s2 += xm[k] * w2[k];
-        s3 += xm[k] * w3[k];
-      }
-      float* ym = y + m * n_dim + n;
-      ym[0] = s0, ym[1] = s1, ym[2] = s2, ym[3] = s3;
-    }
-  }
-  for (; n < n1; n++) {
-    for (int64_t m = 0; m < m_rows; m++) {
-      float s = 0;
-      #pragma omp simd reduction(+ : s)
-      for (int64_t k = 0; k < k_dim; k++) s += x[m * k_dim + k] * w[n * k_dim + k];
-      y[m * n_dim + n] = s;
-    }
-  }
-}
-
-/* x w: each thread reads its own block of w's rows into its own partial y, then the partials
- * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns
- * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command"). */
-static int mat_vec(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
-                   int64_t n_dim) {
-  int threads = omp_get_max_threads();
-  int64_t size = m_rows * n_dim;
-  /* the partial sums' memory stays with the calling (TF executor) thread for its next call */
+/* Room for n partial sums, kept with the calling (TF executor) thread for its next call rather
+ * than a malloc per call; NULL when out of memory. */
+static float* partial_sums(int64_t n) {
   static _Thread_local float* scratch = NULL;
   static _Thread_local int64_t capacity = 0;
-  int64_t need = size * (threads - 1);
-  if (need > capacity) {
+  if (n > capacity) {
     free(scratch);
-    scratch = malloc(sizeof(float) * need);
-    capacity = scratch == NULL ? 0 : need;
-    if (scratch == NULL) return 0;
+    scratch = malloc(sizeof(float) * n);
+    capacity = scratch == NULL ? 0 : n;
   }
-  float* partial = scratch;
-  #pragma omp parallel num_threads(threads)
-  {
-    int t = omp_get_thread_num(), team = omp_get_num_threads();
-    int64_t chunk = (k_dim + team - 1) / team;
-    int64_t k0 = min64(t * chunk, k_dim), k1 = min64(k0 + chunk, k_dim);
-    mat_vec_rows(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);
-    #pragma omp barrier
-    #pragma omp for
-    for (int64_t i = 0; i < size; i++) {
-      for (int p = 1; p < team; p++) y[i] += partial[(p - 1) * size + i];
-    }
-  }
-  return 1;
+  return scratch;
 }
 
-/* x w^T: each thread takes a contiguous block of w's rows (outputs). */
-static void mat_vec_t(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
-                      int64_t n_dim) {
-  #pragma omp parallel
-  {
-    int t = omp_get_thread_num(), team = omp_get_num_threads();
-    int64_t chunk = (n_dim + team - 1) / team;
-    int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);
-    mat_vec_t_rows(x, w, y, m_rows, k_dim, n_dim, n0, n1);
-  }
-}
+MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32)
+MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16)
 
-static void compute(int transposed, TF_OpKernelContext* ctx) {
+static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
   TF_Tensor *x = NULL, *w = NULL, *y = NULL;
   TF_GetInput(ctx, 0, &x, status);
@@ -198,13 +221,18 @@ static void compute(int transposed, TF_OpKernelContext* ctx) {
       y = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 2, sizeof(float) * m_rows * n_dim, status);
       if (TF_GetCode(status) == TF_OK && m_rows * n_dim > 0) {
         const float* xp = TF_TensorData(x);
-        const float* wp = TF_TensorData(w);
+        const void* wp = TF_TensorData(w);
         float* yp = TF_TensorData(y);
-        if (transposed) {
-          mat_vec_t(xp, wp, yp, m_rows, k_dim, n_dim);
-        } else if (!mat_vec(xp, wp, yp, m_rows, k_dim, n_dim)) {
-          TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
+        int ok = 1;
+        if (transposed && bf16) {
+          mat_vec_bf16_t(xp, wp, yp, m_rows, k_dim, n_dim);
+        } else if (transposed) {
+          mat_vec_f32_t(xp, wp, yp, m_rows, k_dim, n_dim);
+        } else {
+          ok = bf16 ? mat_vec_bf16(xp, wp, yp, m_rows, k_dim, n_dim)
+                    : mat_vec_f32(xp, wp, yp, m_rows, k_dim, n_dim);
         }
+        if (!ok) TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
       }
     }
   }
@@ -215,8 +243,10 @@ static void compute(int transposed, TF_OpKernelContext* ctx) {
   TF_DeleteStatus(status);
 }
 
-static void compute_mat_vec(void* kernel, TF_OpKernelContext* ctx) { compute(0, ctx); }
-static void compute_mat_vec_t(void* kernel, TF_OpKernelContext* ctx) { compute(1, ctx); }
+static void compute_mat_vec(void* kernel, TF_OpKernelContext* ctx) { compute(0, 0, ctx); }
+static void compute_mat_vec_t(void* kernel, TF_OpKernelContext* ctx) { compute(1, 0, ctx); }
+static void compute_mat_vec_bf16(void* kernel, TF_OpKernelContext* ctx) { compute(0, 1, ctx); }
+static void compute_mat_vec_t_bf16(void* kernel, TF_OpKernelContext* ctx) { compute(1, 1, ctx); }
 
 /* y's shape: [x's rows, w's dimension n_axis] */
 static void infer_shape(TF_ShapeInferenceContext* ctx, TF_Status* status, int64_t n_axis) {
@@ -242,12 +272,13 @@ static void infer_shape(TF_ShapeInferenceContext* ctx, TF_Status* status, int64_
 static void shape_mat_vec(TF_ShapeInferenceContext* c, TF_Status* s) { infer_shape(c, s, 1); }
 static void shape_mat_vec_t(TF_ShapeInferenceContext* c, TF_Status* s) { infer_shape(c, s, 0); }
 
-static void register_op(const char* name, void (*compute_fn)(void*, TF_OpKernelContext*),
+static void register_op(const char* name, const char* w_spec,
+                        void (*compute_fn)(void*, TF_OpKernelContext*),
                         void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*)) {
   TF_Status* status = TF_NewStatus();
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
   TF_OpDefinitionBuilderAddInput(op, "x: float");
-  TF_OpDefinitionBuilderAddInput(op, "w: float");
+  TF_OpDefinitionBuilderAddInput(op, w_spec);
   TF_OpDefinitionBuilderAddOutput(op, "y: float");
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
   TF_RegisterOpDefinition(op, status);
@@ -261,6 +292,8 @@ static void register_op(const char* name, void (*compute_fn)(void*, TF_OpKernelC
 
 /* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
 __attribute__((constructor)) static void register_ops(void) {
-  register_op("Gpt2MatVec", compute_mat_vec, shape_mat_vec);
-  register_op("Gpt2MatVecT", compute_mat_vec_t, shape_mat_vec_t);
+  register_op("Gpt2MatVec", "w: float", compute_mat_vec, shape_mat_vec);
+  register_op("Gpt2MatVecT", "w: float", compute_mat_vec_t, shape_mat_vec_t);
+  register_op("Gpt2MatVecBf16", "w: bfloat16", compute_mat_vec_bf16, shape_mat_vec);
+  register_op("Gpt2MatVecTBf16", "w: bfloat16", compute_mat_vec_t_bf16, shape_mat_vec_t);
 }

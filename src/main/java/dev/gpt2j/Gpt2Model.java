@@ -2,6 +2,7 @@ package dev.gpt2j;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.sampling.Decoder;
@@ -40,6 +41,7 @@ public final class Gpt2Model implements AutoCloseable {
   public record Generation(int[] promptTokens, int[] tokens, String text) {}
 
   private final HParams hparams;
+  private final DType dtype;
   private final Graph graph;
   private final Session session;
   private final ModelVariables variables;
@@ -71,13 +73,14 @@ public final class Gpt2Model implements AutoCloseable {
    * the rest of the graph is built: reading the weights and adding the graph's ops take about as
    * long (docs/benchmarks.md, "Sampling").
    */
-  private Gpt2Model(HParams hparams, Path restoreFrom) {
+  private Gpt2Model(HParams hparams, Path restoreFrom, DType dtype) {
     this.hparams = hparams;
+    this.dtype = dtype;
     this.graph = new Graph();
     Session created = null;
     try {
       tf = Ops.create(graph);
-      variables = ModelVariables.create(tf, hparams);
+      variables = ModelVariables.create(tf, hparams, dtype);
       checkpointIO = new CheckpointIO(tf, variables.all());
       created = new Session(graph, SESSION_CONFIG);
       session = created;
@@ -112,18 +115,32 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** Loads an OpenAI-layout model directory (the checkpoint its {@code checkpoint} file names). */
   public static Gpt2Model load(Path dir) {
+    return load(dir, DType.FLOAT32);
+  }
+
+  /**
+   * The same, holding the weight matrices in {@code dtype}: bfloat16 halves their memory and the
+   * bytes each decoding step reads; products then round activations to bfloat16 too, except in the
+   * native matrix-vector kernels, which widen the weights instead.
+   */
+  public static Gpt2Model load(Path dir, DType dtype) {
     HParams hp = ModelDir.hparams(dir);
-    return open(hp, ModelDir.latestCheckpoint(dir));
+    return open(hp, ModelDir.latestCheckpoint(dir), dtype);
   }
 
   /** A model of shape {@code hp} with the weights of the checkpoint at {@code prefix}. */
   public static Gpt2Model open(HParams hp, Path prefix) {
-    return new Gpt2Model(hp, prefix);
+    return open(hp, prefix, DType.FLOAT32);
+  }
+
+  /** The same in {@code dtype}. */
+  public static Gpt2Model open(HParams hp, Path prefix, DType dtype) {
+    return new Gpt2Model(hp, prefix, dtype);
   }
 
   /** A freshly initialised model with OpenAI's initialisers, reproducible from {@code seed}. */
   public static Gpt2Model fresh(HParams hp, long seed) {
-    Gpt2Model model = new Gpt2Model(hp, null);
+    Gpt2Model model = new Gpt2Model(hp, null, DType.FLOAT32);
     try (TInt64 s = TInt64.scalarOf(seed)) {
       for (Op init : model.initializers) {
         model.session.runner().feed(model.initSeed, s).addTarget(init).run().close();
@@ -142,6 +159,11 @@ public final class Gpt2Model implements AutoCloseable {
 
   public HParams hparams() {
     return hparams;
+  }
+
+  /** The dtype its weight matrices are held in. */
+  public DType dtype() {
+    return dtype;
   }
 
   /** Samples after {@code prompt} (text; encoded with GPT-2's BPE). */

@@ -1,5 +1,6 @@
 package dev.gpt2j.checkpoint;
 
+import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.ModelVariables.Variable;
 import dev.gpt2j.util.AtomicFiles;
 import java.io.IOException;
@@ -34,36 +35,59 @@ public final class CheckpointIO {
   private final Placeholder<TString> savePrefix;
   private final Op saveOp;
 
+  @SuppressWarnings("unchecked") // RestoreV2 was asked for float32
   public CheckpointIO(Ops tf, List<Variable> variables) {
     this.variables = List.copyOf(variables);
-    String[] names = variables.stream().map(Variable::name).toArray(String[]::new);
-    String[] slices = new String[names.length];
-    java.util.Arrays.fill(slices, "");
     Ops restore = tf.withSubScope("restore");
     restorePrefix = restore.placeholder(TString.class);
-    Restore tensors =
-        restore.train.restore(
-            restorePrefix,
-            restore.constant(NdArrays.vectorOfObjects(names)),
-            restore.constant(NdArrays.vectorOfObjects(slices)),
-            Collections.nCopies(names.length, TFloat32.class));
+    List<Variable> float32 = of(variables, true);
     List<Op> assigns = new ArrayList<>();
-    for (int i = 0; i < names.length; i++) {
-      assigns.add(restore.assignVariableOp(variables.get(i).handle(), tensors.tensors().get(i)));
+    Restore tensors = restore(restore, float32);
+    for (int i = 0; i < float32.size(); i++) {
+      assigns.add(restore.assignVariableOp(float32.get(i).handle(), tensors.tensors().get(i)));
+    }
+    // Variables of another dtype (bfloat16 weights) are read one at a time and cast, each after
+    // the last is assigned: only one float32 tensor exists beside the weights
+    Ops chained = restore;
+    for (Variable v : of(variables, false)) {
+      Operand<?> value = restore(chained, List.of(v)).tensors().get(0);
+      Op assign =
+          chained.assignVariableOp(
+              v.handle(), chained.dtypes.cast((Operand<TFloat32>) value, v.value().type()));
+      assigns.add(assign);
+      chained = restore.withControlDependencies(List.of(assign));
     }
     restoreOp = restore.withControlDependencies(assigns).noOp();
     Ops save = tf.withSubScope("save");
     savePrefix = save.placeholder(TString.class);
     List<Operand<?>> values = new ArrayList<>();
     for (Variable v : variables) {
-      values.add(v.value());
+      values.add(Gpt2.float32(save, v.value())); // checkpoints are float32 whatever we hold
     }
-    saveOp =
-        save.train.save(
-            savePrefix,
-            save.constant(NdArrays.vectorOfObjects(names)),
-            save.constant(NdArrays.vectorOfObjects(slices)),
-            values);
+    saveOp = save.train.save(savePrefix, names(save, variables), slices(save, variables), values);
+  }
+
+  private static List<Variable> of(List<Variable> variables, boolean float32) {
+    return variables.stream().filter(v -> (v.value().type() == TFloat32.class) == float32).toList();
+  }
+
+  private Restore restore(Ops tf, List<Variable> vars) {
+    return tf.train.restore(
+        restorePrefix,
+        names(tf, vars),
+        slices(tf, vars),
+        Collections.nCopies(vars.size(), TFloat32.class));
+  }
+
+  private static Operand<TString> names(Ops tf, List<Variable> vars) {
+    return tf.constant(
+        NdArrays.vectorOfObjects(vars.stream().map(Variable::name).toArray(String[]::new)));
+  }
+
+  private static Operand<TString> slices(Ops tf, List<Variable> vars) {
+    String[] slices = new String[vars.size()];
+    java.util.Arrays.fill(slices, "");
+    return tf.constant(NdArrays.vectorOfObjects(slices));
   }
 
   /** Checks the checkpoint's index against the variables, then restores them all in one run. */

@@ -2,12 +2,17 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.DType;
+import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
@@ -15,6 +20,8 @@ import org.apache.commons.cli.Options;
 final class BenchSampleCommand implements Command {
   private static final int NEW_TOKENS = 128;
   private static final int RUNS = 3;
+  private static final int BATCH = 8;
+  private static final int LONG_PROMPT = 512;
 
   @Override
   public String name() {
@@ -49,6 +56,16 @@ final class BenchSampleCommand implements Command {
                 .hasArg()
                 .argName("N")
                 .desc("timed runs after one warm-up; the median is reported (default " + RUNS + ")")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("dtype")
+                .hasArg()
+                .argName("LIST")
+                .desc(
+                    "comma-separated dtypes to time side by side, each loaded in turn (default "
+                        + "float32,bfloat16); peak RSS is the process's, so time one alone to "
+                        + "read its memory")
                 .build());
   }
 
@@ -66,17 +83,28 @@ final class BenchSampleCommand implements Command {
               + nCtx
               + "), leaving room for a prompt");
     }
-    long start = System.nanoTime();
-    try (Gpt2Model model = Gpt2Model.load(dir)) {
-      out.printf(
-          "loaded %s (%,d parameters) in %.2f s%n",
-          dir, model.hparams().parameterCount(), (System.nanoTime() - start) / 1e9);
-      for (int[] config : new int[][] {{8, 1}, {8, 8}, {512, 1}}) {
-        int promptLength = Math.min(config[0], model.hparams().nCtx() - newTokens);
-        out.println(measure(model, promptLength, config[1], newTokens, runs));
+    List<DType> dtypes = new ArrayList<>();
+    for (String label : args.string("dtype", "float32,bfloat16").split(",")) {
+      dtypes.add(DType.of(label, "--dtype"));
+    }
+    HParams hp = ModelDir.hparams(dir);
+    for (DType dtype : dtypes) {
+      MemoryPlan.sampling(hp, dtype, BATCH, Math.min(nCtx, LONG_PROMPT + newTokens), LONG_PROMPT)
+          .requireFits(SystemMemory.available());
+      long start = System.nanoTime();
+      try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
+        out.printf(
+            "%s: loaded %s (%,d parameters) in %.2f s%n",
+            dtype.label, dir, hp.parameterCount(), (System.nanoTime() - start) / 1e9);
+        for (int[] config : new int[][] {{8, 1}, {8, BATCH}, {LONG_PROMPT, 1}}) {
+          int promptLength = Math.min(config[0], nCtx - newTokens);
+          out.println(
+              dtype.label + ", " + measure(model, promptLength, config[1], newTokens, runs));
+        }
       }
     }
-    out.printf("peak RSS %.2f GB%n", peakRssKb() / 1024.0 / 1024.0);
+    SystemMemory.peakResident()
+        .ifPresent(peak -> out.printf("peak RSS %.2f GiB%n", MemoryPlan.gib(peak)));
     return 0;
   }
 
@@ -124,14 +152,5 @@ final class BenchSampleCommand implements Command {
     double[] s = x.clone();
     Arrays.sort(s);
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  }
-
-  static long peakRssKb() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmHWM:")) {
-        return Long.parseLong(line.replaceAll("\\D", ""));
-      }
-    }
-    return -1;
   }
 }

@@ -1,14 +1,17 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.data.Batches;
+import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.TrainStep;
+import dev.gpt2j.train.Trainer;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
@@ -50,7 +53,14 @@ final class BenchTrainCommand implements Command {
                 .argName("NAME")
                 .desc("run only shapes whose name starts with NAME (baby, 124M)")
                 .build())
-        .addOption(Option.builder().longOpt("xla-only").desc("skip the xla=false runs").build());
+        .addOption(Option.builder().longOpt("xla-only").desc("skip the xla=false runs").build())
+        .addOption(
+            Option.builder()
+                .longOpt("dtype")
+                .hasArg()
+                .argName("LIST")
+                .desc("comma-separated dtypes to measure side by side (default float32,bfloat16)")
+                .build());
   }
 
   @Override
@@ -65,29 +75,35 @@ final class BenchTrainCommand implements Command {
               + String.join(", ", SHAPES.stream().map(s -> s.name().split(" ")[0]).toList())
               + ")");
     }
+    List<String> dtypes = List.of(args.string("dtype", "float32,bfloat16").split(","));
     double peak = matmulGflops();
     out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
     for (Shape s : shapes) {
-      for (boolean xla :
-          args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
-        out.println(measure(s, xla, peak));
+      for (String dtype : dtypes) {
+        for (boolean xla :
+            args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
+          out.println(measure(s, xla, dtype, peak));
+        }
       }
     }
     return 0;
   }
 
-  private static String measure(Shape s, boolean xla, double peak) {
+  private static String measure(Shape s, boolean xla, String dtype, double peak) {
     HParams hp = new HParams(HParams.GPT2_VOCAB, s.nCtx(), s.nEmbd(), s.nHead(), s.nLayer());
-    TrainConfig c =
-        TrainConfig.load(
-            null,
-            Map.of(
-                "batch_size",
-                String.valueOf(s.batch()),
-                "block_size",
-                String.valueOf(s.block()),
-                "xla",
-                String.valueOf(xla)));
+    Map<String, String> keys =
+        Map.of(
+            "batch_size",
+            String.valueOf(s.batch()),
+            "block_size",
+            String.valueOf(s.block()),
+            "xla",
+            String.valueOf(xla),
+            "dtype",
+            dtype);
+    Optional<SystemMemory.Limit> available = SystemMemory.available();
+    TrainConfig c = Trainer.settleAuto(TrainConfig.load(null, keys), hp, available);
+    Trainer.memoryPlan(c, hp).requireFits(available);
     Random r = new Random(1);
     try (TrainStep step = new TrainStep(hp, c)) {
       step.initialize(1);
@@ -107,8 +123,15 @@ final class BenchTrainCommand implements Command {
       double flopsPerToken = 6.0 * hp.parameterCount() + 12.0 * s.nLayer() * s.block() * s.nEmbd();
       double achieved = flopsPerToken * tokens / perStep / 1e9;
       return String.format(
-          "%s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
-          s.name(), xla, tokens / perStep, perStep, s.steps(), achieved, 100 * achieved / peak);
+          "%s, %s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
+          s.name(),
+          dtype,
+          xla,
+          tokens / perStep,
+          perStep,
+          s.steps(),
+          achieved,
+          100 * achieved / peak);
     }
   }
 

@@ -2,6 +2,8 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelSize;
 import java.io.PrintStream;
@@ -49,6 +51,11 @@ final class InitCommand implements Command {
                 .hasArg()
                 .argName("N")
                 .desc("random seed (default 0)")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("dry-run")
+                .desc("print the memory plan and exit without building the model")
                 .build());
   }
 
@@ -66,6 +73,12 @@ final class InitCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) {
     Path dir = Path.of(args.required("model-dir"));
     HParams hp = hparams(args);
+    MemoryPlan plan = MemoryPlan.initializing(hp);
+    if (args.has("dry-run")) {
+      out.println(plan.format());
+      return 0;
+    }
+    plan.requireFits(SystemMemory.available());
     ModelDir.requireAbsentOrEmpty(dir); // before the model is built, which takes a while
     long seed = args.longValue("seed", 0);
     long start = System.nanoTime();

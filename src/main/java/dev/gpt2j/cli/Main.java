@@ -109,6 +109,9 @@ public final class Main {
       return 1;
     } catch (Exception e) {
       err.println("gpt2 " + command.name() + ": " + e);
+      if (Arrays.asList(argv).contains("--verbose")) { // a bug: its stack, for the report
+        e.printStackTrace(err);
+      }
       return 1;
     }
   }

@@ -5,6 +5,7 @@ import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
@@ -98,7 +99,8 @@ final class SampleCommand implements Command {
                 "sliding-window",
                 "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
         .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"))
-        .addOption(flag("dry-run", "print the memory plan and exit without loading the model"));
+        .addOption(flag("dry-run", "print the memory plan and exit without loading the model"))
+        .addOption(DTypeOption.option());
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -115,10 +117,11 @@ final class SampleCommand implements Command {
         + "categorical draw.";
   }
 
-  private static MemoryPlan memoryPlan(HParams hp, SampleOptions options, int promptTokens) {
+  private static MemoryPlan memoryPlan(
+      HParams hp, DType dtype, SampleOptions options, int promptTokens) {
     int prompt = Math.min(promptTokens, hp.nCtx());
     int tokens = Math.min(hp.nCtx(), prompt + options.lengthFor(hp.nCtx()));
-    return MemoryPlan.sampling(hp, options.batchSize(), tokens, prompt);
+    return MemoryPlan.sampling(hp, dtype, options.batchSize(), tokens, prompt);
   }
 
   static SampleOptions sampleOptions(Args args) {
@@ -147,20 +150,21 @@ final class SampleCommand implements Command {
     SampleOptions options = sampleOptions(args);
     Path dir = args.path("model-dir", DEFAULT_MODEL_DIR);
     HParams hp = ModelDir.hparams(dir);
+    DType dtype = DTypeOption.of(args);
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
-      out.println(memoryPlan(hp, options, 1).format());
+      out.println(memoryPlan(hp, dtype, options, 1).format());
       return 0;
     }
     BufferedReader stdin =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
     int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
-    memoryPlan(hp, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
+    memoryPlan(hp, dtype, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
         .requireFits(SystemMemory.available());
     if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }
-    try (Gpt2Model model = Gpt2Model.load(dir)) {
+    try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
       if (!args.has("seed") && !options.greedy()) {
         err.println("(seed " + options.seed() + ")"); // to repeat this run
       }

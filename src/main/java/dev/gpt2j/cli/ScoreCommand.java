@@ -5,6 +5,7 @@ import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.util.TextFiles;
@@ -62,7 +63,8 @@ final class ScoreCommand implements Command {
             Option.builder()
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
-                .build());
+                .build())
+        .addOption(DTypeOption.option());
   }
 
   @Override
@@ -81,14 +83,15 @@ final class ScoreCommand implements Command {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
     }
     HParams hp = ModelDir.hparams(dir);
-    MemoryPlan plan = MemoryPlan.scoring(hp, 1, Math.min(tokens.length, hp.nCtx()));
+    DType dtype = DTypeOption.of(args);
+    MemoryPlan plan = MemoryPlan.scoring(hp, dtype, 1, Math.min(tokens.length, hp.nCtx()));
     if (args.has("dry-run")) {
       out.println(plan.format());
       return 0;
     }
     plan.requireFits(SystemMemory.available());
     double[] logprobs;
-    try (Gpt2Model model = Gpt2Model.load(dir)) {
+    try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
       for (int t : tokens) {
         if (t < 0 || t >= model.hparams().nVocab()) {
           throw new UsageException(

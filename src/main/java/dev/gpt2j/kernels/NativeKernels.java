@@ -14,21 +14,24 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.SwitchCond;
 import org.tensorflow.proto.OpDef;
 import org.tensorflow.proto.OpList;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * Matrix-vector products for decoding steps, from our own TF op library ({@code src/main/c}), which
- * reads the weights faster than TF's MatMul does for one row per sequence (docs/benchmarks.md,
- * "Sampling"). The library is built with the jar when a C compiler is there; without it, or with
- * {@code GPT2J_NATIVE=0} in the environment, {@link #decodingStep} is TF's MatMul, and one line
- * says why.
+ * reads the weights (float32, or bfloat16 widened as read) faster than TF's MatMul does for one row
+ * per sequence (docs/benchmarks.md, "Sampling"). The library is built with the jar when a C
+ * compiler is there; without it, or with {@code GPT2J_NATIVE=0} in the environment, {@link
+ * #decodingStep} is TF's MatMul, and one line says why.
  */
 public final class NativeKernels {
   private NativeKernels() {}
 
   private static final String LIBRARY = "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so";
-  private static final Set<String> OPS = Set.of("Gpt2MatVec", "Gpt2MatVecT");
+  private static final Set<String> OPS =
+      Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecBf16", "Gpt2MatVecTBf16");
 
   /** Up to this many rows the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
   static final int MAX_NATIVE_ROWS = 16;
@@ -54,7 +57,7 @@ public final class NativeKernels {
   }
 
   private static Operand<TFloat32> oneRowPerSequence(
-      Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW) {
+      Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW) {
     long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
     if (rows > MAX_NATIVE_ROWS) {
       return Gpt2.MATMUL.apply(tf, x, w, transposeW);
@@ -72,8 +75,9 @@ public final class NativeKernels {
   }
 
   private static Operand<TFloat32> matVec(
-      Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW) {
-    String type = transposeW ? "Gpt2MatVecT" : "Gpt2MatVec";
+      Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW) {
+    String type =
+        (transposeW ? "Gpt2MatVecT" : "Gpt2MatVec") + (w.type() == TBfloat16.class ? "Bf16" : "");
     return tf.scope()
         .opBuilder(type, type)
         .addInput(x.asOutput())

@@ -1,5 +1,6 @@
 package dev.gpt2j.memory;
 
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,11 +20,20 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
   public static final long GIB = 1L << 30;
   private static final long FLOAT = 4;
 
-  /** The JVM and TensorFlow's runtime with nothing loaded. */
+  /** The JVM and TensorFlow's runtime with nothing loaded, for a training step (XLA's compiler). */
   static final long RUNTIME = 600L << 20;
 
-  /** What XLA's compiler and its clusters' own buffers add to a training step. */
+  /** The same for a model that only runs forward (init, sample, score). */
+  static final long INFERENCE_RUNTIME = 450L << 20;
+
+  /**
+   * What XLA's compiler and its clusters' own buffers add to a training step: a share of the
+   * activations, or so many weight-sized sets (the clusters' outputs: gradients, their clipped
+   * copies), whichever is larger; both fitted to peak RSS (docs/benchmarks.md, "memory plan").
+   */
   static final double XLA_SHARE_OF_ACTIVATIONS = 0.5;
+
+  static final double XLA_WEIGHT_SETS = 2.5;
 
   public long total() {
     return items.stream().mapToLong(Item::bytes).sum();
@@ -61,10 +71,20 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     return bytes / (double) GIB;
   }
 
+  private static final String RESTORED = "restore's largest tensor";
+
+  /** Initialising a model ({@code init}) and writing it. */
+  public static MemoryPlan initializing(HParams hp) {
+    Builder b = new Builder(INFERENCE_RUNTIME);
+    b.weights(hp, DType.FLOAT32, "initialiser's largest output");
+    return b.build();
+  }
+
   /** Sampling {@code batch} sequences of up to {@code tokens} tokens (prompt and new). */
-  public static MemoryPlan sampling(HParams hp, int batch, int tokens, int promptTokens) {
-    Builder b = new Builder();
-    b.weights(hp);
+  public static MemoryPlan sampling(
+      HParams hp, DType dtype, int batch, int tokens, int promptTokens) {
+    Builder b = new Builder(INFERENCE_RUNTIME);
+    b.weights(hp, dtype, RESTORED);
     b.add(
         "KV cache (" + batch + " x " + tokens + " tokens)",
         2L * hp.nLayer() * batch * tokens * hp.nEmbd() * FLOAT);
@@ -75,9 +95,9 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
   }
 
   /** Scoring windows of {@code window} tokens, {@code batch} at a time. */
-  public static MemoryPlan scoring(HParams hp, int batch, int window) {
-    Builder b = new Builder();
-    b.weights(hp);
+  public static MemoryPlan scoring(HParams hp, DType dtype, int batch, int window) {
+    Builder b = new Builder(INFERENCE_RUNTIME);
+    b.weights(hp, dtype, RESTORED);
     b.add("one block's activations", transientBlock(hp, batch, window));
     b.add("logits", 3L * batch * window * hp.nVocab() * FLOAT);
     return b.build();
@@ -85,7 +105,7 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
 
   /** What a training step holds at its peak. */
   public static MemoryPlan training(HParams hp, Training t) {
-    Builder b = new Builder();
+    Builder b = new Builder(RUNTIME);
     long params = hp.parameterCount();
     long embeddings = embeddingParameters(hp);
     long trained = t.trainEmbeddings() ? params : params - embeddings;
@@ -107,6 +127,9 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
           "widened MLP weights (see TrainGraph)",
           hp.nLayer() * 8L * hp.nEmbd() * hp.nEmbd() * FLOAT);
     }
+    if (t.bfloat16()) { // cast once per step and kept for the backward pass's products
+      b.add("bfloat16 copies of the weight matrices", matrixParameters(hp) * 2);
+    }
     long block = storedBlock(hp, t.batch(), t.block());
     long activations;
     if (t.recompute()) {
@@ -121,7 +144,10 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
         "output layer (logits, softmax, d logits)",
         3L * t.batch() * t.block() * hp.nVocab() * FLOAT);
     if (t.xla()) {
-      b.add("XLA's cluster buffers", (long) (XLA_SHARE_OF_ACTIVATIONS * activations));
+      b.add(
+          "XLA's cluster buffers",
+          (long)
+              Math.max(XLA_SHARE_OF_ACTIVATIONS * activations, XLA_WEIGHT_SETS * trained * FLOAT));
       b.remedy("xla=false");
     }
     if (!t.adafactor()) {
@@ -140,7 +166,8 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       boolean xla,
       boolean adafactor,
       boolean gradClip,
-      boolean trainEmbeddings) {}
+      boolean trainEmbeddings,
+      boolean bfloat16) {}
 
   // A block's activations kept for its backward pass: B T C floats about 34 times over (the
   // residual, layer norms, q k v, attention output, the 4C-wide MLP and their gradients' inputs),
@@ -156,6 +183,11 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     long btc = (long) batch * tokens * hp.nEmbd();
     long scores = (long) batch * hp.nHead() * tokens * tokens;
     return (12 * btc + 2 * scores) * FLOAT;
+  }
+
+  // wte, wpe and every linear layer's w: what DType.BFLOAT16 holds in 2 bytes
+  static long matrixParameters(HParams hp) {
+    return embeddingParameters(hp) + 12L * hp.nLayer() * hp.nEmbd() * hp.nEmbd();
   }
 
   static long embeddingParameters(HParams hp) {
@@ -195,15 +227,27 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     private final List<Item> items = new ArrayList<>();
     private final List<String> remedies = new ArrayList<>();
 
-    Builder() {
-      items.add(new Item("JVM and TensorFlow runtime", RUNTIME));
+    Builder(long runtime) {
+      items.add(new Item("JVM and TensorFlow runtime", runtime));
     }
 
-    void weights(HParams hp) {
+    // RestoreV2 reads a tensor before its variable adopts it, and an initialiser computes its
+    // values before the assignment copies them: either way the largest tensor is held twice
+    void weights(HParams hp, DType dtype, String secondCopy) {
       long params = hp.parameterCount();
-      add("weights (" + String.format(Locale.ROOT, "%,d", params) + " float32)", params * FLOAT);
-      // RestoreV2 reads a tensor before its variable adopts it: the largest is held twice
-      add("restore's largest tensor (wte)", (long) hp.nVocab() * hp.nEmbd() * FLOAT);
+      long matrices = matrixParameters(hp);
+      add(
+          String.format(Locale.ROOT, "weights (%,d, matrices in %s)", params, dtype.label),
+          matrices * dtype.bytes() + (params - matrices) * FLOAT);
+      long wte = (long) hp.nVocab() * hp.nEmbd();
+      add(secondCopy + " (wte, float32)", wte * FLOAT);
+      if (dtype != DType.FLOAT32) {
+        // fitted to peak RSS (docs/benchmarks.md): TF's pooled allocator keeps the freed float32
+        // buffers of the one-at-a-time restore, about one block's matrices beside wte's
+        add(
+            "restore's float32 staging (one block's matrices) and wte's cast",
+            12L * hp.nEmbd() * hp.nEmbd() * FLOAT + wte * dtype.bytes());
+      }
     }
 
     void add(String what, long bytes) {

@@ -15,8 +15,10 @@ import org.tensorflow.op.core.Stack;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * GPT-2 as small graph functions, in the shape of picoGPT's gpt2.py with openai/gpt-2 model.py's
@@ -54,17 +56,41 @@ public final class Gpt2 {
 
   /**
    * How a graph multiplies activations by weights. Each graph says which it wants: {@link #MATMUL}
-   * everywhere, except a decoding step, which may ask for a matrix-vector kernel.
+   * everywhere, except a decoding step, which may ask for a matrix-vector kernel, and bfloat16
+   * training, which asks for {@link #BFLOAT16_MATMUL}.
    */
   @FunctionalInterface
   public interface Product {
-    // x [M, K] times w ([K, N], or [N, K] with transposeW) -> [M, N]
-    Operand<TFloat32> apply(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, boolean transposeW);
+    // x [M, K] times w ([K, N], or [N, K] with transposeW; float32 or bfloat16) -> [M, N] float32
+    Operand<TFloat32> apply(
+        Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW);
   }
 
-  /** TF's MatMul. */
-  public static final Product MATMUL =
-      (tf, x, w, transposeW) -> tf.linalg.matMul(x, w, MatMul.transposeB(transposeW));
+  /** TF's MatMul in the weights' dtype: x is rounded to bfloat16 for bfloat16 weights. */
+  public static final Product MATMUL = Gpt2::matMul;
+
+  /**
+   * TF's MatMul on bfloat16 copies of both operands (oneDNN accumulates in float32), the product
+   * widened back: mixed precision with float32 weights, as PyTorch's autocast does.
+   */
+  public static final Product BFLOAT16_MATMUL =
+      (tf, x, w, transposeW) -> matMul(tf, x, tf.dtypes.cast(w, TBfloat16.class), transposeW);
+
+  private static <T extends TNumber> Operand<TFloat32> matMul(
+      Ops tf, Operand<TFloat32> x, Operand<T> w, boolean transposeW) {
+    return float32(tf, tf.linalg.matMul(as(tf, x, w.type()), w, MatMul.transposeB(transposeW)));
+  }
+
+  /** {@code x} as float32: itself when it is, else a cast. */
+  @SuppressWarnings("unchecked")
+  public static Operand<TFloat32> float32(Ops tf, Operand<? extends TNumber> x) {
+    return x.type() == TFloat32.class ? (Operand<TFloat32>) x : tf.dtypes.cast(x, TFloat32.class);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends TNumber> Operand<T> as(Ops tf, Operand<TFloat32> x, Class<T> type) {
+    return type == TFloat32.class ? (Operand<T>) x : tf.dtypes.cast(x, type);
+  }
 
   // [.., nx] -> [.., nf]; OpenAI's conv1d: w is [1, nx, nf] as stored
   public static Operand<TFloat32> linear(
@@ -72,7 +98,7 @@ public final class Gpt2 {
     long nx = p.w().shape().get(1);
     long nf = p.w().shape().get(2);
     Operand<TFloat32> flat = tf.reshape(x, tf.constant(new long[] {-1, nx}));
-    Operand<TFloat32> w = tf.reshape(p.w(), tf.constant(new long[] {nx, nf}));
+    Operand<? extends TNumber> w = tf.reshape(p.w(), tf.constant(new long[] {nx, nf}));
     Operand<TFloat32> y = tf.math.add(product.apply(tf, flat, w, false), p.b());
     return tf.reshape(y, shapeList(tf, x, x.shape().numDimensions() - 1, nf));
   }
@@ -212,12 +238,13 @@ public final class Gpt2 {
     Operand<TInt32> positions =
         tf.math.add(start, tf.range(tf.constant(0), dim(tf, tokens, 1), tf.constant(1)));
     return tf.math.add(
-        tf.gather(p.wte(), tokens, tf.constant(0)), tf.gather(p.wpe(), positions, tf.constant(0)));
+        float32(tf, tf.gather(p.wte(), tokens, tf.constant(0))),
+        float32(tf, tf.gather(p.wpe(), positions, tf.constant(0))));
   }
 
   // [.., C] -> [.., n_vocab]; the output head is tied to the token embedding wte
   static Operand<TFloat32> lmHead(
-      Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte, Product product) {
+      Ops tf, Operand<TFloat32> h, Operand<? extends TNumber> wte, Product product) {
     Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, wte.shape().get(1)}));
     return tf.reshape(
         product.apply(tf, flat, wte, true),

@@ -11,6 +11,7 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.VarHandleOp;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TNumber;
 import org.tensorflow.types.family.TType;
 
 /**
@@ -36,7 +37,17 @@ public final class ModelVariables {
       Init init,
       boolean decay,
       Operand<? extends TType> handle,
-      Operand<TFloat32> value) {
+      Operand<? extends TNumber> value) {
+
+    /** The value of a float32 variable (every one that training creates). */
+    @SuppressWarnings("unchecked")
+    public Operand<TFloat32> float32() {
+      if (value.type() != TFloat32.class) {
+        throw new IllegalStateException(name + " is not float32");
+      }
+      return (Operand<TFloat32>) value;
+    }
+
     public long size() {
       long n = 1;
       for (long d : shape) {
@@ -47,14 +58,16 @@ public final class ModelVariables {
   }
 
   private final Ops tf;
+  private final DType dtype;
   private final List<Variable> variables = new ArrayList<>();
   private final Params params;
 
-  private ModelVariables(Ops tf, HParams hp) {
+  private ModelVariables(Ops tf, HParams hp, DType dtype) {
     this.tf = tf;
+    this.dtype = dtype;
     int nx = hp.nEmbd();
-    Operand<TFloat32> wte = variable("model/wte", new Init.Normal(0.02), true, hp.nVocab(), nx);
-    Operand<TFloat32> wpe = variable("model/wpe", new Init.Normal(0.01), true, hp.nCtx(), nx);
+    Operand<? extends TNumber> wte = matrix("model/wte", new Init.Normal(0.02), hp.nVocab(), nx);
+    Operand<? extends TNumber> wpe = matrix("model/wpe", new Init.Normal(0.01), hp.nCtx(), nx);
     List<Params.Block> blocks = new ArrayList<>();
     for (int i = 0; i < hp.nLayer(); i++) {
       String s = "model/h" + i + "/";
@@ -70,9 +83,22 @@ public final class ModelVariables {
     this.params = new Params(wte, wpe, List.copyOf(blocks), layerNorm("model/ln_f", nx));
   }
 
-  /** Creates every variable of a model of shape {@code hp} in {@code tf}'s graph. */
+  /** Creates every variable of a float32 model of shape {@code hp} in {@code tf}'s graph. */
   public static ModelVariables create(Ops tf, HParams hp) {
-    return new ModelVariables(tf, hp);
+    return new ModelVariables(tf, hp, DType.FLOAT32);
+  }
+
+  /** The same with the weight matrices in {@code dtype}. */
+  public static ModelVariables create(Ops tf, HParams hp, DType dtype) {
+    return new ModelVariables(tf, hp, dtype);
+  }
+
+  /** The variable named {@code name} (OpenAI's name, e.g. {@code model/wte}). */
+  public Variable variable(String name) {
+    return variables.stream()
+        .filter(v -> v.name().equals(name))
+        .findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no variable " + name));
   }
 
   public Params params() {
@@ -104,7 +130,7 @@ public final class ModelVariables {
             init.math.mul(
                 init.random.statelessRandomNormal(init.constant(v.shape()), pair),
                 init.constant((float) n.stddev()));
-        assigns.add(init.assignVariableOp(v.handle(), value));
+        assigns.add(init.assignVariableOp(v.handle(), init.dtypes.cast(value, v.value().type())));
       } else {
         assigns.add(fill(init, v, ((Init.Constant) v.init()).value()));
       }
@@ -121,11 +147,22 @@ public final class ModelVariables {
    */
   public static Op fill(Ops tf, Variable v, float value) {
     Operand<TFloat32> scalar = tf.placeholderWithDefault(tf.constant(value), Shape.scalar());
-    return tf.assignVariableOp(v.handle(), tf.fill(tf.constant(v.shape()), scalar));
+    // a scalar's shape would be an empty constant, and TF's BFC allocator (the CLI's, once a
+    // session exists) gives an empty tensor no data pointer, which TF Java cannot read
+    boolean isScalar = v.shape().length == 0;
+    return tf.assignVariableOp(
+        v.handle(), isScalar ? scalar : tf.fill(tf.constant(v.shape()), scalar));
   }
 
-  private Operand<TFloat32> variable(String name, Init init, boolean decay, long... shape) {
-    Variable v = create(tf, name, init, decay, shape);
+  private Operand<TFloat32> variable(String name, Init init, long... shape) {
+    Variable v = create(tf, name, init, false, shape);
+    variables.add(v);
+    return v.float32();
+  }
+
+  // a weight matrix or embedding: weight decay, and this model's dtype
+  private Operand<? extends TNumber> matrix(String name, Init init, long... shape) {
+    Variable v = create(tf, name, init, true, dtype.type, shape);
     variables.add(v);
     return v.value();
   }
@@ -135,6 +172,11 @@ public final class ModelVariables {
    * share it by accident), with a read of its value.
    */
   public static Variable create(Ops tf, String name, Init init, boolean decay, long... shape) {
+    return create(tf, name, init, decay, TFloat32.class, shape);
+  }
+
+  private static Variable create(
+      Ops tf, String name, Init init, boolean decay, Class<? extends TNumber> type, long... shape) {
     Ops scope = tf;
     String[] parts = name.split("/");
     for (int i = 0; i < parts.length - 1; i++) {
@@ -143,24 +185,21 @@ public final class ModelVariables {
     Operand<? extends TType> handle =
         scope
             .withName(parts[parts.length - 1])
-            .varHandleOp(TFloat32.class, Shape.of(shape), VarHandleOp.sharedName(name));
-    Operand<TFloat32> value =
-        scope
-            .withSubScope(parts[parts.length - 1])
-            .withName("read")
-            .readVariableOp(handle, TFloat32.class);
+            .varHandleOp(type, Shape.of(shape), VarHandleOp.sharedName(name));
+    Operand<? extends TNumber> value =
+        scope.withSubScope(parts[parts.length - 1]).withName("read").readVariableOp(handle, type);
     return new Variable(name, shape, init, decay, handle, value);
   }
 
   private Params.LayerNorm layerNorm(String scope, int nx) {
     return new Params.LayerNorm(
-        variable(scope + "/g", new Init.Constant(1f), false, nx),
-        variable(scope + "/b", new Init.Constant(0f), false, nx));
+        variable(scope + "/g", new Init.Constant(1f), nx),
+        variable(scope + "/b", new Init.Constant(0f), nx));
   }
 
   private Params.Linear linear(String scope, int nx, int nf) {
     return new Params.Linear(
-        variable(scope + "/w", new Init.Normal(0.02), true, 1, nx, nf),
-        variable(scope + "/b", new Init.Constant(0f), false, nf));
+        matrix(scope + "/w", new Init.Normal(0.02), 1, nx, nf),
+        variable(scope + "/b", new Init.Constant(0f), nf));
   }
 }

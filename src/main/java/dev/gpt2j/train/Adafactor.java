@@ -100,7 +100,7 @@ final class Adafactor implements Optimizer {
       List<Operand<TFloat32>> grads,
       Operand<TFloat32> lr) {
     Ops s = tf.withSubScope("adafactor");
-    Operand<TFloat32> t = s.math.add(step.value(), f(s, 1));
+    Operand<TFloat32> t = s.math.add(step.float32(), f(s, 1));
     Operand<TFloat32> beta2 = s.math.sub(f(s, 1), s.math.pow(t, f(s, DECAY_RATE)));
     List<Op> ops = new ArrayList<>();
     for (int i = 0; i < params.size(); i++) {
@@ -127,7 +127,7 @@ final class Adafactor implements Optimizer {
       u = w.math.div(u, w.math.maximum(f(w, 1), w.math.div(rms, f(w, CLIP_THRESHOLD))));
       Operand<TFloat32> delta = w.math.mul(lr, u);
       if (p.decay() && weightDecay > 0) {
-        delta = w.math.add(delta, w.math.mul(w.math.mul(lr, f(w, weightDecay)), p.value()));
+        delta = w.math.add(delta, w.math.mul(w.math.mul(lr, f(w, weightDecay)), p.float32()));
       }
       ops.add(w.assignSubVariableOp(p.handle(), delta));
     }
@@ -139,7 +139,8 @@ final class Adafactor implements Optimizer {
   private static Operand<TFloat32> movingAverage(
       Ops tf, Variable slot, Operand<TFloat32> x, Operand<TFloat32> beta2, List<Op> ops) {
     Operand<TFloat32> next =
-        tf.math.add(tf.math.mul(beta2, slot.value()), tf.math.mul(tf.math.sub(f(tf, 1), beta2), x));
+        tf.math.add(
+            tf.math.mul(beta2, slot.float32()), tf.math.mul(tf.math.sub(f(tf, 1), beta2), x));
     ops.add(tf.assignVariableOp(slot.handle(), next));
     return next;
   }

@@ -59,7 +59,7 @@ final class AdamW implements Optimizer {
       List<Operand<TFloat32>> grads,
       Operand<TFloat32> lr) {
     Ops s = tf.withSubScope("adamw");
-    Operand<TFloat32> t = s.math.add(step.value(), f(s, 1));
+    Operand<TFloat32> t = s.math.add(step.float32(), f(s, 1));
     Operand<TFloat32> bc2 = s.math.sub(f(s, 1), s.math.pow(f(s, beta2), t));
     Operand<TFloat32> sqrtBc2 = s.math.sqrt(bc2);
     Operand<TFloat32> decayRate = s.math.mul(lr, f(s, weightDecay));
@@ -79,7 +79,7 @@ final class AdamW implements Optimizer {
       if (p.decay()) {
         // held back until the weight's gradient exists (see Optimizer.update)
         Ops late = s.withControlDependencies(List.of(computed.get(i)));
-        Op decay = late.assignSubVariableOp(p.handle(), late.math.mul(p.value(), decayRate));
+        Op decay = late.assignSubVariableOp(p.handle(), late.math.mul(p.float32(), decayRate));
         ops.add(decay);
         adam = s.withControlDependencies(List.of(decay));
       }

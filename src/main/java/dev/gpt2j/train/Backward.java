@@ -30,6 +30,7 @@ final class Backward {
   private final HParams hp;
   private final Params params;
   private final boolean recompute;
+  private final Gpt2.Product product;
 
   /** The residual stream entering each block, then leaving the last one (gpt2()'s residuals). */
   private final List<Operand<TFloat32>> residuals;
@@ -38,13 +39,20 @@ final class Backward {
   final Operand<TFloat32> h;
 
   Backward(
-      Graph graph, Ops tf, HParams hp, Operand<TInt32> tokens, Params params, boolean recompute) {
+      Graph graph,
+      Ops tf,
+      HParams hp,
+      Operand<TInt32> tokens,
+      Params params,
+      boolean recompute,
+      Gpt2.Product product) {
     this.graph = graph;
     this.tf = tf;
     this.hp = hp;
     this.params = params;
     this.recompute = recompute;
-    Gpt2.Forward forward = Gpt2.gpt2(tf, hp, tokens, params, null, Gpt2.MATMUL);
+    this.product = product;
+    Gpt2.Forward forward = Gpt2.gpt2(tf, hp, tokens, params, null, product);
     h = forward.h();
     residuals = forward.residuals();
   }
@@ -86,7 +94,7 @@ final class Backward {
                   hp.nHead(),
                   layer,
                   null,
-                  Gpt2.MATMUL)
+                  product)
               .x();
       g = backprop("backprop/h" + layer, y, g, input, of(wrt, "model/h" + layer + "/"), out);
     }

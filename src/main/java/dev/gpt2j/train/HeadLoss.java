@@ -2,10 +2,12 @@ package dev.gpt2j.train;
 
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.ReduceMax;
 import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.core.Stack;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -25,11 +27,16 @@ import org.tensorflow.types.TInt32;
  */
 record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> dWte) {
 
-  // h [B, T, C], wte [n_vocab, C], targets [B, T]
-  static HeadLoss of(Ops tf, Operand<TFloat32> h, Operand<TFloat32> wte, Operand<TInt32> targets) {
+  // h [B, T, C], wte [n_vocab, C], targets [B, T]; the three products in bfloat16 when asked
+  static HeadLoss of(
+      Ops tf,
+      Operand<TFloat32> h,
+      Operand<TFloat32> wte,
+      Operand<TInt32> targets,
+      boolean bfloat16) {
     Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, wte.shape().get(1)}));
     Operand<TInt32> y = tf.reshape(targets, tf.constant(new int[] {-1}));
-    Operand<TFloat32> logits = matMul(tf, flat, wte, false, true);
+    Operand<TFloat32> logits = matMul(tf, flat, wte, false, true, bfloat16);
     // loss_i = log sum_j exp(z_ij) - z_iy with z = logits - max: one pass for the max, one for the
     // sum, and a gather for the target's entry. In the baby step this measured a little faster
     // under XLA than TF's fused SparseSoftmaxCrossEntropyWithLogits (docs/benchmarks.md).
@@ -50,22 +57,32 @@ record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> 
             tf.math.div(tf.math.exp(z), sumExp),
             tf.oneHot(y, tf.constant((int) wte.shape().get(0)), tf.constant(1f), tf.constant(0f)));
     Operand<TFloat32> perRow = tf.math.div(tf.constant(1f), tf.dtypes.cast(rows, TFloat32.class));
-    Operand<TFloat32> dFlat = tf.math.mul(matMul(tf, dLogits, wte, false, false), perRow);
-    Operand<TFloat32> dWte = tf.math.mul(matMul(tf, dLogits, flat, true, false), perRow);
+    Operand<TFloat32> dFlat = tf.math.mul(matMul(tf, dLogits, wte, false, false, bfloat16), perRow);
+    Operand<TFloat32> dWte = tf.math.mul(matMul(tf, dLogits, flat, true, false, bfloat16), perRow);
     return new HeadLoss(tf.math.mean(losses, tf.constant(0)), tf.reshape(dFlat, tf.shape(h)), dWte);
   }
 
-  // TF's MatMul kernel, kept out of XLA's clusters
+  // TF's MatMul kernel, kept out of XLA's clusters; in bfloat16, on bfloat16 copies of a and b
+  @SuppressWarnings("unchecked")
   private static Operand<TFloat32> matMul(
-      Ops tf, Operand<TFloat32> a, Operand<TFloat32> b, boolean transposeA, boolean transposeB) {
-    return tf.scope()
-        .opBuilder("MatMul", "MatMul")
-        .addInput(a.asOutput())
-        .addInput(b.asOutput())
-        .setAttr("transpose_a", transposeA)
-        .setAttr("transpose_b", transposeB)
-        .setAttr("_XlaCompile", false)
-        .build()
-        .output(0);
+      Ops tf,
+      Operand<TFloat32> a,
+      Operand<TFloat32> b,
+      boolean transposeA,
+      boolean transposeB,
+      boolean bfloat16) {
+    Output<?> product =
+        tf.scope()
+            .opBuilder("MatMul", "MatMul")
+            .addInput(bfloat16 ? tf.dtypes.cast(a, TBfloat16.class).asOutput() : a.asOutput())
+            .addInput(bfloat16 ? tf.dtypes.cast(b, TBfloat16.class).asOutput() : b.asOutput())
+            .setAttr("transpose_a", transposeA)
+            .setAttr("transpose_b", transposeB)
+            .setAttr("_XlaCompile", false)
+            .build()
+            .output(0);
+    return bfloat16
+        ? tf.dtypes.cast((Output<TBfloat16>) product, TFloat32.class)
+        : (Output<TFloat32>) product;
   }
 }

@@ -1,5 +1,6 @@
 package dev.gpt2j.train;
 
+import dev.gpt2j.model.DType;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.StringReader;
@@ -40,10 +41,11 @@ public record TrainConfig(
     int sampleLength,
     String samplePrompt,
     long seed,
-    boolean xla,
-    boolean recompute,
+    String xla,
+    String recompute,
     boolean trainEmbeddings,
     String optimizer,
+    DType dtype,
     boolean dryRun,
     Map<String, String> resolved) {
 
@@ -79,6 +81,11 @@ public record TrainConfig(
         "adamw",
         "adamw (two moments per weight, as nanoGPT) or adafactor (factored second moments, no "
             + "first moment, updates clipped to RMS 1: almost no state; pair it with grad_clip=0)");
+    key(
+        "dtype",
+        "float32",
+        "float32, or bfloat16: matrix products in bfloat16 (accumulated in float32) with float32 "
+            + "weights, layer norms, softmax, loss and optimiser; checkpoints stay float32");
     key("beta1", "0.9", "AdamW beta1");
     key("beta2", "0.99", "AdamW beta2");
     key("weight_decay", "0.1", "decoupled weight decay, applied to matrices and embeddings only");
@@ -97,13 +104,19 @@ public record TrainConfig(
     key("sample_length", "64", "tokens per printed sample");
     key("sample_prompt", "\\n", "prompt of printed samples (Java escapes: \\n is a newline)");
     key("seed", "1337", "seed for initialisation, batches and samples");
-    key("xla", "true", "compile the training step with XLA");
+    key(
+        "xla",
+        "auto",
+        "compile the training step with XLA (true, false); auto is true unless recompute is on: "
+            + "XLA's clusters keep their own weight-sized buffers, which a run short of memory "
+            + "cannot spare");
     key(
         "recompute",
-        "false",
-        "keep only each transformer block's input from the forward pass and recompute its "
+        "auto",
+        "true keeps only each transformer block's input from the forward pass and recomputes its "
             + "activations in the backward pass: activation memory of one block instead of all, "
-            + "for about a third more compute");
+            + "for about a third more compute; auto turns it on when holding every block's "
+            + "activations would take the run past half the memory available");
     key(
         "train_embeddings",
         "true",
@@ -150,9 +163,17 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "optimizer must be adamw or adafactor, got '" + optimizer + "'");
     }
+    autoTrueOrFalse("recompute", recompute);
+    autoTrueOrFalse("xla", xla);
     if (lrDecayIters < warmupIters) {
       throw new IllegalArgumentException(
           "lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters (" + warmupIters + ")");
+    }
+  }
+
+  private static void autoTrueOrFalse(String key, String v) {
+    if (!v.equals("auto") && !v.equals("true") && !v.equals("false")) {
+      throw new IllegalArgumentException(key + " must be auto, true or false, got '" + v + "'");
     }
   }
 
@@ -178,6 +199,26 @@ public record TrainConfig(
 
   public boolean resume() {
     return initFrom.equals("resume");
+  }
+
+  /**
+   * Whether blocks are recomputed in the backward pass. The Trainer settles recompute=auto from the
+   * memory plan before it builds a step ({@link Trainer#settleAuto}); unsettled, it is false.
+   */
+  public boolean recomputes() {
+    return recompute.equals("true");
+  }
+
+  /** Whether the step is compiled with XLA; xla=auto, unsettled, is true unless recompute is. */
+  public boolean compilesWithXla() {
+    return xla.equals("true") || (xla.equals("auto") && !recomputes());
+  }
+
+  /** This configuration with {@code key} set to {@code value}, checked as on the command line. */
+  public TrainConfig with(String key, String value) {
+    Map<String, String> values = new LinkedHashMap<>(resolved);
+    put(values, key, value, "with");
+    return of(values);
   }
 
   /** Reads {@code file} (if not null), then applies {@code overrides}; unknown keys are errors. */
@@ -236,10 +277,11 @@ public record TrainConfig(
         i(v, "sample_length"),
         unescape(v.get("sample_prompt")),
         l(v, "seed"),
-        b(v, "xla"),
-        b(v, "recompute"),
+        v.get("xla").toLowerCase(),
+        v.get("recompute").toLowerCase(),
         b(v, "train_embeddings"),
         v.get("optimizer"),
+        DType.of(v.get("dtype"), "dtype"),
         b(v, "dry_run"),
         Map.copyOf(v));
   }

@@ -1,6 +1,8 @@
 package dev.gpt2j.train;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
+import dev.gpt2j.model.DType;
+import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -78,8 +80,18 @@ final class TrainGraph {
         t.withName("y")
             .placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
     lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    Backward net = new Backward(graph, tf, hp, x, paddedMlp(t, model.params()), c.recompute());
-    HeadLoss head = HeadLoss.of(t.withSubScope("head"), net.h, model.params().wte(), y);
+    boolean bf16 = c.dtype() == DType.BFLOAT16;
+    Backward net =
+        new Backward(
+            graph,
+            tf,
+            hp,
+            x,
+            paddedMlp(t, model.params()),
+            c.recomputes(),
+            bf16 ? Gpt2.BFLOAT16_MATMUL : Gpt2.MATMUL);
+    HeadLoss head =
+        HeadLoss.of(t.withSubScope("head"), net.h, model.variable(WTE).float32(), y, bf16);
     loss = head.loss();
     List<Operand<TFloat32>> grads =
         withHeadsShare(t, net.gradients(head.dH(), params), head, params);
@@ -107,7 +119,7 @@ final class TrainGraph {
       for (int i = 0; i < params.size(); i++) {
         mean.add(
             t.math.div(
-                t.math.add(accumulators.get(i).value(), grads.get(i)),
+                t.math.add(accumulators.get(i).float32(), grads.get(i)),
                 t.constant((float) c.gradientAccumulationSteps())));
       }
       grads = mean;
@@ -138,6 +150,8 @@ final class TrainGraph {
     return sampler;
   }
 
+  private static final String WTE = "model/wte";
+
   private static final int MLP_PADDING = 8;
 
   // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
@@ -160,9 +174,9 @@ final class TrainGraph {
       Params.Mlp wide =
           new Params.Mlp(
               new Params.Linear(
-                  tf.pad(fc.w(), widenColumns, zero),
+                  tf.pad(Gpt2.float32(tf, fc.w()), widenColumns, zero),
                   tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
-              new Params.Linear(tf.pad(proj.w(), widenRows, zero), proj.b()));
+              new Params.Linear(tf.pad(Gpt2.float32(tf, proj.w()), widenRows, zero), proj.b()));
       blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
     }
     return new Params(p.wte(), p.wpe(), blocks, p.lnF());
@@ -180,7 +194,7 @@ final class TrainGraph {
       Ops tf, List<Operand<TFloat32>> grads, HeadLoss head, List<Variable> params) {
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (int i = 0; i < grads.size(); i++) {
-      boolean wte = params.get(i).value() == model.params().wte();
+      boolean wte = params.get(i).name().equals(WTE);
       out.add(wte ? tf.math.add(grads.get(i), head.dWte()) : grads.get(i));
     }
     return out;

@@ -47,7 +47,7 @@ public final class TrainStep implements AutoCloseable {
     this.graph = new Graph();
     try {
       g = new TrainGraph(graph, hp, c);
-      session = new Session(graph, config(c.xla()));
+      session = new Session(graph, config(c.compilesWithXla()));
     } catch (RuntimeException e) {
       graph.close();
       throw e;

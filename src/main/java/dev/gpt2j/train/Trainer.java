@@ -6,6 +6,7 @@ import dev.gpt2j.data.Batches;
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -39,22 +41,47 @@ public final class Trainer {
   private final PrintStream out;
   private final BooleanSupplier stopRequested;
   private final RunDir run;
+  private final HParams hp;
+  private final Optional<SystemMemory.Limit> available;
+  private final boolean recomputeChosen; // recompute=auto was settled here
 
+  /**
+   * Reads the model's shape (from init_from, or the run being resumed) and settles recompute=auto;
+   * nothing is loaded yet.
+   */
   public Trainer(TrainConfig config, PrintStream out, BooleanSupplier stopRequested) {
-    this.c = config;
     this.out = out;
     this.stopRequested = stopRequested;
     this.run = new RunDir(config.outDir());
+    this.hp = hparams(config, run);
+    this.available = SystemMemory.available();
+    this.c = settleAuto(config, hp, available);
+    this.recomputeChosen = config.recompute().equals("auto");
+  }
+
+  /**
+   * recompute=auto becomes true when holding every block's activations would take the plan past
+   * half the memory available, else false: small runs keep their speed, and big ones leave the
+   * machine room for its page cache and other work. With no known limit it stays off. Then xla=auto
+   * becomes true unless recompute is on.
+   */
+  public static TrainConfig settleAuto(
+      TrainConfig c, HParams hp, Optional<SystemMemory.Limit> available) {
+    if (c.recompute().equals("auto")) {
+      long without = memoryPlan(c.with("recompute", "false"), hp).total();
+      boolean on = available.isPresent() && without > available.get().bytes() / 2;
+      c = c.with("recompute", String.valueOf(on));
+    }
+    return c.with("xla", String.valueOf(c.compilesWithXla()));
   }
 
   public Outcome run() {
-    HParams hp = hparams();
     if (c.blockSize() > hp.nCtx()) {
       throw new IllegalArgumentException(
           "block_size (" + c.blockSize() + ") exceeds the model's n_ctx (" + hp.nCtx() + ")");
     }
-    MemoryPlan plan = memoryPlan(hp);
-    plan.requireFits(SystemMemory.available());
+    MemoryPlan plan = memoryPlan();
+    plan.requireFits(available);
     Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
     Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
     train.requireWindows(c.blockSize());
@@ -75,6 +102,7 @@ public final class Trainer {
         step.restoreModel(ModelDir.latestCheckpoint(Path.of(c.initFrom())));
       }
       run.prepare(hp, c);
+      out.println(memoryLine(plan));
       out.printf(
           Locale.ROOT,
           "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
@@ -116,7 +144,7 @@ public final class Trainer {
       TrainStep.Stats stats = step.step(micro, lr, iter == start);
       if (iter == start) {
         out.println(
-            c.xla()
+            c.compilesWithXla()
                 ? "xla: the training step ran as "
                     + stats.xlaClusters()
                     + " compiled XLA cluster(s)"
@@ -224,24 +252,41 @@ public final class Trainer {
 
   /** What this run's steps will hold in memory, from the config and the model's shape alone. */
   public MemoryPlan memoryPlan() {
-    return memoryPlan(hparams());
+    return memoryPlan(c, hp);
   }
 
-  private MemoryPlan memoryPlan(HParams hp) {
+  private String memoryLine(MemoryPlan plan) {
+    return String.format(
+        Locale.ROOT,
+        "memory: planned %.2f GiB%s; recompute=%s%s, xla=%s",
+        MemoryPlan.gib(plan.total()),
+        available
+            .map(
+                a ->
+                    String.format(Locale.ROOT, " of %.2f GiB available", MemoryPlan.gib(a.bytes())))
+            .orElse(""),
+        c.recompute(),
+        recomputeChosen ? " (auto)" : "",
+        c.xla());
+  }
+
+  /** What a step of {@code c} on a model of shape {@code hp} will hold in memory. */
+  public static MemoryPlan memoryPlan(TrainConfig c, HParams hp) {
     return MemoryPlan.training(
         hp,
         new MemoryPlan.Training(
             c.batchSize(),
             c.blockSize(),
             c.gradientAccumulationSteps(),
-            c.recompute(),
-            c.xla(),
+            c.recomputes(),
+            c.compilesWithXla(),
             c.optimizer().equals("adafactor"),
             c.gradClip() > 0,
-            c.trainEmbeddings()));
+            c.trainEmbeddings(),
+            c.dtype() == DType.BFLOAT16));
   }
 
-  private HParams hparams() {
+  private static HParams hparams(TrainConfig c, RunDir run) {
     if (c.resume()) {
       return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
     }

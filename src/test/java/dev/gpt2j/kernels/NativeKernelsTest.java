@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.Bfloat16Rounding;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.TrainStep;
 import java.util.List;
@@ -25,7 +26,9 @@ import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TNumber;
 
 /** The native matrix-vector ops against float64 products, and where they are (not) used. */
 class NativeKernelsTest {
@@ -39,23 +42,37 @@ class NativeKernelsTest {
   @ParameterizedTest
   @CsvSource({"1, 768, 2304", "1, 13, 5", "3, 7, 37", "8, 130, 1", "2, 1, 9", "16, 64, 100"})
   void productsMatchFloat64(int m, int k, int n) {
-    for (boolean transposed : new boolean[] {false, true}) {
-      Random random = new Random(31L * m + k + n);
-      float[][] x = randomMatrix(random, m, k);
-      float[][] w = transposed ? randomMatrix(random, n, k) : randomMatrix(random, k, n);
-      try (Graph g = new Graph();
-          Session s = new Session(g)) {
-        Ops tf = Ops.create(g);
-        Operand<TFloat32> y =
-            NativeKernels.decodingStep().apply(tf, tf.constant(x), tf.constant(w), transposed);
-        assertEquals("Gpt2MatVec" + (transposed ? "T" : ""), y.op().type());
-        try (Result r = s.runner().fetch(y).run()) {
-          double[][] wkn = transposed ? transpose(w) : toDouble(w);
-          assertClose(
-              multiply(toDouble(x), wkn),
-              r.get(0),
-              (transposed ? "x w^T " : "x w ") + m + "x" + k + "x" + n);
-        }
+    for (boolean bf16 : new boolean[] {false, true}) {
+      for (boolean transposed : new boolean[] {false, true}) {
+        assertProductMatchesFloat64(m, k, n, transposed, bf16);
+      }
+    }
+  }
+
+  // bfloat16 weights: the reference multiplies by the rounded values, which the kernel widens
+  private static void assertProductMatchesFloat64(
+      int m, int k, int n, boolean transposed, boolean bf16) {
+    Random random = new Random(31L * m + k + n);
+    float[][] x = randomMatrix(random, m, k);
+    float[][] w = transposed ? randomMatrix(random, n, k) : randomMatrix(random, k, n);
+    if (bf16) {
+      for (int i = 0; i < w.length; i++) {
+        w[i] = Bfloat16Rounding.round(w[i]);
+      }
+    }
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Operand<? extends TNumber> wc =
+          bf16 ? tf.dtypes.cast(tf.constant(w), TBfloat16.class) : tf.constant(w);
+      Operand<TFloat32> y = NativeKernels.decodingStep().apply(tf, tf.constant(x), wc, transposed);
+      assertEquals("Gpt2MatVec" + (transposed ? "T" : "") + (bf16 ? "Bf16" : ""), y.op().type());
+      try (Result r = s.runner().fetch(y).run()) {
+        double[][] wkn = transposed ? transpose(w) : toDouble(w);
+        assertClose(
+            multiply(toDouble(x), wkn),
+            r.get(0),
+            (transposed ? "x w^T " : "x w ") + m + "x" + k + "x" + n + (bf16 ? " bf16" : ""));
       }
     }
   }

@@ -69,7 +69,8 @@ class MemoryPlanTest {
                 "--n_embd=1600",
                 "--n_ctx=1024",
                 "--block_size=1024",
-                "--batch_size=64")
+                "--batch_size=64",
+                "--recompute=false")
             .toArray(String[]::new);
     int rc = Main.run(argv, print(out), print(err));
     String message = err.toString(StandardCharsets.UTF_8);

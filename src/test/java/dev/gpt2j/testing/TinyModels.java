@@ -23,7 +23,7 @@ public final class TinyModels {
 
   public static final HParams TINY = new HParams(97, 16, 24, 3, 2);
 
-  /** Every variable's current value, by OpenAI tensor name. */
+  /** Every variable's current value (float32 or bfloat16), by OpenAI tensor name. */
   public static Map<String, float[]> values(dev.gpt2j.Gpt2Model model) {
     return values(model.session(), model.variables());
   }
@@ -33,7 +33,8 @@ public final class TinyModels {
     for (ModelVariables.Variable v : variables.all()) {
       try (org.tensorflow.Result r = session.runner().fetch(v.value()).run()) {
         float[] values = new float[(int) v.size()];
-        ((org.tensorflow.types.TFloat32) r.get(0)).copyTo(DataBuffers.of(values, false, false));
+        ((org.tensorflow.ndarray.FloatNdArray) r.get(0))
+            .copyTo(DataBuffers.of(values, false, false));
         out.put(v.name(), values);
       }
     }

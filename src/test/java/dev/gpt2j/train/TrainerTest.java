@@ -110,6 +110,11 @@ class TrainerTest {
     assertResumeIsExact("optimizer=adafactor", "grad_clip=0", "gradient_accumulation_steps=2");
   }
 
+  @Test
+  void resumeIsExactInBfloat16WithAccumulation() throws Exception {
+    assertResumeIsExact("dtype=bfloat16", "gradient_accumulation_steps=2");
+  }
+
   private void assertResumeIsExact(String... options) throws Exception {
     train(tiny("straight", options));
     train(tiny("split", with(options, "max_iters=5")));
@@ -251,7 +256,8 @@ class TrainerTest {
         unknown.err().startsWith("gpt2 train: Unrecognized option: --max_iter=5"), unknown.err());
     assertBad("batch_size must be > 0, got 0 (see --help)", "--batch_size=0");
     assertBad("learning_rate expects a number, got 'fast' (see --help)", "--learning_rate=fast");
-    assertBad("xla expects true or false, got 'yes' (see --help)", "--xla=yes");
+    assertBad("xla must be auto, true or false, got 'yes' (see --help)", "--xla=yes");
+    assertBad("dtype must be float32 or bfloat16, got 'fp16' (see --help)", "--dtype=fp16");
     assertBad("optimizer must be adamw or adafactor, got 'sgd' (see --help)", "--optimizer=sgd");
     assertBad(
         "lr_decay_iters (10) must be >= warmup_iters (100) (see --help)", "--lr_decay_iters=10");
