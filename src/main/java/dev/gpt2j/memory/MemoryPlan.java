@@ -28,10 +28,11 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
 
   /**
    * What XLA's compiler and its clusters' own buffers add to a training step: a share of the
-   * activations, or so many weight-sized sets (the clusters' outputs: gradients, their clipped
-   * copies), whichever is larger; both fitted to peak RSS (docs/benchmarks.md, "memory plan").
+   * activations it keeps; with recomputation, whose activations are small, so many weight-sized
+   * sets (the clusters' outputs: gradients, their clipped copies). Both fitted to peak RSS
+   * (docs/benchmarks.md, "memory plan").
    */
-  static final double XLA_SHARE_OF_ACTIVATIONS = 0.5;
+  static final double XLA_SHARE_OF_ACTIVATIONS = 1.1;
 
   static final double XLA_WEIGHT_SETS = 2.5;
 
@@ -147,7 +148,9 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       b.add(
           "XLA's cluster buffers",
           (long)
-              Math.max(XLA_SHARE_OF_ACTIVATIONS * activations, XLA_WEIGHT_SETS * trained * FLOAT));
+              (t.recompute()
+                  ? XLA_WEIGHT_SETS * trained * FLOAT
+                  : XLA_SHARE_OF_ACTIVATIONS * activations));
       b.remedy("xla=false");
     }
     if (!t.adafactor()) {

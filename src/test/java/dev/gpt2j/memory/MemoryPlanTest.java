@@ -123,7 +123,9 @@ class MemoryPlanTest {
   @Test
   void thePlanIsWithinFifteenPercentOfTheMeasuredPeakOfSmallRuns() throws Exception {
     String[][] runs = {
-      {"--xla=false", "--recompute=false"}, {"--xla=true", "--recompute=true"},
+      {"--xla=false", "--recompute=false"},
+      {"--xla=true", "--recompute=false"},
+      {"--xla=true", "--recompute=true"},
     };
     for (String[] options : runs) {
       List<String> argv =
