@@ -31,7 +31,8 @@ public final class Main {
             new BenchSampleCommand(),
             new PrepareCommand(),
             new TrainCommand(),
-            new BenchTrainCommand())) {
+            new BenchTrainCommand(),
+            new WorkerCommand())) {
       COMMANDS.put(c.name(), c);
     }
   }

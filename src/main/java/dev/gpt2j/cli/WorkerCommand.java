@@ -1,0 +1,79 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.cluster.Cluster;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.tensorflow.Server;
+
+/**
+ * {@code worker}: TF's gRPC server for one task of a training cluster, serving until the process is
+ * stopped (TF 2.18's server has no clean shutdown: SIGTERM or Ctrl-C ends the process, and the
+ * server with it).
+ */
+final class WorkerCommand implements Command {
+  @Override
+  public String name() {
+    return "worker";
+  }
+
+  @Override
+  public String summary() {
+    return "serve one task of a training cluster (TF's gRPC server) until stopped";
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(
+            Option.builder()
+                .longOpt("cluster")
+                .hasArg()
+                .argName("LIST")
+                .desc("every task's HOST:PORT, comma-separated, task 0 (the chief) first")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("task")
+                .hasArg()
+                .argName("N")
+                .desc("this task's index in --cluster")
+                .build());
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+    Cluster cluster;
+    int task;
+    try {
+      cluster = Cluster.parse("--cluster", args.required("cluster"));
+      task = cluster.requireTask("--task", args.integer("task", -1));
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    requireFreePort(cluster, task);
+    Server server = new Server(cluster.serverDef(task));
+    server.start();
+    out.printf("worker %d listening on %s%n", task, cluster.addresses().get(task));
+    server.join(); // until the process is stopped
+    return 0;
+  }
+
+  // TF's own failure to bind is a log line and an abort; this says it first, in one line
+  private static void requireFreePort(Cluster cluster, int task) {
+    try (ServerSocket probe = new ServerSocket(cluster.port(task))) {
+      probe.setReuseAddress(true);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "--cluster: port "
+              + cluster.port(task)
+              + " of task "
+              + task
+              + " is in use on this machine ("
+              + e.getMessage()
+              + ")");
+    }
+  }
+}
