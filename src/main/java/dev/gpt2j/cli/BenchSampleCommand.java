@@ -10,9 +10,7 @@ import dev.gpt2j.sampling.SampleOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
@@ -58,15 +56,9 @@ final class BenchSampleCommand implements Command {
                 .desc("timed runs after one warm-up; the median is reported (default " + RUNS + ")")
                 .build())
         .addOption(
-            Option.builder()
-                .longOpt("dtype")
-                .hasArg()
-                .argName("LIST")
-                .desc(
-                    "comma-separated dtypes to time side by side, each loaded in turn (default "
-                        + "float32,bfloat16); peak RSS is the process's, so time one alone to "
-                        + "read its memory")
-                .build());
+            DTypeOption.listOption(
+                ", each loaded in turn; peak RSS is the process's, so time one alone to read its"
+                    + " memory"));
   }
 
   @Override
@@ -83,12 +75,8 @@ final class BenchSampleCommand implements Command {
               + nCtx
               + "), leaving room for a prompt");
     }
-    List<DType> dtypes = new ArrayList<>();
-    for (String label : args.string("dtype", "float32,bfloat16").split(",")) {
-      dtypes.add(DType.of(label, "--dtype"));
-    }
     HParams hp = ModelDir.hparams(dir);
-    for (DType dtype : dtypes) {
+    for (DType dtype : DTypeOption.listOf(args)) {
       MemoryPlan.sampling(hp, dtype, BATCH, Math.min(nCtx, LONG_PROMPT + newTokens), LONG_PROMPT)
           .requireFits(SystemMemory.available());
       long start = System.nanoTime();

@@ -2,6 +2,7 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.TrainStep;
@@ -54,13 +55,7 @@ final class BenchTrainCommand implements Command {
                 .desc("run only shapes whose name starts with NAME (baby, 124M)")
                 .build())
         .addOption(Option.builder().longOpt("xla-only").desc("skip the xla=false runs").build())
-        .addOption(
-            Option.builder()
-                .longOpt("dtype")
-                .hasArg()
-                .argName("LIST")
-                .desc("comma-separated dtypes to measure side by side (default float32,bfloat16)")
-                .build());
+        .addOption(DTypeOption.listOption(""));
   }
 
   @Override
@@ -75,11 +70,11 @@ final class BenchTrainCommand implements Command {
               + String.join(", ", SHAPES.stream().map(s -> s.name().split(" ")[0]).toList())
               + ")");
     }
-    List<String> dtypes = List.of(args.string("dtype", "float32,bfloat16").split(","));
+    List<DType> dtypes = DTypeOption.listOf(args);
     double peak = matmulGflops();
     out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
     for (Shape s : shapes) {
-      for (String dtype : dtypes) {
+      for (DType dtype : dtypes) {
         for (boolean xla :
             args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
           out.println(measure(s, xla, dtype, peak));
@@ -89,7 +84,7 @@ final class BenchTrainCommand implements Command {
     return 0;
   }
 
-  private static String measure(Shape s, boolean xla, String dtype, double peak) {
+  private static String measure(Shape s, boolean xla, DType dtype, double peak) {
     HParams hp = new HParams(HParams.GPT2_VOCAB, s.nCtx(), s.nEmbd(), s.nHead(), s.nLayer());
     Map<String, String> keys =
         Map.of(
@@ -100,7 +95,7 @@ final class BenchTrainCommand implements Command {
             "xla",
             String.valueOf(xla),
             "dtype",
-            dtype);
+            dtype.label);
     Optional<SystemMemory.Limit> available = SystemMemory.available();
     TrainConfig c = Trainer.settleAuto(TrainConfig.load(null, keys), hp, available);
     Trainer.memoryPlan(c, hp).requireFits(available);
@@ -125,7 +120,7 @@ final class BenchTrainCommand implements Command {
       return String.format(
           "%s, %s, xla=%s: %,.0f tokens/s (median step %.3f s of %d), %.0f GFLOP/s = MFU %.0f%%",
           s.name(),
-          dtype,
+          dtype.label,
           xla,
           tokens / perStep,
           perStep,

@@ -1,5 +1,6 @@
 package dev.gpt2j.train;
 
+import dev.gpt2j.model.Gpt2;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -10,6 +11,7 @@ import org.tensorflow.op.core.Stack;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * The training loss at the tied output layer, with its gradients written out rather than left to
@@ -36,7 +38,10 @@ record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> 
       boolean bfloat16) {
     Operand<TFloat32> flat = tf.reshape(h, tf.constant(new long[] {-1, wte.shape().get(1)}));
     Operand<TInt32> y = tf.reshape(targets, tf.constant(new int[] {-1}));
-    Operand<TFloat32> logits = matMul(tf, flat, wte, false, true, bfloat16);
+    // each operand cast once, though two products use it
+    Operand<? extends TNumber> flatIn = productOperand(tf, flat, bfloat16);
+    Operand<? extends TNumber> wteIn = productOperand(tf, wte, bfloat16);
+    Operand<TFloat32> logits = matMul(tf, flatIn, wteIn, false, true);
     // loss_i = log sum_j exp(z_ij) - z_iy with z = logits - max: one pass for the max, one for the
     // sum, and a gather for the target's entry. In the baby step this measured a little faster
     // under XLA than TF's fused SparseSoftmaxCrossEntropyWithLogits (docs/benchmarks.md).
@@ -57,32 +62,34 @@ record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> 
             tf.math.div(tf.math.exp(z), sumExp),
             tf.oneHot(y, tf.constant((int) wte.shape().get(0)), tf.constant(1f), tf.constant(0f)));
     Operand<TFloat32> perRow = tf.math.div(tf.constant(1f), tf.dtypes.cast(rows, TFloat32.class));
-    Operand<TFloat32> dFlat = tf.math.mul(matMul(tf, dLogits, wte, false, false, bfloat16), perRow);
-    Operand<TFloat32> dWte = tf.math.mul(matMul(tf, dLogits, flat, true, false, bfloat16), perRow);
+    Operand<? extends TNumber> dLogitsIn = productOperand(tf, dLogits, bfloat16);
+    Operand<TFloat32> dFlat = tf.math.mul(matMul(tf, dLogitsIn, wteIn, false, false), perRow);
+    Operand<TFloat32> dWte = tf.math.mul(matMul(tf, dLogitsIn, flatIn, true, false), perRow);
     return new HeadLoss(tf.math.mean(losses, tf.constant(0)), tf.reshape(dFlat, tf.shape(h)), dWte);
   }
 
-  // TF's MatMul kernel, kept out of XLA's clusters; in bfloat16, on bfloat16 copies of a and b
-  @SuppressWarnings("unchecked")
+  private static Operand<? extends TNumber> productOperand(
+      Ops tf, Operand<TFloat32> x, boolean bfloat16) {
+    return bfloat16 ? tf.dtypes.cast(x, TBfloat16.class) : x;
+  }
+
+  // TF's MatMul kernel, kept out of XLA's clusters, in the operands' dtype; the product as float32
   private static Operand<TFloat32> matMul(
       Ops tf,
-      Operand<TFloat32> a,
-      Operand<TFloat32> b,
+      Operand<? extends TNumber> a,
+      Operand<? extends TNumber> b,
       boolean transposeA,
-      boolean transposeB,
-      boolean bfloat16) {
-    Output<?> product =
+      boolean transposeB) {
+    Output<TNumber> product = // MatMul's output has its inputs' dtype
         tf.scope()
             .opBuilder("MatMul", "MatMul")
-            .addInput(bfloat16 ? tf.dtypes.cast(a, TBfloat16.class).asOutput() : a.asOutput())
-            .addInput(bfloat16 ? tf.dtypes.cast(b, TBfloat16.class).asOutput() : b.asOutput())
+            .addInput(a.asOutput())
+            .addInput(b.asOutput())
             .setAttr("transpose_a", transposeA)
             .setAttr("transpose_b", transposeB)
             .setAttr("_XlaCompile", false)
             .build()
             .output(0);
-    return bfloat16
-        ? tf.dtypes.cast((Output<TBfloat16>) product, TFloat32.class)
-        : (Output<TFloat32>) product;
+    return Gpt2.float32(tf, product);
   }
 }
