@@ -1,5 +1,7 @@
 package dev.gpt2j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -19,6 +21,25 @@ public final class CliRunner {
     } finally {
       System.setIn(saved);
     }
+  }
+
+  /**
+   * Runs {@code argv} and checks the refusal: exit 2, nothing on standard output, and exactly
+   * {@code gpt2 COMMAND: message} on standard error.
+   */
+  public static void assertRefused(String message, String... argv) {
+    Outcome o = run(argv);
+    assertEquals(2, o.code(), o.err());
+    assertEquals("gpt2 " + argv[0] + ": " + message + "\n", o.err());
+    assertEquals("", o.out());
+  }
+
+  /** {@code command} followed by {@code args}. */
+  public static String[] argv(String command, String... args) {
+    String[] all = new String[args.length + 1];
+    all[0] = command;
+    System.arraycopy(args, 0, all, 1, args.length);
+    return all;
   }
 
   public static Outcome run(String... argv) {

@@ -118,22 +118,22 @@ class InitScoreCommandTest {
   void badInputsGiveOneLineAndExitCode2() throws Exception {
     Path dir = tmp.resolve("m");
     TinyModels.writeRandom(dir, TinyModels.TINY, 1);
-    assertError("--model-dir is required (see --help)", "init", "--like", "124M");
-    assertError(
+    CliRunner.assertRefused("--model-dir is required (see --help)", "init", "--like", "124M");
+    CliRunner.assertRefused(
         "unknown model size '7B', expected one of 124M, 355M, 774M, 1558M",
         "init",
         "--model-dir",
         tmp.resolve("x").toString(),
         "--like",
         "7B");
-    assertError(
+    CliRunner.assertRefused(
         "give --like SIZE or all of --n-layer, --n-head, --n-embd, --n-ctx (see --help)",
         "init",
         "--model-dir",
         tmp.resolve("x").toString(),
         "--n-layer",
         "2");
-    assertError(
+    CliRunner.assertRefused(
         "n_embd (10) must be a multiple of n_head (3)",
         "init",
         "--model-dir",
@@ -146,7 +146,7 @@ class InitScoreCommandTest {
         "10",
         "--n-ctx",
         "8");
-    assertError(
+    CliRunner.assertRefused(
         "--n-layer expects an integer, got 'two' (see --help)",
         "init",
         "--model-dir",
@@ -159,7 +159,7 @@ class InitScoreCommandTest {
         "12",
         "--n-ctx",
         "8");
-    assertError(
+    CliRunner.assertRefused(
         dir
             + ": already exists and is not empty; choose a new directory (nothing was "
             + "overwritten)",
@@ -168,33 +168,33 @@ class InitScoreCommandTest {
         dir.toString(),
         "--like",
         "124M");
-    assertError(
+    CliRunner.assertRefused(
         "give exactly one of --text, --file, --tokens (see --help)",
         "score",
         "--model-dir",
         dir.toString());
-    assertError(
+    CliRunner.assertRefused(
         "--tokens: id 97 is outside the model's vocabulary [0, 97) (see --help)",
         "score",
         "--model-dir",
         dir.toString(),
         "--tokens",
         "1,97");
-    assertError(
+    CliRunner.assertRefused(
         "need at least 2 tokens to score, the input has 1 (see --help)",
         "score",
         "--model-dir",
         dir.toString(),
         "--tokens",
         "1");
-    assertError(
+    CliRunner.assertRefused(
         "--file: " + tmp.resolve("none.txt") + " not found",
         "score",
         "--model-dir",
         dir.toString(),
         "--file",
         tmp.resolve("none.txt").toString());
-    assertError(
+    CliRunner.assertRefused(
         tmp.resolve("nodir") + ": model directory not found",
         "score",
         "--model-dir",
@@ -202,13 +202,6 @@ class InitScoreCommandTest {
         "--text",
         "a b");
     assertTrue(Files.notExists(tmp.resolve("x")));
-  }
-
-  private static void assertError(String message, String... argv) {
-    CliRunner.Outcome o = CliRunner.run(argv);
-    assertEquals(2, o.code(), o.err());
-    assertEquals("gpt2 " + argv[0] + ": " + message + "\n", o.err());
-    assertEquals("", o.out());
   }
 
   @Test

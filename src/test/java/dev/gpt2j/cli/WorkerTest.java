@@ -31,20 +31,20 @@ class WorkerTest {
   @Test
   void badClusterArgumentsGetOneLine() throws Exception {
     assertBad(
-        "gpt2 worker: --cluster: 'localhost' is not HOST:PORT (port 1-65535) in 'localhost'",
+        "--cluster: 'localhost' is not HOST:PORT (port 1-65535) in 'localhost'",
         "--cluster",
         "localhost",
         "--task",
         "0");
     assertBad(
-        "gpt2 worker: --cluster: '127.0.0.1:99999' is not HOST:PORT (port 1-65535) in "
+        "--cluster: '127.0.0.1:99999' is not HOST:PORT (port 1-65535) in "
             + "'127.0.0.1:1234,127.0.0.1:99999'",
         "--cluster",
         "127.0.0.1:1234,127.0.0.1:99999",
         "--task",
         "0");
     assertBad(
-        "gpt2 worker: --task must be in 0..1 for a cluster of 2, got 2",
+        "--task must be in 0..1 for a cluster of 2, got 2",
         "--cluster",
         "127.0.0.1:1234,127.0.0.1:1235",
         "--task",
@@ -58,13 +58,8 @@ class WorkerTest {
     }
   }
 
-  private static void assertBad(String line, String... args) {
-    String[] argv = new String[args.length + 1];
-    argv[0] = "worker";
-    System.arraycopy(args, 0, argv, 1, args.length);
-    CliRunner.Outcome o = CliRunner.run(argv);
-    assertEquals(2, o.code(), o.err());
-    assertEquals(line + " (see --help)\n", o.err());
+  private static void assertBad(String message, String... args) {
+    CliRunner.assertRefused(message + " (see --help)", CliRunner.argv("worker", args));
   }
 
   // task 1 in a process of its own; this test is the client, with its master at task 1's server

@@ -276,13 +276,8 @@ class TrainerTest {
         tmp.resolve("none.properties").toString());
   }
 
-  private static void assertBad(String message, String... argv) {
-    String[] all = new String[argv.length + 1];
-    all[0] = "train";
-    System.arraycopy(argv, 0, all, 1, argv.length);
-    CliRunner.Outcome o = CliRunner.run(all);
-    assertEquals(2, o.code(), o.err());
-    assertEquals("gpt2 train: " + message + "\n", o.err());
+  private static void assertBad(String message, String... args) {
+    CliRunner.assertRefused(message, CliRunner.argv("train", args));
   }
 
   @Test
