@@ -57,6 +57,29 @@ class MemoryPlanTest {
     assertFalse(Files.exists(tmp.resolve("run")), "a dry run creates nothing");
   }
 
+  // OpenAI's 1558M has 1,557,611,200 parameters: 5.80 GiB in float32
+  @Test
+  void initDryRunCountsTheWeightsAndWritesNothing() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    String[] argv = {
+      "init", "--model-dir", tmp.resolve("m").toString(), "--like", "1558M", "--dry-run"
+    };
+    int rc = Main.run(argv, print(out), print(out));
+    List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(0, rc, String.join("\n", lines));
+    assertTrue(
+        lines.stream()
+            .anyMatch(
+                l ->
+                    l.matches(
+                        "\\s*weights \\(1,557,611,200, matrices in float32\\)\\s+5\\.80 GiB")),
+        String.join("\n", lines));
+    assertTrue(
+        lines.get(lines.size() - 1).matches("estimated peak memory: \\d+\\.\\d\\d GiB"),
+        lines.get(lines.size() - 1));
+    assertFalse(Files.exists(tmp.resolve("m")), "a dry run creates nothing");
+  }
+
   // 1558M's shape at batch 64: far beyond any machine here
   @Test
   void aRunBeyondTheMemoryAvailableIsRefusedWithTheOptionsThatHelp() {
