@@ -22,7 +22,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test format check-format sample download data train bench bench-sample bench-train clean
+.PHONY: help build test format check-format sample download data train bench bench-sample bench-train bench-cluster clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -72,7 +72,7 @@ endif
 train: $(JAR) ## train: make train [CONFIG=configs/...] [ARGS="--max_iters=100 --out_dir=..."]
 	$(GPT2) train --config '$(CONFIG)' $(ARGS)
 
-bench: bench-sample bench-train ## all benchmarks
+bench: bench-sample bench-train bench-cluster ## all benchmarks
 
 bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
@@ -80,6 +80,11 @@ bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 
 bench-train: $(JAR) ## training tokens/s, XLA on and off, baby config and 124M shape
 	$(GPT2) bench-train
+
+bench-cluster: $(JAR) ## training on loopback: one process against two tasks (124M shape; make data first)
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	@test -f data/shakespeare/train.bin || { echo 'make bench-cluster: no data/shakespeare/train.bin; run make data first' >&2; exit 2; }
+	scripts/bench-cluster.sh '$(BENCH_MODEL_DIR)' data/shakespeare
 
 clean: ## remove build output
 	$(MVN) clean

@@ -1,6 +1,7 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.checkpoint.CheckpointException;
+import dev.gpt2j.cluster.ClusterException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
@@ -105,7 +106,7 @@ public final class Main {
               + " optimizer=adafactor (--dry-run prints the memory plan); saved checkpoints are"
               + " intact");
       return 1;
-    } catch (UncheckedIOException e) {
+    } catch (UncheckedIOException | ClusterException e) {
       err.println("gpt2 " + command.name() + ": " + e.getMessage());
       return 1;
     } catch (Exception e) {

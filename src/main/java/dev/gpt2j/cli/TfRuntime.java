@@ -56,9 +56,15 @@ final class TfRuntime {
   static Map<String, String> environment(Map<String, String> env, boolean verbose) {
     Map<String, String> out = new LinkedHashMap<>();
     if (!verbose && !env.containsKey("TF_CPP_MIN_LOG_LEVEL")) {
-      out.put("TF_CPP_MIN_LOG_LEVEL", "2");
+      // errors too: each also comes back as the failed call's status, which the CLI reports in
+      // one line (a lost cluster task otherwise logs three lines of gRPC detail first)
+      out.put("TF_CPP_MIN_LOG_LEVEL", "3");
     }
     String tfXla = addFlag(env.get("TF_XLA_FLAGS"), "--tf_xla_cpu_global_jit");
+    // XLA folds a cluster's constants on a CPU device of its own (/job:localhost), and refuses a
+    // cluster placed on a cluster task's CPU as "Multiple CPU devices"; XLA's compiler folds them
+    // anyway, at no measured cost (docs/benchmarks.md, "Several machines")
+    tfXla = addFlag(tfXla, "--tf_xla_disable_constant_folding=true");
     // a repeated or resumed run loads its compiled step instead of compiling it again; TF checks
     // each entry's HLO fingerprint on load (README, "Training")
     Path cache = xlaCacheDir(env);

@@ -1,9 +1,8 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.cluster.Cluster;
-import java.io.IOException;
+import dev.gpt2j.cluster.TaskServer;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.tensorflow.Server;
@@ -53,27 +52,9 @@ final class WorkerCommand implements Command {
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
-    requireFreePort(cluster, task);
-    Server server = new Server(cluster.serverDef(task));
-    server.start();
+    Server server = TaskServer.start(cluster, task, "--cluster");
     out.printf("worker %d listening on %s%n", task, cluster.addresses().get(task));
     server.join(); // until the process is stopped
     return 0;
-  }
-
-  // TF's own failure to bind is a log line and an abort; this says it first, in one line
-  private static void requireFreePort(Cluster cluster, int task) {
-    try (ServerSocket probe = new ServerSocket(cluster.port(task))) {
-      probe.setReuseAddress(true);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(
-          "--cluster: port "
-              + cluster.port(task)
-              + " of task "
-              + task
-              + " is in use on this machine ("
-              + e.getMessage()
-              + ")");
-    }
   }
 }

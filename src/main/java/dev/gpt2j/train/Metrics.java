@@ -38,8 +38,9 @@ public final class Metrics {
           + num(tokensPerS);
     }
 
+    // a float32's precision: runs that should agree can be compared from this file
     private static String num(double v) {
-      return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6g", v);
+      return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.7g", v);
     }
   }
 

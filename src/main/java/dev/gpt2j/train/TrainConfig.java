@@ -1,5 +1,6 @@
 package dev.gpt2j.train;
 
+import dev.gpt2j.cluster.Cluster;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
@@ -47,6 +48,7 @@ public record TrainConfig(
     String optimizer,
     DType dtype,
     boolean dryRun,
+    Cluster cluster,
     Map<String, String> resolved) {
 
   public record Key(String defaultValue, String help) {}
@@ -122,6 +124,13 @@ public record TrainConfig(
         "true",
         "false freezes wte and wpe (they stay bit-identical; no gradients or optimiser state)");
     key(
+        "cluster",
+        "",
+        "HOST:PORT of every task, comma-separated, this one (the chief, task 0) first: train on "
+            + "them all, each task on batch_size sequences of its own (start the others with the "
+            + "worker command); empty = this process alone");
+    key("task", "0", "this process's index in cluster: train runs the chief, task 0");
+    key(
         "dry_run",
         "false",
         "print the memory plan (what the step will hold, and the estimated peak) and exit "
@@ -165,6 +174,12 @@ public record TrainConfig(
     }
     autoTrueOrFalse("recompute", recompute);
     autoTrueOrFalse("xla", xla);
+    if (!resolved.get("task").equals("0")) {
+      throw new IllegalArgumentException(
+          "task: train runs the chief, task 0 (got "
+              + resolved.get("task")
+              + "); start the other tasks with: worker --cluster LIST --task N");
+    }
     if (lrDecayIters < warmupIters) {
       throw new IllegalArgumentException(
           "lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters (" + warmupIters + ")");
@@ -199,6 +214,16 @@ public record TrainConfig(
 
   public boolean resume() {
     return initFrom.equals("resume");
+  }
+
+  /** How many tasks compute each step: the cluster's, else 1. */
+  public int tasks() {
+    return cluster == null ? 1 : cluster.size();
+  }
+
+  /** Sequences per micro-batch over all tasks: each task takes batch_size of them. */
+  public int globalBatchSize() {
+    return batchSize * tasks();
   }
 
   /**
@@ -283,6 +308,7 @@ public record TrainConfig(
         v.get("optimizer"),
         DType.of(v.get("dtype"), "dtype"),
         b(v, "dry_run"),
+        v.get("cluster").isEmpty() ? null : Cluster.parse("cluster", v.get("cluster")),
         Map.copyOf(v));
   }
 

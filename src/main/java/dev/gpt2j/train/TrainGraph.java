@@ -1,7 +1,6 @@
 package dev.gpt2j.train;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
-import dev.gpt2j.model.DType;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
@@ -21,8 +20,8 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * The training graph, built once: loss, gradients (the output layer's by hand in {@link HeadLoss},
- * the rest from TF's C++ gradient registry), optional accumulation, global-norm clipping and the
+ * The training graph, built once: loss and gradients ({@link Replica}, or one per task of a
+ * cluster, averaged: {@link DataParallel}), optional accumulation, global-norm clipping and the
  * optimiser's update, which {@link #step} runs as one; plus the ops to initialise, save and
  * restore, and (when the run prints samples) a {@link DecodingGraph} to sample from the live
  * weights. No session: {@link TrainStep} runs it.
@@ -75,26 +74,19 @@ final class TrainGraph {
     Ops t = tf.withSubScope("train");
     x =
         t.withName("x")
-            .placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
+            .placeholder(
+                TInt32.class, Placeholder.shape(Shape.of(c.globalBatchSize(), c.blockSize())));
     y =
         t.withName("y")
-            .placeholder(TInt32.class, Placeholder.shape(Shape.of(c.batchSize(), c.blockSize())));
+            .placeholder(
+                TInt32.class, Placeholder.shape(Shape.of(c.globalBatchSize(), c.blockSize())));
     lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    boolean bf16 = c.dtype() == DType.BFLOAT16;
-    Backward net =
-        new Backward(
-            graph,
-            tf,
-            hp,
-            x,
-            paddedMlp(t, model.params()),
-            c.recomputes(),
-            bf16 ? Gpt2.BFLOAT16_MATMUL : Gpt2.MATMUL);
-    HeadLoss head =
-        HeadLoss.of(t.withSubScope("head"), net.h, model.variable(WTE).float32(), y, bf16);
-    loss = head.loss();
-    List<Operand<TFloat32>> grads =
-        withHeadsShare(t, net.gradients(head.dH(), params), head, params);
+    Replica replica =
+        c.cluster() == null
+            ? Replica.build(graph, t, hp, c, model, params, x, y)
+            : DataParallel.across(c.cluster(), graph, t, hp, c, model, x, y);
+    loss = replica.loss();
+    List<Operand<TFloat32>> grads = replica.gradients();
     lossGradients = grads;
 
     List<Variable> accumulators = new ArrayList<>();
@@ -150,8 +142,6 @@ final class TrainGraph {
     return sampler;
   }
 
-  private static final String WTE = "model/wte";
-
   private static final int MLP_PADDING = 8;
 
   // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
@@ -183,21 +173,10 @@ final class TrainGraph {
   }
 
   // the weights training updates: all of them, or all but the embeddings (train_embeddings=false)
-  private static List<Variable> trainable(ModelVariables model, boolean embeddings) {
+  static List<Variable> trainable(ModelVariables model, boolean embeddings) {
     return model.all().stream()
         .filter(v -> embeddings || !(v.name().equals("model/wte") || v.name().equals("model/wpe")))
         .toList();
-  }
-
-  // the output layer's own share of wte's gradient, added to the embedding's share
-  private List<Operand<TFloat32>> withHeadsShare(
-      Ops tf, List<Operand<TFloat32>> grads, HeadLoss head, List<Variable> params) {
-    List<Operand<TFloat32>> out = new ArrayList<>();
-    for (int i = 0; i < grads.size(); i++) {
-      boolean wte = params.get(i).name().equals(WTE);
-      out.add(wte ? tf.math.add(grads.get(i), head.dWte()) : grads.get(i));
-    }
-    return out;
   }
 
   // sqrt(sum of squares of every gradient)

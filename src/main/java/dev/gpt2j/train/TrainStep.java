@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
+import org.tensorflow.RemoteSessions;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.buffer.DataBuffers;
@@ -27,7 +28,8 @@ import org.tensorflow.types.TInt64;
 /**
  * Runs a {@link TrainGraph} in its session: one graph run per optimiser step. With {@code xla}, the
  * session auto-clusters all but the output layer's products and XLA compiles them (on CPU this
- * needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which the CLI sets for its own process).
+ * needs TF_XLA_FLAGS=--tf_xla_cpu_global_jit, which the CLI sets for its own process). On a cluster
+ * the session's master is the chief's own server (task 0, started by the {@link Trainer}).
  */
 public final class TrainStep implements AutoCloseable {
   /**
@@ -47,7 +49,10 @@ public final class TrainStep implements AutoCloseable {
     this.graph = new Graph();
     try {
       g = new TrainGraph(graph, hp, c);
-      session = new Session(graph, config(c.compilesWithXla()));
+      session =
+          c.cluster() == null
+              ? new Session(graph, config(c.compilesWithXla()))
+              : RemoteSessions.open(graph, c.cluster().target(0), config(c.compilesWithXla()));
     } catch (RuntimeException e) {
       graph.close();
       throw e;

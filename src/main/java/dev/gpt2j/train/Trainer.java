@@ -2,6 +2,10 @@ package dev.gpt2j.train;
 
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.cluster.Cluster;
+import dev.gpt2j.cluster.ClusterException;
+import dev.gpt2j.cluster.TaskProbe;
+import dev.gpt2j.cluster.TaskServer;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.memory.MemoryPlan;
@@ -13,11 +17,15 @@ import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import org.tensorflow.Server;
+import org.tensorflow.exceptions.TFResourceExhaustedException;
+import org.tensorflow.exceptions.TensorFlowException;
 
 /**
  * The training loop: batches, one optimiser step per iteration, progress lines, evaluation,
@@ -44,6 +52,7 @@ public final class Trainer {
   private final HParams hp;
   private final Optional<SystemMemory.Limit> available;
   private final boolean recomputeChosen; // recompute=auto was settled here
+  private Server server; // the chief's, on a cluster
 
   /**
    * Reads the model's shape (from init_from, or the run being resumed) and settles recompute=auto;
@@ -86,8 +95,52 @@ public final class Trainer {
     Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
     train.requireWindows(c.blockSize());
     val.requireWindows(c.blockSize());
-    try (RunLock lock = RunLock.acquire(run.path());
-        TrainStep step = new TrainStep(hp, c)) {
+    try (RunLock lock = RunLock.acquire(run.path())) {
+      if (c.cluster() == null) {
+        return run(plan, train, val);
+      }
+      joinCluster(c.cluster());
+      try {
+        return run(plan, train, val);
+      } catch (TFResourceExhaustedException e) {
+        throw e; // out of memory, on whichever task: Main says so
+      } catch (TensorFlowException e) {
+        throw ClusterException.taskLost(c.cluster(), e)
+            .map(lost -> new ClusterException(lost.getMessage() + "; " + lastCheckpoint()))
+            .orElseThrow(() -> e);
+      }
+    }
+  }
+
+  // where a stopped run continues from
+  private String lastCheckpoint() {
+    if (!Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
+      return "no checkpoint was saved yet";
+    }
+    return "the last checkpoint in "
+        + run.path()
+        + " (iter "
+        + run.latest().iter()
+        + ") is intact: restart the task and continue with init_from=resume";
+  }
+
+  /** How long the chief waits for the other tasks to accept connections. */
+  static final Duration CLUSTER_WAIT = Duration.ofSeconds(25);
+
+  // starts the chief's server (task 0; it lives as long as this process) and waits for the others
+  private void joinCluster(Cluster cluster) {
+    server = TaskServer.start(cluster, 0, "cluster");
+    out.printf(
+        "cluster: chief (task 0) listening on %s; waiting for %d other task(s)%n",
+        cluster.addresses().get(0), cluster.size() - 1);
+    TaskProbe.awaitAll(cluster, 0, CLUSTER_WAIT);
+    out.printf(
+        "cluster: %d tasks, each computing %d of the %d sequences of a micro-batch%n",
+        cluster.size(), c.batchSize(), c.globalBatchSize());
+  }
+
+  private Outcome run(MemoryPlan plan, Batches train, Batches val) {
+    try (TrainStep step = new TrainStep(hp, c)) {
       int start = 0;
       double best = Double.POSITIVE_INFINITY;
       if (c.resume()) {
@@ -139,7 +192,7 @@ public final class Trainer {
       double lr = LrSchedule.at(iter, c);
       List<Batches.Batch> micro = new ArrayList<>();
       for (int m = 0; m < c.gradientAccumulationSteps(); m++) {
-        micro.add(train.get(c.seed(), m, iter, c.batchSize(), c.blockSize()));
+        micro.add(train.get(c.seed(), m, iter, c.globalBatchSize(), c.blockSize()));
       }
       TrainStep.Stats stats = step.step(micro, lr, iter == start);
       if (iter == start) {
@@ -224,14 +277,14 @@ public final class Trainer {
   }
 
   private int tokensPerStep() {
-    return c.batchSize() * c.blockSize() * c.gradientAccumulationSteps();
+    return c.globalBatchSize() * c.blockSize() * c.gradientAccumulationSteps();
   }
 
   // nanoGPT's estimate_loss: the mean loss over eval_iters batches
   private double estimate(TrainStep step, Batches data) {
     double sum = 0;
     for (int i = 0; i < c.evalIters(); i++) {
-      sum += step.loss(data.get(c.seed(), EVAL_STREAM, i, c.batchSize(), c.blockSize()));
+      sum += step.loss(data.get(c.seed(), EVAL_STREAM, i, c.globalBatchSize(), c.blockSize()));
     }
     return sum / c.evalIters();
   }

@@ -31,9 +31,10 @@ class TfRuntimeTest {
             "TF_CPU_ALLOCATOR_USE_BFC", "false",
             "XLA_FLAGS", "--xla_cpu_use_thunk_runtime=true");
     Map<String, String> set = TfRuntime.environment(user, false);
-    assertEquals("2", set.get("TF_CPP_MIN_LOG_LEVEL"));
+    assertEquals("3", set.get("TF_CPP_MIN_LOG_LEVEL"));
     assertEquals(
-        "--tf_xla_cpu_global_jit --tf_xla_persistent_cache_directory="
+        "--tf_xla_cpu_global_jit --tf_xla_disable_constant_folding=true"
+            + " --tf_xla_persistent_cache_directory="
             + tmp.resolve("cache").toAbsolutePath(),
         set.get("TF_XLA_FLAGS"));
     assertFalse(set.containsKey("TF_CPU_ALLOCATOR_USE_BFC"), "the user's allocator choice stays");

@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.cluster.Cluster;
-import dev.gpt2j.testing.CliProcess;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
+import dev.gpt2j.testing.WorkerProcess;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,24 +61,8 @@ class WorkerTest {
   // task 1 in a process of its own; this test is the client, with its master at task 1's server
   @Test
   void aWorkerRunsTheOpsPlacedOnItAndSigtermStopsIt(@TempDir Path tmp) throws Exception {
-    Cluster cluster =
-        Cluster.parse("--cluster", "127.0.0.1:" + freePort() + ",127.0.0.1:" + freePort());
-    Process worker =
-        new ProcessBuilder(
-                CliProcess.command(
-                    List.of(
-                        "worker",
-                        "--cluster",
-                        String.join(",", cluster.addresses()),
-                        "--task",
-                        "1")))
-            .redirectError(tmp.resolve("err.txt").toFile()) // destroy() closes the pipes
-            .start();
-    try {
-      BufferedReader out =
-          new BufferedReader(
-              new InputStreamReader(worker.getInputStream(), StandardCharsets.UTF_8));
-      assertEquals("worker 1 listening on " + cluster.addresses().get(1), out.readLine());
+    Cluster cluster = WorkerProcess.loopbackCluster(2);
+    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("err.txt"))) {
       try (Graph g = new Graph()) {
         Ops remote = Ops.create(g).withDevice(cluster.device(1));
         Operand<TFloat32> a = remote.constant(new float[][] {{1, 2}, {3, 4}});
@@ -99,19 +79,12 @@ class WorkerTest {
           assertEquals(22f, y.getFloat(1, 1));
         }
       }
+      Process worker = task1.process();
       worker.destroy(); // SIGTERM
       assertTrue(worker.waitFor(20, TimeUnit.SECONDS), "the worker outlived SIGTERM");
       assertEquals(143, worker.exitValue());
       String err = Files.readString(tmp.resolve("err.txt"));
       assertFalse(err.contains("Exception") || err.contains("\tat "), err);
-    } finally {
-      worker.destroyForcibly();
-    }
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
     }
   }
 }

@@ -1,0 +1,239 @@
+package dev.gpt2j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.cli.CliRunner;
+import dev.gpt2j.cluster.Cluster;
+import dev.gpt2j.testing.CliProcess;
+import dev.gpt2j.testing.TinyData;
+import dev.gpt2j.testing.TinyModels;
+import dev.gpt2j.testing.WorkerProcess;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Training on a cluster of real processes on loopback (a chief and a worker): the same training as
+ * one process with the whole batch, a task lost mid-run, a task absent at the start, bad options.
+ */
+class ClusterTrainingTest {
+  @TempDir Path tmp;
+  Path data;
+
+  @BeforeEach
+  void tokens() throws Exception {
+    data = TinyData.write(tmp.resolve("data"));
+  }
+
+  private List<String> train(String outDir, String... more) {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--out_dir=" + tmp.resolve(outDir),
+                "--data_dir=" + data,
+                "--n_layer=1",
+                "--n_head=2",
+                "--n_embd=16",
+                // 256: the attention mask is then a cluster of its own in an evaluation's graph,
+                // which XLA refuses on a task unless TfRuntime turns its constant folding off
+                "--n_ctx=256",
+                "--block_size=256",
+                "--warmup_iters=2",
+                "--lr_decay_iters=10",
+                "--learning_rate=1e-2",
+                "--eval_iters=2",
+                "--sample_interval=0",
+                "--log_interval=1"));
+    argv.addAll(List.of(more));
+    return argv;
+  }
+
+  private static String clusterOption(Cluster cluster) {
+    return "--cluster=" + String.join(",", cluster.addresses());
+  }
+
+  private static Process start(List<String> argv, Path err) throws Exception {
+    return new ProcessBuilder(CliProcess.command(argv)).redirectError(err.toFile()).start();
+  }
+
+  @Test
+  void twoTasksOfBatchTwoTrainAsOneProcessOfBatchFour() throws Exception {
+    String[] run = {"--max_iters=5", "--eval_interval=5"};
+    CliRunner.Outcome one =
+        CliRunner.run(train("one", concat(run, "--batch_size=4")).toArray(String[]::new));
+    assertEquals(0, one.code(), one.err());
+
+    Cluster cluster = WorkerProcess.loopbackCluster(2);
+    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
+      Process chief =
+          start(
+              train("two", concat(run, "--batch_size=2", clusterOption(cluster))),
+              tmp.resolve("chief.err"));
+      String out = new String(chief.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(chief.waitFor(120, TimeUnit.SECONDS), "the chief did not finish");
+      assertEquals(0, chief.exitValue(), Files.readString(tmp.resolve("chief.err")));
+      assertTrue(
+          out.contains("cluster: 2 tasks, each computing 2 of the 4 sequences of a micro-batch"),
+          out);
+    }
+
+    List<String> a = Files.readAllLines(tmp.resolve("one/" + Metrics.CSV));
+    List<String> b = Files.readAllLines(tmp.resolve("two/" + Metrics.CSV));
+    assertEquals(a.size(), b.size());
+    assertEquals(7, a.size()); // header, 5 steps, the evaluation
+    for (int i = 1; i < a.size(); i++) {
+      String[] ra = a.get(i).split(",", -1);
+      String[] rb = b.get(i).split(",", -1);
+      assertEquals(ra[0], rb[0]);
+      for (int col = 1; col <= 2; col++) { // train_loss, val_loss
+        if (!ra[col].isEmpty()) {
+          double x = Double.parseDouble(ra[col]);
+          double y = Double.parseDouble(rb[col]);
+          assertTrue(Math.abs(x - y) <= 1e-5 * Math.abs(x), a.get(i) + " vs " + b.get(i));
+        }
+      }
+    }
+    try (Gpt2Model ma = Gpt2Model.load(tmp.resolve("one"));
+        Gpt2Model mb = Gpt2Model.load(tmp.resolve("two"))) {
+      Map<String, float[]> wa = TinyModels.values(ma);
+      Map<String, float[]> wb = TinyModels.values(mb);
+      assertEquals(wa.keySet(), wb.keySet());
+      for (String name : wa.keySet()) {
+        double largest = 0;
+        double diff = 0;
+        for (int i = 0; i < wa.get(name).length; i++) {
+          if (!keyBias(name, i)) {
+            largest = Math.max(largest, Math.abs(wa.get(name)[i]));
+            diff = Math.max(diff, Math.abs(wa.get(name)[i] - wb.get(name)[i]));
+          }
+        }
+        assertTrue(diff <= 1e-5 * largest, name + ": max difference " + diff + " of " + largest);
+      }
+    }
+  }
+
+  // The keys' share of c_attn's bias adds the same q.b to every logit of a query's row, which
+  // softmax ignores: its gradient is zero but for rounding, and AdamW divides that rounding by its
+  // own square root, so each run moves those weights by its own noise.
+  private static boolean keyBias(String name, int i) {
+    int nEmbd = 16;
+    return name.endsWith("/attn/c_attn/b") && i >= nEmbd && i < 2 * nEmbd;
+  }
+
+  private static final Pattern LOST =
+      Pattern.compile(
+          "gpt2 train: task 1 \\(127\\.0\\.0\\.1:\\d+\\) stopped answering: .+; the last checkpoint"
+              + " in .+ \\(iter (\\d+)\\) is intact: restart the task and continue with"
+              + " init_from=resume\n");
+
+  @Test
+  void aKilledWorkerStopsTheChiefWithOneLineAndTheRunResumes() throws Exception {
+    Cluster cluster = WorkerProcess.loopbackCluster(2);
+    String[] run = {
+      "--batch_size=2", "--max_iters=100000", "--eval_interval=5", clusterOption(cluster)
+    };
+    Path err = tmp.resolve("chief.err");
+    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
+      Process chief = start(train("run", run), err);
+      try {
+        BufferedReader out =
+            new BufferedReader(
+                new InputStreamReader(chief.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = out.readLine()) != null && !line.startsWith("eval at iter 10:")) {
+          // training: wait for the second checkpoint
+        }
+        task1.process().destroyForcibly(); // SIGKILL, mid-run
+        long killed = System.nanoTime();
+        assertTrue(chief.waitFor(60, TimeUnit.SECONDS), "the chief outlived its worker by 60 s");
+        System.out.printf(
+            "chief stopped %.1f s after its worker%n", (System.nanoTime() - killed) / 1e9);
+        assertEquals(1, chief.exitValue());
+      } finally {
+        chief.destroyForcibly();
+      }
+    }
+    String message = Files.readString(err);
+    Matcher m = LOST.matcher(message);
+    assertTrue(m.matches(), message);
+    int saved = Integer.parseInt(m.group(1));
+    assertEquals(saved, new RunDir(tmp.resolve("run")).latest().iter());
+
+    // the same cluster again, from the last checkpoint
+    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker2.err"))) {
+      run[1] = "--max_iters=" + (saved + 5);
+      Process chief = start(train("run", concat(run, "--init_from=resume")), err);
+      String out = new String(chief.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(chief.waitFor(120, TimeUnit.SECONDS), "the resumed chief did not finish");
+      assertEquals(0, chief.exitValue(), Files.readString(err));
+      assertTrue(out.contains("resuming " + tmp.resolve("run") + " at iter " + saved), out);
+    }
+    assertEquals(saved + 5, new RunDir(tmp.resolve("run")).latest().iter());
+  }
+
+  @Test
+  void aTaskThatCannotBeReachedAtStartIsNamedWithin30Seconds() throws Exception {
+    Cluster cluster = WorkerProcess.loopbackCluster(2); // nobody listens on task 1's port
+    long start = System.nanoTime();
+    CliRunner.Outcome o =
+        CliRunner.run(
+            train("run", "--batch_size=2", "--max_iters=5", clusterOption(cluster))
+                .toArray(String[]::new));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    assertEquals(1, o.code(), o.err());
+    assertEquals(
+        "gpt2 train: task 1 ("
+            + cluster.addresses().get(1)
+            + ") cannot be reached after 25 s: Connection refused; start it with: worker --cluster "
+            + String.join(",", cluster.addresses())
+            + " --task 1\n",
+        o.err());
+    assertTrue(seconds < 30, seconds + " s");
+  }
+
+  @Test
+  void badClusterOptionsGetOneLine() throws Exception {
+    CliRunner.assertRefused(
+        "cluster: 'localhost' is not HOST:PORT (port 1-65535) in 'localhost' (see --help)",
+        train("run", "--cluster=localhost").toArray(String[]::new));
+    CliRunner.assertRefused(
+        "task: train runs the chief, task 0 (got 1); start the other tasks with: worker --cluster"
+            + " LIST --task N (see --help)",
+        train("run", "--cluster=127.0.0.1:1,127.0.0.1:2", "--task=1").toArray(String[]::new));
+    try (ServerSocket taken = new ServerSocket(0)) {
+      String chief = "127.0.0.1:" + taken.getLocalPort();
+      CliRunner.Outcome o =
+          CliRunner.run(train("run", "--cluster=" + chief + ",127.0.0.1:1").toArray(String[]::new));
+      assertEquals(2, o.code(), o.err());
+      assertTrue(
+          o.err()
+              .startsWith(
+                  "gpt2 train: cluster: port "
+                      + taken.getLocalPort()
+                      + " of task 0 is in use on this machine"),
+          o.err());
+      assertEquals(1, o.err().lines().count(), o.err());
+    }
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    List<String> all = new ArrayList<>(List.of(a));
+    all.addAll(List.of(b));
+    return all.toArray(String[]::new);
+  }
+}
