@@ -223,6 +223,10 @@ public final class TrainStep implements AutoCloseable {
     return session;
   }
 
+  public Graph graph() {
+    return graph;
+  }
+
   public HParams hparams() {
     return hp;
   }

@@ -4,6 +4,7 @@ import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.cluster.Cluster;
 import dev.gpt2j.cluster.ClusterException;
+import dev.gpt2j.cluster.Heartbeat;
 import dev.gpt2j.cluster.TaskProbe;
 import dev.gpt2j.cluster.TaskServer;
 import dev.gpt2j.data.Batches;
@@ -112,6 +113,17 @@ public final class Trainer {
     }
   }
 
+  /**
+   * A task that hangs holds the step for ever, and the step cannot be cancelled (TF Java's
+   * Session.close waits for it): this says so in the CLI's one line and ends the process. Every
+   * checkpoint is written atomically, so nothing saved is lost.
+   */
+  private void taskHung(ClusterException hung) {
+    System.err.println("gpt2 train: " + hung.getMessage() + "; " + lastCheckpoint());
+    System.err.flush();
+    Runtime.getRuntime().halt(1);
+  }
+
   // where a stopped run continues from
   private String lastCheckpoint() {
     if (!Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
@@ -140,7 +152,11 @@ public final class Trainer {
   }
 
   private Outcome run(MemoryPlan plan, Batches train, Batches val) {
-    try (TrainStep step = new TrainStep(hp, c)) {
+    try (TrainStep step = new TrainStep(hp, c);
+        Heartbeat heartbeat =
+            c.cluster() == null
+                ? null
+                : Heartbeat.start(step.graph(), step.session(), c.cluster(), this::taskHung)) {
       int start = 0;
       double best = Double.POSITIVE_INFINITY;
       if (c.resume()) {

@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -148,27 +149,7 @@ class ClusterTrainingTest {
       "--batch_size=2", "--max_iters=100000", "--eval_interval=5", clusterOption(cluster)
     };
     Path err = tmp.resolve("chief.err");
-    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
-      Process chief = start(train("run", run), err);
-      try {
-        BufferedReader out =
-            new BufferedReader(
-                new InputStreamReader(chief.getInputStream(), StandardCharsets.UTF_8));
-        String line;
-        while ((line = out.readLine()) != null && !line.startsWith("eval at iter 10:")) {
-          // training: wait for the second checkpoint
-        }
-        task1.process().destroyForcibly(); // SIGKILL, mid-run
-        long killed = System.nanoTime();
-        assertTrue(chief.waitFor(60, TimeUnit.SECONDS), "the chief outlived its worker by 60 s");
-        System.out.printf(
-            "chief stopped %.1f s after its worker%n", (System.nanoTime() - killed) / 1e9);
-        assertEquals(1, chief.exitValue());
-      } finally {
-        chief.destroyForcibly();
-      }
-    }
-    String message = Files.readString(err);
+    String message = chiefAfterItsWorker(cluster, run, Process::destroyForcibly); // SIGKILL
     Matcher m = LOST.matcher(message);
     assertTrue(m.matches(), message);
     int saved = Integer.parseInt(m.group(1));
@@ -204,6 +185,61 @@ class ClusterTrainingTest {
             + " --task 1\n",
         o.err());
     assertTrue(seconds < 30, seconds + " s");
+  }
+
+  // a worker that hangs (SIGSTOP) keeps its connections open: only the heartbeat notices
+  @Test
+  void aHungWorkerStopsTheChiefWithOneLine() throws Exception {
+    Cluster cluster = WorkerProcess.loopbackCluster(2);
+    String[] run = {
+      "--batch_size=2", "--max_iters=100000", "--eval_interval=5", clusterOption(cluster)
+    };
+    String message =
+        chiefAfterItsWorker(
+            cluster, run, p -> signal(p, "STOP")); // the worker is killed when the test ends
+    Matcher m = LOST.matcher(message);
+    assertTrue(m.matches(), message);
+    assertTrue(message.contains("stopped answering: no reply in 20 s"), message);
+    assertEquals(Integer.parseInt(m.group(1)), new RunDir(tmp.resolve("run")).latest().iter());
+  }
+
+  // runs the chief until its second checkpoint, stops the worker with `stop`, and returns what
+  // the chief printed on standard error once it ended (within 60 s, exit 1)
+  private String chiefAfterItsWorker(Cluster cluster, String[] run, Consumer<Process> stop)
+      throws Exception {
+    Path err = tmp.resolve("chief.err");
+    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
+      Process chief = start(train("run", run), err);
+      try {
+        BufferedReader out =
+            new BufferedReader(
+                new InputStreamReader(chief.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = out.readLine()) != null && !line.startsWith("eval at iter 10:")) {
+          // training: wait for the second checkpoint
+        }
+        stop.accept(task1.process());
+        long stopped = System.nanoTime();
+        assertTrue(
+            chief.waitFor(60, TimeUnit.SECONDS),
+            "the chief outlived its worker by 60 s: " + Files.readString(err));
+        System.out.printf(
+            "chief stopped %.1f s after its worker%n", (System.nanoTime() - stopped) / 1e9);
+        assertEquals(1, chief.exitValue());
+      } finally {
+        chief.destroyForcibly();
+      }
+    }
+    return Files.readString(err);
+  }
+
+  private static void signal(Process p, String signal) {
+    try {
+      assertEquals(
+          0, new ProcessBuilder("kill", "-" + signal, String.valueOf(p.pid())).start().waitFor());
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
   }
 
   @Test
