@@ -43,7 +43,11 @@ final class TrainCommand implements Command {
                     .longOpt(key)
                     .hasArg()
                     .argName("V")
-                    .desc(k.help() + " (default " + k.defaultValue() + ")")
+                    .desc(
+                        k.help()
+                            + (k.defaultValue().isEmpty()
+                                ? " (default: empty)"
+                                : " (default " + k.defaultValue() + ")"))
                     .build()));
     return o;
   }
