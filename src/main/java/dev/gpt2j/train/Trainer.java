@@ -121,8 +121,17 @@ public final class Trainer {
   private void taskHung(ClusterException hung) {
     System.err.println("gpt2 train: " + hung.getMessage() + "; " + lastCheckpoint());
     System.err.flush();
+    // the CLI's standard error is a pipe that a thread copies on (cli.StderrFilter), and halt
+    // runs no shutdown hook that would drain it: give that thread a moment to pass the line on
+    try {
+      Thread.sleep(STDERR_DRAIN_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     Runtime.getRuntime().halt(1);
   }
+
+  private static final long STDERR_DRAIN_MS = 500;
 
   // where a stopped run continues from
   private String lastCheckpoint() {
