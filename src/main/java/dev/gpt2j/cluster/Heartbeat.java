@@ -23,7 +23,7 @@ import org.tensorflow.types.TInt32;
  */
 public final class Heartbeat implements AutoCloseable {
   static final long INTERVAL_S = 10;
-  static final int DEADLINE_MS = 20_000;
+  static final int DEADLINE_MS = 30_000;
 
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
