@@ -91,7 +91,7 @@ static inline float widen_bf16(uint16_t h) {
 
 /* The kernels, once per weight type (float32, bfloat16 widened to float32 as it is read); x, y
  * and the sums are float32 either way. A macro rather than two copies of each loop. */
-#define MAT_VEC_KERNELS(NAME, WT, LOAD)                                                            \
+#define MAT_VEC_KERNELS(NAME, WT, LOAD, ROWS)                                                            \
 /* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous     \
  * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */   \
 VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_t m_rows,         \
@@ -166,7 +166,7 @@ static int NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k
     int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
     int64_t chunk = (k_dim + team - 1) / team;                                                    \
     int64_t k0 = min64(t * chunk, k_dim), k1 = min64(k0 + chunk, k_dim);                          \
-    NAME##_rows(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);       \
+    ROWS(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);            \
     _Pragma("omp barrier")                                                                        \
     _Pragma("omp for")                                                                            \
     for (int64_t i = 0; i < size; i++) {                                                          \
@@ -201,8 +201,69 @@ static float* partial_sums(int64_t n) {
   return scratch;
 }
 
-MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32)
-MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16)
+static void bf16_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim,
+                      int64_t n_dim, int64_t k0, int64_t k1);
+
+MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows)
+MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_rows)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static inline __m512 widen16(const uint16_t* p) {
+  __m512i bits = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(bits, 16));
+}
+
+/* mat_vec_bf16_rows with 16 columns per AVX-512 register. gcc vectorizes the macro's loop only 8
+ * wide for bfloat16 (widening 16-bit loads), which left the kernel compute-bound at twice
+ * float32's time for half its bytes (docs/benchmarks.md, "where the time goes"). */
+__attribute__((target("avx512f"))) static void bf16_rows_avx512(
+    const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim, int64_t n_dim,
+    int64_t k0, int64_t k1) {
+  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {
+    int64_t m1 = min64(m0 + 8, m_rows);
+    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;
+    for (int64_t k = k0; k < k1; k += 4) {
+      int64_t rows = min64(4, k1 - k);
+      const uint16_t* wk[4];
+      for (int r = 0; r < 4; r++) wk[r] = w + (k + min64(r, rows - 1)) * n_dim;
+      for (int64_t m = m0; m < m1; m++) {
+        const float* xm = x + m * k_dim + k;
+        float a[4];
+        for (int r = 0; r < 4; r++) a[r] = r < rows ? xm[r] : 0.0f;
+        __m512 a0 = _mm512_set1_ps(a[0]), a1 = _mm512_set1_ps(a[1]);
+        __m512 a2 = _mm512_set1_ps(a[2]), a3 = _mm512_set1_ps(a[3]);
+        float* ym = y + m * n_dim;
+        int64_t n = 0;
+        for (; n + 16 <= n_dim; n += 16) {
+          __m512 acc = _mm512_loadu_ps(ym + n);
+          acc = _mm512_fmadd_ps(a0, widen16(wk[0] + n), acc);
+          acc = _mm512_fmadd_ps(a1, widen16(wk[1] + n), acc);
+          acc = _mm512_fmadd_ps(a2, widen16(wk[2] + n), acc);
+          acc = _mm512_fmadd_ps(a3, widen16(wk[3] + n), acc);
+          _mm512_storeu_ps(ym + n, acc);
+        }
+        for (; n < n_dim; n++) {
+          for (int r = 0; r < 4; r++) ym[n] += a[r] * widen_bf16(wk[r][n]);
+        }
+      }
+    }
+  }
+}
+#endif
+
+/* The bfloat16 x w rows: AVX-512 when the processor has it, else the macro's loop. */
+static void bf16_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim,
+                      int64_t n_dim, int64_t k0, int64_t k1) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) {
+    bf16_rows_avx512(x, w, y, m_rows, k_dim, n_dim, k0, k1);
+    return;
+  }
+#endif
+  mat_vec_bf16_rows(x, w, y, m_rows, k_dim, n_dim, k0, k1);
+}
 
 static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
