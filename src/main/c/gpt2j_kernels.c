@@ -91,7 +91,7 @@ static inline float widen_bf16(uint16_t h) {
 
 /* The kernels, once per weight type (float32, bfloat16 widened to float32 as it is read); x, y
  * and the sums are float32 either way. A macro rather than two copies of each loop. */
-#define MAT_VEC_KERNELS(NAME, WT, LOAD, ROWS)                                                            \
+#define MAT_VEC_KERNELS(NAME, WT, LOAD, ROWS, T_ROWS)                                           \
 /* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous     \
  * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */   \
 VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_t m_rows,         \
@@ -184,7 +184,7 @@ static void NAME##_t(const float* x, const WT* w, float* y, int64_t m_rows, int6
     int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
     int64_t chunk = (n_dim + team - 1) / team;                                                    \
     int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                          \
-    NAME##_t_rows(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                         \
+    T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                              \
   }                                                                                               \
 }
 
@@ -203,9 +203,11 @@ static float* partial_sums(int64_t n) {
 
 static void bf16_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim,
                       int64_t n_dim, int64_t k0, int64_t k1);
+static void bf16_t_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows,
+                        int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1);
 
-MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows)
-MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_rows)
+MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows, mat_vec_f32_t_rows)
+MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_rows, bf16_t_rows)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -251,7 +253,45 @@ __attribute__((target("avx512f"))) static void bf16_rows_avx512(
     }
   }
 }
+
+/* mat_vec_bf16_t_rows the same way: four rows of w, a 16-wide sum for each. */
+__attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
+    const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim, int64_t n_dim,
+    int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; n += 4) {
+    int64_t rows = min64(4, n1 - n);
+    for (int64_t m = 0; m < m_rows; m++) {
+      const float* xm = x + m * k_dim;
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                       _mm512_setzero_ps()};
+      int64_t k = 0;
+      for (; k + 16 <= k_dim; k += 16) {
+        __m512 xv = _mm512_loadu_ps(xm + k);
+        for (int r = 0; r < rows; r++) {
+          acc[r] = _mm512_fmadd_ps(xv, widen16(w + (n + r) * k_dim + k), acc[r]);
+        }
+      }
+      for (int r = 0; r < rows; r++) {
+        float s = _mm512_reduce_add_ps(acc[r]);
+        for (int64_t kk = k; kk < k_dim; kk++) s += xm[kk] * widen_bf16(w[(n + r) * k_dim + kk]);
+        y[m * n_dim + n + r] = s;
+      }
+    }
+  }
+}
 #endif
+
+/* The bfloat16 x w^T rows: AVX-512 when the processor has it, else the macro's loop. */
+static void bf16_t_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows,
+                        int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) {
+    bf16_t_rows_avx512(x, w, y, m_rows, k_dim, n_dim, n0, n1);
+    return;
+  }
+#endif
+  mat_vec_bf16_t_rows(x, w, y, m_rows, k_dim, n_dim, n0, n1);
+}
 
 /* The bfloat16 x w rows: AVX-512 when the processor has it, else the macro's loop. */
 static void bf16_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim,
