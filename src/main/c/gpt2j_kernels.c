@@ -201,10 +201,12 @@ static float* partial_sums(int64_t n) {
   return scratch;
 }
 
-static void bf16_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim,
-                      int64_t n_dim, int64_t k0, int64_t k1);
-static void bf16_t_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows,
-                        int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1);
+/* The bfloat16 loops the kernels call: the macro's, or the AVX-512 ones below when the processor
+ * has AVX-512; chosen once, when the library loads (choose_bf16_loops). */
+typedef void (*bf16_loop)(const float* x, const uint16_t* w, float* y, int64_t m_rows,
+                          int64_t k_dim, int64_t n_dim, int64_t from, int64_t to);
+static bf16_loop bf16_rows;
+static bf16_loop bf16_t_rows;
 
 MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows, mat_vec_f32_t_rows)
 MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_rows, bf16_t_rows)
@@ -281,28 +283,16 @@ __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
 }
 #endif
 
-/* The bfloat16 x w^T rows: AVX-512 when the processor has it, else the macro's loop. */
-static void bf16_t_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows,
-                        int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {
+static void choose_bf16_loops(void) {
+  bf16_rows = mat_vec_bf16_rows;
+  bf16_t_rows = mat_vec_bf16_t_rows;
 #if defined(__x86_64__)
+  __builtin_cpu_init(); /* this runs from a constructor, before libgcc's own may have */
   if (__builtin_cpu_supports("avx512f")) {
-    bf16_t_rows_avx512(x, w, y, m_rows, k_dim, n_dim, n0, n1);
-    return;
+    bf16_rows = bf16_rows_avx512;
+    bf16_t_rows = bf16_t_rows_avx512;
   }
 #endif
-  mat_vec_bf16_t_rows(x, w, y, m_rows, k_dim, n_dim, n0, n1);
-}
-
-/* The bfloat16 x w rows: AVX-512 when the processor has it, else the macro's loop. */
-static void bf16_rows(const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim,
-                      int64_t n_dim, int64_t k0, int64_t k1) {
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) {
-    bf16_rows_avx512(x, w, y, m_rows, k_dim, n_dim, k0, k1);
-    return;
-  }
-#endif
-  mat_vec_bf16_rows(x, w, y, m_rows, k_dim, n_dim, k0, k1);
 }
 
 static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
@@ -393,6 +383,7 @@ static void register_op(const char* name, const char* w_spec,
 
 /* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
 __attribute__((constructor)) static void register_ops(void) {
+  choose_bf16_loops();
   register_op("Gpt2MatVec", "w: float", compute_mat_vec, shape_mat_vec);
   register_op("Gpt2MatVecT", "w: float", compute_mat_vec_t, shape_mat_vec_t);
   register_op("Gpt2MatVecBf16", "w: bfloat16", compute_mat_vec_bf16, shape_mat_vec);
