@@ -44,6 +44,11 @@ public final class RunDir {
     return dir.resolve(name);
   }
 
+  /** Whether a step was saved here (the run's checkpoint file exists). */
+  public boolean hasCheckpoint() {
+    return Files.exists(dir.resolve(ModelDir.CHECKPOINT_FILE));
+  }
+
   /** Creates the directory and writes what does not change during a run. */
   public void prepare(HParams hp, TrainConfig config) {
     try {

@@ -16,7 +16,6 @@ import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,7 +52,7 @@ public final class Trainer {
   private final HParams hp;
   private final Optional<SystemMemory.Limit> available;
   private final boolean recomputeChosen; // recompute=auto was settled here
-  private Server server; // the chief's, on a cluster
+  private Server server; // the chief's, on a cluster: held here for as long as the run
 
   /**
    * Reads the model's shape (from init_from, or the run being resumed) and settles recompute=auto;
@@ -135,7 +134,7 @@ public final class Trainer {
 
   // where a stopped run continues from
   private String lastCheckpoint() {
-    if (!Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
+    if (!run.hasCheckpoint()) {
       return "no checkpoint was saved yet";
     }
     return "the last checkpoint in "
@@ -368,7 +367,7 @@ public final class Trainer {
     if (c.resume()) {
       return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
     }
-    if (Files.exists(run.resolve(ModelDir.CHECKPOINT_FILE))) {
+    if (run.hasCheckpoint()) {
       throw new CheckpointException(
           run.path()
               + " already holds a run; continue it with "

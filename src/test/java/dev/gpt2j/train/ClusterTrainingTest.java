@@ -72,6 +72,15 @@ class ClusterTrainingTest {
     return new ProcessBuilder(CliProcess.command(argv)).redirectError(err.toFile()).start();
   }
 
+  // a chief run to its end (within 120 s, exit 0); returns its standard output
+  private static String chiefToTheEnd(List<String> argv, Path err) throws Exception {
+    Process chief = start(argv, err);
+    String out = new String(chief.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(chief.waitFor(120, TimeUnit.SECONDS), "the chief did not finish");
+    assertEquals(0, chief.exitValue(), Files.readString(err));
+    return out;
+  }
+
   @Test
   void twoTasksOfBatchTwoTrainAsOneProcessOfBatchFour() throws Exception {
     String[] run = {"--max_iters=5", "--eval_interval=5"};
@@ -81,13 +90,10 @@ class ClusterTrainingTest {
 
     Cluster cluster = WorkerProcess.loopbackCluster(2);
     try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
-      Process chief =
-          start(
+      String out =
+          chiefToTheEnd(
               train("two", concat(run, "--batch_size=2", clusterOption(cluster))),
               tmp.resolve("chief.err"));
-      String out = new String(chief.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertTrue(chief.waitFor(120, TimeUnit.SECONDS), "the chief did not finish");
-      assertEquals(0, chief.exitValue(), Files.readString(tmp.resolve("chief.err")));
       assertTrue(
           out.contains("cluster: 2 tasks, each computing 2 of the 4 sequences of a micro-batch"),
           out);
@@ -158,10 +164,7 @@ class ClusterTrainingTest {
     // the same cluster again, from the last checkpoint
     try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker2.err"))) {
       run[1] = "--max_iters=" + (saved + 5);
-      Process chief = start(train("run", concat(run, "--init_from=resume")), err);
-      String out = new String(chief.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertTrue(chief.waitFor(120, TimeUnit.SECONDS), "the resumed chief did not finish");
-      assertEquals(0, chief.exitValue(), Files.readString(err));
+      String out = chiefToTheEnd(train("run", concat(run, "--init_from=resume")), err);
       assertTrue(out.contains("resuming " + tmp.resolve("run") + " at iter " + saved), out);
     }
     assertEquals(saved + 5, new RunDir(tmp.resolve("run")).latest().iter());
