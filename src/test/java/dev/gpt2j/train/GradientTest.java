@@ -103,8 +103,9 @@ class GradientTest {
     }
   }
 
-  // |a - b| / |a| in the 2-norm, over all gradients together (≤ 1e-6) and per tensor (≤ 1e-5: a
-  // small sum of large terms, such as a layer norm bias's, shows float32's rounding most; both
+  // |a - b| / |a| in the 2-norm, over all gradients together (≤ 2e-6, some twenty float32
+  // roundings: AMD's Zen 4 kernels give 1.21e-6 here, Intel's below 1e-6) and per tensor (≤ 1e-5:
+  // a small sum of large terms, such as a layer norm bias's, shows float32's rounding most; both
   // ways add the same terms in other orders)
   private static void assertSameGradients(
       Map<String, float[]> stored, Map<String, float[]> recomputed, String what) {
@@ -134,7 +135,7 @@ class GradientTest {
     System.out.printf(
         "recompute, %s: relative difference %.2e over all gradients, %.2e at worst (%s)%n",
         what, all, worst, worstAt);
-    assertTrue(all <= 1e-6, what + ": relative difference over all gradients " + all);
+    assertTrue(all <= 2e-6, what + ": relative difference over all gradients " + all);
     assertTrue(worst <= 1e-5, what + ": relative difference " + worst + " in " + worstAt);
   }
 
