@@ -104,9 +104,9 @@ class GradientTest {
   }
 
   // |a - b| / |a| in the 2-norm, over all gradients together (≤ 2e-6, some twenty float32
-  // roundings: AMD's Zen 4 kernels give 1.21e-6 here, Intel's below 1e-6) and per tensor (≤ 1e-5:
-  // a small sum of large terms, such as a layer norm bias's, shows float32's rounding most; both
-  // ways add the same terms in other orders)
+  // roundings: AMD Zen 4's kernels round differently from Intel's and land above 1e-6) and per
+  // tensor (≤ 1e-5: a small sum of large terms, such as a layer norm bias's, shows float32's
+  // rounding most; both ways add the same terms in other orders)
   private static void assertSameGradients(
       Map<String, float[]> stored, Map<String, float[]> recomputed, String what) {
     assertEquals(stored.keySet(), recomputed.keySet());
