@@ -132,26 +132,27 @@ public final class ModelVariables {
                 init.constant((float) n.stddev()));
         assigns.add(init.assignVariableOp(v.handle(), init.dtypes.cast(value, v.value().type())));
       } else {
-        assigns.add(fill(init, v, ((Init.Constant) v.init()).value()));
+        // a constant fill is folded and held twice (see fill), but only norms and biases have one
+        assigns.add(fill(init, v, init.constant(((Init.Constant) v.init()).value())));
       }
     }
     return assigns;
   }
 
   /**
-   * An op setting every element of {@code v} to {@code value}, in a buffer of the variable's own.
-   * With a constant operand Grappler folds the fill into a Const, which AssignVariableOp then
-   * shares with the variable: the session keeps that Const for its lifetime and the first in-place
-   * update copies, so the variable's memory is held twice (docs/benchmarks.md, "memory of
-   * fine-tuning"). A PlaceholderWithDefault is never folded.
+   * An op setting every element of {@code v} to the scalar {@code value}, in a buffer of the
+   * variable's own. For a tensor that training updates in place, {@code value} must be fed by the
+   * run: Grappler folds a fill of a constant (or of a PlaceholderWithDefault the run does not feed)
+   * into a Const, which AssignVariableOp shares with the variable; the session keeps that Const
+   * while it caches the run, and the first in-place update copies, so the variable's memory is held
+   * twice (docs/benchmarks.md, "The zeroed optimiser state was held twice").
    */
-  public static Op fill(Ops tf, Variable v, float value) {
-    Operand<TFloat32> scalar = tf.placeholderWithDefault(tf.constant(value), Shape.scalar());
+  public static Op fill(Ops tf, Variable v, Operand<TFloat32> value) {
     // a scalar's shape would be an empty constant, and TF's BFC allocator (the CLI's, once a
     // session exists) gives an empty tensor no data pointer, which TF Java cannot read
     boolean isScalar = v.shape().length == 0;
     return tf.assignVariableOp(
-        v.handle(), isScalar ? scalar : tf.fill(tf.constant(v.shape()), scalar));
+        v.handle(), isScalar ? value : tf.fill(tf.constant(v.shape()), value));
   }
 
   private Operand<TFloat32> variable(String name, Init init, long... shape) {

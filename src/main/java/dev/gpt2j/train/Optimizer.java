@@ -30,9 +30,12 @@ interface Optimizer {
       List<Operand<TFloat32>> grads,
       Operand<TFloat32> lr);
 
-  /** Ops that set every state variable to zero, one per variable. */
-  default List<Op> reset(Ops tf) {
-    return state().stream().map(v -> ModelVariables.fill(tf, v, 0)).toList();
+  /**
+   * Ops that set every state variable to {@code zero}, one per variable; {@code zero} must be fed
+   * (see {@link ModelVariables#fill}).
+   */
+  default List<Op> reset(Ops tf, Operand<TFloat32> zero) {
+    return state().stream().map(v -> ModelVariables.fill(tf, v, zero)).toList();
   }
 
   /** The optimiser {@code c} names, with state for {@code params}. */

@@ -35,6 +35,14 @@ final class TrainGraph {
   final Placeholder<TInt32> y;
   final Placeholder<TFloat32> lr;
   final Placeholder<TInt64> initSeed;
+
+  /**
+   * Fed 0 by every run that zeroes state (optimiser reset, accumulators): a fed zero keeps Grappler
+   * from folding the fills into constants the session would hold beside the state (see {@link
+   * ModelVariables#fill}).
+   */
+  final Placeholder<TFloat32> zero;
+
   final List<Op> initModel;
   final List<Op> initOptimizer;
   final List<Op> initAccumulators = new ArrayList<>();
@@ -69,7 +77,8 @@ final class TrainGraph {
     initSeed =
         tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
     initModel = model.initializers(initSeed);
-    initOptimizer = optimizer.reset(tf);
+    zero = tf.withName("zero").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    initOptimizer = optimizer.reset(tf, zero);
 
     Ops t = tf.withSubScope("train");
     x =
@@ -102,7 +111,7 @@ final class TrainGraph {
                 false,
                 p.shape());
         accumulators.add(acc);
-        initAccumulators.add(ModelVariables.fill(t, acc, 0));
+        initAccumulators.add(ModelVariables.fill(t, acc, zero));
         adds.add(t.assignAddVariableOp(acc.handle(), grads.get(i)));
       }
       accumulate = t.withControlDependencies(adds).noOp();
@@ -126,7 +135,7 @@ final class TrainGraph {
     List<Op> after = new ArrayList<>(updates);
     Ops afterUpdate = t.withControlDependencies(updates);
     for (Variable acc : accumulators) {
-      after.add(ModelVariables.fill(afterUpdate, acc, 0));
+      after.add(ModelVariables.fill(afterUpdate, acc, zero));
     }
     step = t.withControlDependencies(after).noOp();
   }

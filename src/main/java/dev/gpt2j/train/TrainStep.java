@@ -103,11 +103,14 @@ public final class TrainStep implements AutoCloseable {
 
   // A few at a time: all in one run would hold every tensor's temporary beside the state, and one
   // run per op costs the session a new executor per op (seconds each on big graphs).
+  // Every list run here zeroes state, and is fed the graph's zero (see TrainGraph.zero).
   private void runAll(List<Op> targets) {
-    for (int i = 0; i < targets.size(); i += OPS_PER_RUN) {
-      Session.Runner r = session.runner();
-      targets.subList(i, Math.min(targets.size(), i + OPS_PER_RUN)).forEach(r::addTarget);
-      r.run().close();
+    try (TFloat32 zero = TFloat32.scalarOf(0f)) {
+      for (int i = 0; i < targets.size(); i += OPS_PER_RUN) {
+        Session.Runner r = session.runner().feed(g.zero, zero);
+        targets.subList(i, Math.min(targets.size(), i + OPS_PER_RUN)).forEach(r::addTarget);
+        r.run().close();
+      }
     }
   }
 
@@ -144,6 +147,7 @@ public final class TrainStep implements AutoCloseable {
     try (TInt32 xs = Tensors.matrix(last.x());
         TInt32 ys = Tensors.matrix(last.y());
         TFloat32 rate = TFloat32.scalarOf((float) learningRate);
+        TFloat32 zero = TFloat32.scalarOf(0f);
         Result r =
             run(
                 session
@@ -151,6 +155,7 @@ public final class TrainStep implements AutoCloseable {
                     .feed(g.x, xs)
                     .feed(g.y, ys)
                     .feed(g.lr, rate)
+                    .feed(g.zero, zero)
                     .fetch(g.loss)
                     .fetch(g.gradNorm)
                     .addTarget(g.step),
