@@ -145,11 +145,9 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       b.add("activations (all " + hp.nLayer() + " blocks')", activations);
       b.remedy("recompute=true");
     }
-    b.add(
-        "output layer (logits, softmax, d logits)",
-        3L * t.batch() * t.block() * hp.nVocab() * FLOAT);
+    long logits = (long) t.batch() * t.block() * hp.nVocab() * FLOAT;
+    b.add("output layer (logits, softmax, d logits)", 3 * logits);
     if (t.xla()) {
-      long logits = (long) t.batch() * t.block() * hp.nVocab() * FLOAT;
       b.add(
           "XLA's cluster buffers",
           XLA_WEIGHT_SETS * trained * FLOAT + (t.recompute() ? 0 : activations) - logits);

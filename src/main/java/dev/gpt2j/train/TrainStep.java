@@ -42,6 +42,10 @@ public final class TrainStep implements AutoCloseable {
   private final Graph graph;
   private final TrainGraph g;
   private final Session session;
+
+  /** What every run that zeroes state feeds {@link TrainGraph#zero}. */
+  private final TFloat32 zero = TFloat32.scalarOf(0f);
+
   private Decoder sampler;
 
   public TrainStep(HParams hp, TrainConfig c) {
@@ -54,6 +58,7 @@ public final class TrainStep implements AutoCloseable {
               ? new Session(graph, config(c.compilesWithXla()))
               : RemoteSessions.open(graph, c.cluster().target(0), config(c.compilesWithXla()));
     } catch (RuntimeException e) {
+      zero.close();
       graph.close();
       throw e;
     }
@@ -105,12 +110,10 @@ public final class TrainStep implements AutoCloseable {
   // run per op costs the session a new executor per op (seconds each on big graphs).
   // Every list run here zeroes state, and is fed the graph's zero (see TrainGraph.zero).
   private void runAll(List<Op> targets) {
-    try (TFloat32 zero = TFloat32.scalarOf(0f)) {
-      for (int i = 0; i < targets.size(); i += OPS_PER_RUN) {
-        Session.Runner r = session.runner().feed(g.zero, zero);
-        targets.subList(i, Math.min(targets.size(), i + OPS_PER_RUN)).forEach(r::addTarget);
-        r.run().close();
-      }
+    for (int i = 0; i < targets.size(); i += OPS_PER_RUN) {
+      Session.Runner r = session.runner().feed(g.zero, zero);
+      targets.subList(i, Math.min(targets.size(), i + OPS_PER_RUN)).forEach(r::addTarget);
+      r.run().close();
     }
   }
 
@@ -147,7 +150,6 @@ public final class TrainStep implements AutoCloseable {
     try (TInt32 xs = Tensors.matrix(last.x());
         TInt32 ys = Tensors.matrix(last.y());
         TFloat32 rate = TFloat32.scalarOf((float) learningRate);
-        TFloat32 zero = TFloat32.scalarOf(0f);
         Result r =
             run(
                 session
@@ -238,6 +240,7 @@ public final class TrainStep implements AutoCloseable {
 
   @Override
   public void close() {
+    zero.close();
     session.close();
     graph.close();
   }
