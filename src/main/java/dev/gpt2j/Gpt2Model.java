@@ -1,6 +1,7 @@
 package dev.gpt2j;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
+import dev.gpt2j.checkpoint.Initializer;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
@@ -13,16 +14,13 @@ import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.types.TInt64;
 
 /**
  * GPT-2 for Java users: loads an OpenAI model directory, generates and scores text, and writes
@@ -46,8 +44,7 @@ public final class Gpt2Model implements AutoCloseable {
   private final Session session;
   private final ModelVariables variables;
   private final CheckpointIO checkpointIO;
-  private final Placeholder<TInt64> initSeed;
-  private final List<Op> initializers;
+  private final Initializer initializer; // null when the weights were restored
   private final Decoder decoder;
   private final Ops tf;
   private Scorer scorer;
@@ -89,9 +86,7 @@ public final class Gpt2Model implements AutoCloseable {
               ? CompletableFuture.completedFuture(null)
               : CompletableFuture.runAsync(() -> checkpointIO.restore(session, restoreFrom));
       try {
-        initSeed =
-            tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-        initializers = restoreFrom == null ? variables.initializers(initSeed) : List.of();
+        initializer = restoreFrom == null ? new Initializer(tf, variables) : null;
         decoder = new Decoder(session, new DecodingGraph(tf, hparams, variables.params()));
       } finally {
         join(restoring);
@@ -141,10 +136,8 @@ public final class Gpt2Model implements AutoCloseable {
   /** A freshly initialised model with OpenAI's initialisers, reproducible from {@code seed}. */
   public static Gpt2Model fresh(HParams hp, long seed) {
     Gpt2Model model = new Gpt2Model(hp, null, DType.FLOAT32);
-    try (TInt64 s = TInt64.scalarOf(seed)) {
-      for (Op init : model.initializers) {
-        model.session.runner().feed(model.initSeed, s).addTarget(init).run().close();
-      }
+    try {
+      model.initializer.run(model.session, seed);
       return model;
     } catch (RuntimeException e) {
       model.close();
@@ -188,7 +181,6 @@ public final class Gpt2Model implements AutoCloseable {
               options,
               length,
               batch,
-              true,
               (row, token) -> listener.accept(first + row, token));
       List<Generation> done = new ArrayList<>();
       for (int[] row : out) {
@@ -200,17 +192,9 @@ public final class Gpt2Model implements AutoCloseable {
     return all;
   }
 
-  /** The decoding loop, for tests that compare cached and uncached decoding. */
-  public Decoder decoder() {
-    return decoder;
-  }
-
-  public Session session() {
-    return session;
-  }
-
-  public ModelVariables variables() {
-    return variables;
+  /** The weights as they are, by OpenAI's tensor names, as float32 (what {@link #save} writes). */
+  public Map<String, float[]> weights() {
+    return checkpointIO.values(session);
   }
 
   /** Full logits [B, T, n_vocab] for a batch of equal-length token rows. */

@@ -15,12 +15,14 @@ import org.tensorflow.internal.c_api.TF_Status;
 import org.tensorflow.proto.GraphDef;
 
 /**
- * Imports a GraphDef with every op placed on one device and some of its tensors replaced by tensors
- * of the destination graph: the C API's import options that TF Java's {@code Graph.importGraphDef}
- * (a prefix only) does not pass on. It is how a replica's forward and backward pass, gradient ops
- * included, lands on a cluster task: ops added through the C API's gradient registry carry no
- * device, so building them under {@code Ops.withDevice} would leave them on the chief. This class
- * lives in TF Java's package only for the package-private {@code Graph.ref()}.
+ * Stands in for TF Java's {@code Graph.importGraphDef(GraphDef, String prefix)}, which passes only
+ * a prefix to the C API: imports a GraphDef with every op placed on one device and some of its
+ * tensors replaced by tensors of the destination graph (the C API's import options). It is how a
+ * replica's forward and backward pass, gradient ops included, lands on a cluster task: ops added
+ * through the C API's gradient registry carry no device, so building them under {@code
+ * Ops.withDevice} would leave them on the chief. This class lives in TF Java's package only for the
+ * package-private {@code Graph.ref()}; TfJavaInternalsTest fails, naming it, when a TF Java release
+ * drops it.
  */
 public final class PlacedImports {
   private PlacedImports() {}

@@ -13,11 +13,13 @@ import org.tensorflow.internal.c_api.TF_Status;
 import org.tensorflow.proto.ConfigProto;
 
 /**
- * Sessions whose master is a TF server ({@code grpc://host:port}), so that a graph's ops run on the
- * cluster's tasks. TF Java 1.1.0 has no public way to give a session a target: every public
- * constructor passes none. This class lives in TF Java's package only to reach the package-private
- * {@code Session(Graph, TF_Session)} constructor and {@code Graph.ref()}; it calls nothing else
- * that is not public C API ({@code TF_SetTarget}).
+ * Stands in for TF Java's {@code new Session(Graph, ConfigProto)}, which gives a session no target:
+ * sessions whose master is a TF server ({@code grpc://host:port}), so that a graph's ops run on the
+ * cluster's tasks. TF Java 1.1.0 has no public way to give a session a target. This class lives in
+ * TF Java's package only to reach the package-private {@code Session(Graph, TF_Session)}
+ * constructor and {@code Graph.ref()}; it calls nothing else that is not public C API ({@code
+ * TF_SetTarget}); TfJavaInternalsTest fails, naming what is missing, when a TF Java release drops
+ * either.
  */
 public final class RemoteSessions {
   private RemoteSessions() {}

@@ -1,6 +1,6 @@
 package dev.gpt2j.checkpoint;
 
-import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.ModelVariables.Variable;
 import dev.gpt2j.util.AtomicFiles;
 import java.io.IOException;
@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -16,6 +17,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.ndarray.NdArrays;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
@@ -34,6 +36,7 @@ public final class CheckpointIO {
   private final Op restoreOp;
   private final Placeholder<TString> savePrefix;
   private final Op saveOp;
+  private final List<Operand<TFloat32>> saved = new ArrayList<>();
 
   @SuppressWarnings("unchecked") // RestoreV2 was asked for float32
   public CheckpointIO(Ops tf, List<Variable> variables) {
@@ -60,11 +63,12 @@ public final class CheckpointIO {
     restoreOp = restore.withControlDependencies(assigns).noOp();
     Ops save = tf.withSubScope("save");
     savePrefix = save.placeholder(TString.class);
-    List<Operand<?>> values = new ArrayList<>();
     for (Variable v : variables) {
-      values.add(Gpt2.float32(save, v.value())); // checkpoints are float32 whatever we hold
+      saved.add(DType.float32(save, v.value())); // checkpoints are float32 whatever we hold
     }
-    saveOp = save.train.save(savePrefix, names(save, variables), slices(save, variables), values);
+    saveOp =
+        save.train.save(
+            savePrefix, names(save, variables), slices(save, variables), new ArrayList<>(saved));
   }
 
   private static List<Variable> of(List<Variable> variables, boolean float32) {
@@ -121,6 +125,19 @@ public final class CheckpointIO {
       throw new CheckpointException(
           prefix + ": cannot save: " + CheckpointIndex.firstLine(e.getMessage()), e);
     }
+  }
+
+  /** What {@link #save} would write, without writing it: every tensor by name, as float32. */
+  public Map<String, float[]> values(Session session) {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    for (int i = 0; i < variables.size(); i++) {
+      try (TFloat32 value = (TFloat32) session.runner().fetch(saved.get(i)).run().get(0)) {
+        float[] values = new float[(int) value.size()];
+        value.copyTo(DataBuffers.of(values, false, false));
+        out.put(variables.get(i).name(), values);
+      }
+    }
+    return out;
   }
 
   // TF's BundleWriter writes PREFIX.data-...tempstateN, renames it, then does the same for the

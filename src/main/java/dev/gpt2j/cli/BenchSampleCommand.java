@@ -35,12 +35,8 @@ final class BenchSampleCommand implements Command {
   public Options options() {
     return new Options()
         .addOption(
-            Option.builder()
-                .longOpt("model-dir")
-                .hasArg()
-                .argName("DIR")
-                .desc("model to time (make bench-sample uses a 124M-shaped one from init)")
-                .build())
+            ModelDirOption.option(
+                "model to time (make bench-sample uses a 124M-shaped one from init)"))
         .addOption(
             Option.builder()
                 .longOpt("new-tokens")
@@ -63,7 +59,7 @@ final class BenchSampleCommand implements Command {
 
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
-    Path dir = Path.of(args.required("model-dir"));
+    Path dir = ModelDirOption.of(args, null);
     int newTokens = args.positive("new-tokens", NEW_TOKENS);
     int runs = args.positive("runs", RUNS);
     int nCtx = ModelDir.hparams(dir).nCtx();

@@ -4,9 +4,10 @@ import dev.gpt2j.data.Batches;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.train.StepPlan;
 import dev.gpt2j.train.TrainConfig;
-import dev.gpt2j.train.TrainStep;
-import dev.gpt2j.train.Trainer;
+import dev.gpt2j.train.graph.StepConfig;
+import dev.gpt2j.train.graph.TrainStep;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -97,8 +98,8 @@ final class BenchTrainCommand implements Command {
             "dtype",
             dtype.label);
     Optional<SystemMemory.Limit> available = SystemMemory.available();
-    TrainConfig c = Trainer.settleAuto(TrainConfig.load(null, keys), hp, available);
-    Trainer.memoryPlan(c, hp).requireFits(available);
+    StepConfig c = StepPlan.settle(TrainConfig.load(null, keys), hp, available);
+    StepPlan.memory(c, hp).requireFits(available);
     Random r = new Random(1);
     try (TrainStep step = new TrainStep(hp, c)) {
       step.initialize(1);

@@ -26,13 +26,7 @@ final class InitCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(
-            Option.builder()
-                .longOpt("model-dir")
-                .hasArg()
-                .argName("DIR")
-                .desc("directory to create (must not exist or be empty)")
-                .build())
+        .addOption(ModelDirOption.option("directory to create (must not exist or be empty)"))
         .addOption(
             Option.builder()
                 .longOpt("like")
@@ -71,7 +65,7 @@ final class InitCommand implements Command {
 
   @Override
   public int run(Args args, PrintStream out, PrintStream err) {
-    Path dir = Path.of(args.required("model-dir"));
+    Path dir = ModelDirOption.of(args, null);
     HParams hp = hparams(args);
     MemoryPlan plan = MemoryPlan.initializing(hp);
     if (args.has("dry-run")) {

@@ -45,9 +45,7 @@ final class SampleCommand implements Command {
   public Options options() {
     return new Options()
         .addOption(
-            opt(
-                "model-dir",
-                "DIR",
+            ModelDirOption.option(
                 "OpenAI-layout model directory (default " + DEFAULT_MODEL_DIR + ")"))
         .addOption(opt("prompt", "TEXT", "the prompt (else --prompt-file, else standard input)"))
         .addOption(opt("prompt-file", "FILE", "read the prompt from a UTF-8 file"))
@@ -148,7 +146,7 @@ final class SampleCommand implements Command {
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     SampleOptions options = sampleOptions(args);
-    Path dir = args.path("model-dir", DEFAULT_MODEL_DIR);
+    Path dir = ModelDirOption.of(args, DEFAULT_MODEL_DIR);
     HParams hp = ModelDir.hparams(dir);
     DType dtype = DTypeOption.of(args);
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters

@@ -35,13 +35,7 @@ final class ScoreCommand implements Command {
   @Override
   public Options options() {
     return new Options()
-        .addOption(
-            Option.builder()
-                .longOpt("model-dir")
-                .hasArg()
-                .argName("DIR")
-                .desc("OpenAI-layout model directory")
-                .build())
+        .addOption(ModelDirOption.option("OpenAI-layout model directory"))
         .addOption(
             Option.builder().longOpt("text").hasArg().argName("TEXT").desc("text to score").build())
         .addOption(
@@ -77,7 +71,7 @@ final class ScoreCommand implements Command {
 
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
-    Path dir = Path.of(args.required("model-dir"));
+    Path dir = ModelDirOption.of(args, null);
     int[] tokens = tokens(args);
     if (tokens.length < 2) {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);

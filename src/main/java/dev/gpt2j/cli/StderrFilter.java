@@ -14,11 +14,11 @@ import java.util.stream.Stream;
 
 /**
  * Keeps TF's C++ log lines off standard error. TF 2.18 logs through absl, which ignores
- * TF_CPP_MIN_LOG_LEVEL and is linked into TF's library without a setter we can reach, so this
- * process's standard error becomes a pipe that a thread copies to the real one, minus absl's
- * INFO/WARNING lines and protobuf's complaint each time TF reads a cached XLA executable (it tries
- * the text format before the binary one, which works). Everything else (our messages, progress
- * bars) passes through as it comes.
+ * TF_CPP_MIN_LOG_LEVEL and is linked into TF's libraries (twice: libtensorflow_cc keeps a copy of
+ * its own with no exported setter), so this process's standard error becomes a pipe that a thread
+ * copies to the real one, minus absl's INFO/WARNING lines and protobuf's complaint each time TF
+ * reads a cached XLA executable (it tries the text format before the binary one, which works).
+ * Everything else (our messages, progress bars) passes through as it comes.
  */
 final class StderrFilter {
   private static final List<byte[]> NOISE_PREFIXES =
@@ -46,6 +46,9 @@ final class StderrFilter {
     LibC.close(pipe[0]);
     LibC.dup2(pipe[1], LibC.STDERR);
     LibC.close(pipe[1]);
+    // a native abort (a TF CHECK failure, the JVM's fatal error) writes its message into the pipe
+    // and ends the process: the process waits a moment first, so that the copier passes it on
+    LibC.pauseBeforeAbort();
     Thread copier =
         new Thread(
             () -> {
@@ -87,43 +90,47 @@ final class StderrFilter {
     };
   }
 
-  /** Copies {@code in} to {@code out} line by line, minus absl's INFO/WARNING lines. */
+  /**
+   * Copies {@code in} to {@code out} line by line, minus absl's INFO/WARNING lines, reading blocks
+   * as they come and passing each on before waiting for the next.
+   */
   static void filter(InputStream in, OutputStream out) throws IOException {
+    byte[] block = new byte[BLOCK];
     byte[] line = new byte[8192];
     int len = 0;
     boolean passing = false; // the current line is known to be ours: copy straight through
     boolean dropping = false;
-    int b;
-    while ((b = in.read()) != -1) {
-      boolean end = b == '\n' || b == '\r';
-      if (passing) {
-        out.write(b);
-      } else if (!dropping) {
-        line[len++] = (byte) b;
-        Boolean noise = classify(line, len);
-        if (noise == Boolean.FALSE || len == line.length) {
-          out.write(line, 0, len);
-          passing = true;
-        } else if (noise == Boolean.TRUE) {
-          dropping = true;
+    int n;
+    while ((n = in.read(block)) != -1) {
+      for (int i = 0; i < n; i++) {
+        byte b = block[i];
+        if (passing) {
+          out.write(b);
+        } else if (!dropping) {
+          line[len++] = b;
+          Boolean noise = classify(line, len);
+          if (noise == Boolean.FALSE || len == line.length) {
+            out.write(line, 0, len);
+            passing = true;
+          } else if (noise == Boolean.TRUE) {
+            dropping = true;
+          }
+        }
+        if (b == '\n' || b == '\r') {
+          if (!passing && !dropping && len > 0) {
+            out.write(line, 0, len);
+          }
+          len = 0;
+          passing = false;
+          dropping = false;
         }
       }
-      if (end) {
-        if (!passing && !dropping && len > 0) {
-          out.write(line, 0, len);
-        }
-        len = 0;
-        passing = false;
-        dropping = false;
-        if (in.available() == 0) {
-          out.flush();
-        }
-      } else if (passing && in.available() == 0) {
-        out.flush();
-      }
+      out.flush();
     }
     out.flush();
   }
+
+  private static final int BLOCK = 65536;
 
   /** TRUE: a log line to drop; FALSE: not one; null: too early to say. */
   private static Boolean classify(byte[] line, int len) {

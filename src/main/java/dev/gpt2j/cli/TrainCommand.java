@@ -1,5 +1,6 @@
 package dev.gpt2j.cli;
 
+import dev.gpt2j.train.ConfigKey;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.Trainer;
 import java.io.PrintStream;
@@ -37,17 +38,17 @@ final class TrainCommand implements Command {
                         "a .properties file of the keys below (e.g. configs/shakespeare.properties)")
                     .build());
     TrainConfig.KEYS.forEach(
-        (key, k) ->
+        k ->
             o.addOption(
                 Option.builder()
-                    .longOpt(key)
+                    .longOpt(k.name())
                     .hasArg()
                     .argName("V")
                     .desc(
                         k.help()
-                            + (k.defaultValue().isEmpty()
+                            + (k.defaultText().isEmpty()
                                 ? " (default: empty)"
-                                : " (default " + k.defaultValue() + ")"))
+                                : " (default " + k.defaultText() + ")"))
                     .build()));
     return o;
   }
@@ -61,9 +62,9 @@ final class TrainCommand implements Command {
   @Override
   public int run(Args args, PrintStream out, PrintStream err) {
     Map<String, String> overrides = new LinkedHashMap<>();
-    for (String key : TrainConfig.KEYS.keySet()) {
-      if (args.has(key)) {
-        overrides.put(key, args.string(key, null));
+    for (ConfigKey key : TrainConfig.KEYS) {
+      if (args.has(key.name())) {
+        overrides.put(key.name(), args.string(key.name(), null));
       }
     }
     if (args.rest().length > 0) {

@@ -1,5 +1,6 @@
 package dev.gpt2j.cluster;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
@@ -15,16 +16,13 @@ import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TInt32;
 
 /**
- * Asks every task but the chief for a tiny tensor every {@link #INTERVAL_S} s, through the training
- * session, while a run goes on. A task that is killed closes its connections and the step fails at
- * once; one that hangs without closing them (a frozen host, a cut cable) would leave the step
- * waiting for ever, as TF's steps have no deadline: a probe unanswered for {@link #DEADLINE_MS} ms
- * reports that task.
+ * Asks every task but the chief for a tiny tensor, through the training session, while a run goes
+ * on: every third of the deadline, and each probe may take the whole deadline. A task that is
+ * killed closes its connections and the step fails at once; one that hangs without closing them (a
+ * frozen host, a cut cable) would leave the step waiting for ever, as TF's steps have no deadline:
+ * a probe unanswered for the deadline reports that task.
  */
 public final class Heartbeat implements AutoCloseable {
-  static final long INTERVAL_S = 10;
-  static final int DEADLINE_MS = 30_000;
-
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -41,7 +39,11 @@ public final class Heartbeat implements AutoCloseable {
    * answer in time.
    */
   public static Heartbeat start(
-      Graph graph, Session session, Cluster cluster, Consumer<ClusterException> onHung) {
+      Graph graph,
+      Session session,
+      Cluster cluster,
+      Duration deadline,
+      Consumer<ClusterException> onHung) {
     List<Operand<TInt32>> probes = new ArrayList<>();
     Ops tf = Ops.create(graph).withSubScope("heartbeat");
     for (int task = 1; task < cluster.size(); task++) {
@@ -49,10 +51,15 @@ public final class Heartbeat implements AutoCloseable {
     }
     // a first round now, while every task answers: the first run of the probes registers their
     // graph with each task, and a registration that hangs does not heed the deadline
-    probe(session, cluster, probes, onHung);
+    int deadlineMs = Math.toIntExact(deadline.toMillis());
+    probe(session, cluster, probes, deadlineMs, onHung);
     Heartbeat beat = new Heartbeat();
+    long interval = deadlineMs / 3;
     beat.timer.scheduleWithFixedDelay(
-        () -> probe(session, cluster, probes, onHung), INTERVAL_S, INTERVAL_S, TimeUnit.SECONDS);
+        () -> probe(session, cluster, probes, deadlineMs, onHung),
+        interval,
+        interval,
+        TimeUnit.MILLISECONDS);
     return beat;
   }
 
@@ -62,15 +69,16 @@ public final class Heartbeat implements AutoCloseable {
       Session session,
       Cluster cluster,
       List<Operand<TInt32>> probes,
+      int deadlineMs,
       Consumer<ClusterException> onHung) {
-    RunOptions deadline = RunOptions.newBuilder().setTimeoutInMs(DEADLINE_MS).build();
+    RunOptions deadline = RunOptions.newBuilder().setTimeoutInMs(deadlineMs).build();
     for (int task = 1; task < cluster.size(); task++) {
       long start = System.nanoTime();
       try (Result answer =
           session.runner().fetch(probes.get(task - 1)).setOptions(deadline).run()) {
         // answered
       } catch (RuntimeException e) {
-        if ((System.nanoTime() - start) / 1_000_000 >= DEADLINE_MS * 9L / 10) {
+        if ((System.nanoTime() - start) / 1_000_000 >= deadlineMs * 9L / 10) {
           onHung.accept(
               new ClusterException(
                   "task "
@@ -78,7 +86,7 @@ public final class Heartbeat implements AutoCloseable {
                       + " ("
                       + cluster.addresses().get(task)
                       + ") stopped answering: no reply in "
-                      + DEADLINE_MS / 1000
+                      + deadlineMs / 1000
                       + " s"));
           throw e; // ends the schedule
         }

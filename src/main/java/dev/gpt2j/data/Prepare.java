@@ -34,6 +34,9 @@ public final class Prepare {
               + valFraction);
     }
     List<Path> files = inputs(input);
+    if (files.stream().mapToLong(Prepare::size).sum() == 0) { // before any progress is shown
+      throw tooFewTokens(input, 0, 0);
+    }
     int[] train;
     int[] val;
     try (ProgressBar bar = Progress.bar("tokenize", files.size()).setUnit(" files", 1).build()) {
@@ -59,15 +62,7 @@ public final class Prepare {
       }
     }
     if (train.length == 0 || val.length == 0) {
-      throw new IllegalArgumentException(
-          "--input: "
-              + input
-              + " gives "
-              + train.length
-              + " train and "
-              + val.length
-              + " val tokens; both need some (more text, or another --val-fraction); "
-              + "nothing was written");
+      throw tooFewTokens(input, train.length, val.length);
     }
     try {
       Files.createDirectories(outDir);
@@ -77,6 +72,26 @@ public final class Prepare {
     TokenFile.write(outDir.resolve(TRAIN), train);
     TokenFile.write(outDir.resolve(VAL), val);
     return new Counts(files.size(), train.length, val.length);
+  }
+
+  private static IllegalArgumentException tooFewTokens(Path input, int train, int val) {
+    return new IllegalArgumentException(
+        "--input: "
+            + input
+            + " gives "
+            + train
+            + " train and "
+            + val
+            + " val tokens; both need some (more text, or another --val-fraction); "
+            + "nothing was written");
+  }
+
+  private static long size(Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+    }
   }
 
   private static List<Path> inputs(Path input) {

@@ -1,6 +1,7 @@
 package dev.gpt2j.kernels;
 
 import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.Product;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -52,15 +53,15 @@ public final class NativeKernels {
    * when the batch is not static) and TF's MatMul above; TF's MatMul alone when the library is not
    * loaded.
    */
-  public static Gpt2.Product decodingStep() {
-    return loaded() ? NativeKernels::oneRowPerSequence : Gpt2.MATMUL;
+  public static Product decodingStep() {
+    return loaded() ? NativeKernels::oneRowPerSequence : Product.MATMUL;
   }
 
   private static Operand<TFloat32> oneRowPerSequence(
       Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW) {
     long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
     if (rows > MAX_NATIVE_ROWS) {
-      return Gpt2.MATMUL.apply(tf, x, w, transposeW);
+      return Product.MATMUL.apply(tf, x, w, transposeW);
     }
     if (rows >= 0) {
       return matVec(tf, x, w, transposeW);
@@ -70,7 +71,7 @@ public final class NativeKernels {
     return tf.merge(
             List.of(
                 matVec(tf, branch.outputTrue(), w, transposeW),
-                Gpt2.MATMUL.apply(tf, branch.outputFalse(), w, transposeW)))
+                Product.MATMUL.apply(tf, branch.outputFalse(), w, transposeW)))
         .output();
   }
 

@@ -2,6 +2,7 @@ package dev.gpt2j.memory;
 
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.train.graph.TrainingWeights;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -127,10 +128,10 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     if (t.accumulationSteps() > 1) {
       b.add("gradient accumulators", trained * FLOAT);
     }
-    if (paddedMlp(hp)) {
+    if (TrainingWeights.mlpPadded(hp)) { // copies of c_fc's and c_proj's w, each widened
+      long wide = 4L * hp.nEmbd() + TrainingWeights.MLP_PADDING;
       b.add(
-          "widened MLP weights (see TrainGraph)",
-          hp.nLayer() * 8L * hp.nEmbd() * hp.nEmbd() * FLOAT);
+          "widened MLP weights (see TrainingWeights)", hp.nLayer() * 2 * hp.nEmbd() * wide * FLOAT);
     }
     if (t.bfloat16()) { // cast once per step and kept for the backward pass's products
       b.add("bfloat16 copies of the weight matrices", matrixParameters(hp) * 2);
@@ -199,11 +200,6 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
 
   static long blockParameters(HParams hp) {
     return (hp.parameterCount() - embeddingParameters(hp)) / hp.nLayer();
-  }
-
-  // TrainGraph.paddedMlp widens the MLP when its hidden row is a multiple of 4 KB
-  static boolean paddedMlp(HParams hp) {
-    return 4L * hp.nEmbd() * FLOAT % 4096 == 0;
   }
 
   // rows plus columns of each matrix, and every element of each vector

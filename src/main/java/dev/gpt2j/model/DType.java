@@ -1,5 +1,7 @@
 package dev.gpt2j.model;
 
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.family.TNumber;
@@ -35,5 +37,11 @@ public enum DType {
   /** Bytes per weight-matrix element. */
   public int bytes() {
     return this == FLOAT32 ? 4 : 2;
+  }
+
+  /** {@code x} as float32: itself when it is, else a cast (a bfloat16 weight widened). */
+  @SuppressWarnings("unchecked")
+  public static Operand<TFloat32> float32(Ops tf, Operand<? extends TNumber> x) {
+    return x.type() == TFloat32.class ? (Operand<TFloat32>) x : tf.dtypes.cast(x, TFloat32.class);
   }
 }

@@ -12,10 +12,8 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.ReduceMax;
 import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.core.Stack;
-import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.train.BatchMatMul;
-import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TNumber;
@@ -52,44 +50,6 @@ public final class Gpt2 {
     Operand<TFloat32> normed =
         tf.math.mul(tf.math.sub(x, u), tf.math.rsqrt(tf.math.add(s, f(tf, 1e-5))));
     return tf.math.add(tf.math.mul(normed, p.g()), p.b());
-  }
-
-  /**
-   * How a graph multiplies activations by weights. Each graph says which it wants: {@link #MATMUL}
-   * everywhere, except a decoding step, which may ask for a matrix-vector kernel, and bfloat16
-   * training, which asks for {@link #BFLOAT16_MATMUL}.
-   */
-  @FunctionalInterface
-  public interface Product {
-    // x [M, K] times w ([K, N], or [N, K] with transposeW; float32 or bfloat16) -> [M, N] float32
-    Operand<TFloat32> apply(
-        Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW);
-  }
-
-  /** TF's MatMul in the weights' dtype: x is rounded to bfloat16 for bfloat16 weights. */
-  public static final Product MATMUL = Gpt2::matMul;
-
-  /**
-   * TF's MatMul on bfloat16 copies of both operands (oneDNN accumulates in float32), the product
-   * widened back: mixed precision with float32 weights, as PyTorch's autocast does.
-   */
-  public static final Product BFLOAT16_MATMUL =
-      (tf, x, w, transposeW) -> matMul(tf, x, tf.dtypes.cast(w, TBfloat16.class), transposeW);
-
-  private static <T extends TNumber> Operand<TFloat32> matMul(
-      Ops tf, Operand<TFloat32> x, Operand<T> w, boolean transposeW) {
-    return float32(tf, tf.linalg.matMul(as(tf, x, w.type()), w, MatMul.transposeB(transposeW)));
-  }
-
-  /** {@code x} as float32: itself when it is, else a cast. */
-  @SuppressWarnings("unchecked")
-  public static Operand<TFloat32> float32(Ops tf, Operand<? extends TNumber> x) {
-    return x.type() == TFloat32.class ? (Operand<TFloat32>) x : tf.dtypes.cast(x, TFloat32.class);
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T extends TNumber> Operand<T> as(Ops tf, Operand<TFloat32> x, Class<T> type) {
-    return type == TFloat32.class ? (Operand<T>) x : tf.dtypes.cast(x, type);
   }
 
   // [.., nx] -> [.., nf]; OpenAI's conv1d: w is [1, nx, nf] as stored
@@ -190,16 +150,10 @@ public final class Gpt2 {
 
   /**
    * What {@link #gpt2} gives: {@code h} the final hidden states after ln_f [B, T, C], {@code
-   * logits} [B, T, n_vocab], {@code present} the new keys and values [B, n_layer, 2, H, T, D], and
-   * {@code residuals} the residual stream [B, T, C] entering each block and, last, leaving the last
-   * one (n_layer + 1 of them). A graph run computes only what it fetches: training fetches h (its
-   * output layer is {@code train.HeadLoss}) and, to recompute blocks, the residuals.
+   * logits} [B, T, n_vocab] and {@code present} the new keys and values [B, n_layer, 2, H, T, D]. A
+   * graph run computes only what it fetches.
    */
-  public record Forward(
-      Operand<TFloat32> h,
-      Operand<TFloat32> logits,
-      Operand<TFloat32> present,
-      List<Operand<TFloat32>> residuals) {}
+  public record Forward(Operand<TFloat32> h, Operand<TFloat32> logits, Operand<TFloat32> present) {}
 
   // tokens [B, T] int32 -> Forward; memory (or null) holds earlier positions; openai/gpt-2 model()
   public static Forward gpt2(
@@ -208,7 +162,6 @@ public final class Gpt2 {
     Operand<TInt32> start = memory == null ? model.constant(0) : memory.length();
     Operand<TFloat32> h = embeddings(model, tokens, start, p);
     List<Operand<TFloat32>> presents = new ArrayList<>();
-    List<Operand<TFloat32>> residuals = new ArrayList<>(List.of(h));
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       BlockOut out =
           transformerBlock(
@@ -221,25 +174,21 @@ public final class Gpt2 {
               product);
       h = out.x();
       presents.add(out.present());
-      residuals.add(h);
     }
     h = layerNorm(model.withSubScope("ln_f"), h, p.lnF());
     return new Forward(
-        h,
-        lmHead(model, h, p.wte(), product),
-        model.stack(presents, Stack.axis(1L)),
-        List.copyOf(residuals));
+        h, lmHead(model, h, p.wte(), product), model.stack(presents, Stack.axis(1L)));
   }
 
   // tokens [B, T] at positions start.. -> [B, T, C]: token plus position embeddings
-  static Operand<TFloat32> embeddings(
+  public static Operand<TFloat32> embeddings(
       Ops tf, Operand<TInt32> tokens, Operand<TInt32> start, Params p) {
     // start + range(t), not range(start, start + t): its length stays static when t is
     Operand<TInt32> positions =
         tf.math.add(start, tf.range(tf.constant(0), dim(tf, tokens, 1), tf.constant(1)));
     return tf.math.add(
-        float32(tf, tf.gather(p.wte(), tokens, tf.constant(0))),
-        float32(tf, tf.gather(p.wpe(), positions, tf.constant(0))));
+        DType.float32(tf, tf.gather(p.wte(), tokens, tf.constant(0))),
+        DType.float32(tf, tf.gather(p.wpe(), positions, tf.constant(0))));
   }
 
   // [.., C] -> [.., n_vocab]; the output head is tied to the token embedding wte

@@ -1,16 +1,13 @@
 package dev.gpt2j.model;
 
-import java.util.List;
 import org.tensorflow.Operand;
-import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Unstack;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * What attention remembers of earlier positions: openai's {@code past} tensor ({@link #past}), or a
- * sampler's KV cache. Given a layer's new keys and values, it returns all of them, oldest first
+ * What attention remembers of earlier positions: a sampler's KV cache, or (in the tests) openai's
+ * {@code past} tensor. Given a layer's new keys and values, it returns all of them, oldest first
  * (possibly in a longer buffer whose tail {@link KeysValues#valid} leaves out).
  */
 public interface Memory {
@@ -30,25 +27,4 @@ public interface Memory {
   Operand<TInt32> length();
 
   KeysValues extend(Ops tf, int layer, KeysValues fresh);
-
-  /** openai/gpt-2's past [B, n_layer, 2, H, S, D]: each layer's keys and values concat new ones. */
-  static Memory past(Ops tf, Operand<TFloat32> past, int nLayer) {
-    List<Output<TFloat32>> layers = tf.unstack(past, (long) nLayer, Unstack.axis(1L)).output();
-    Operand<TInt32> length = Gpt2.dim(tf, past, 4);
-    return new Memory() {
-      @Override
-      public Operand<TInt32> length() {
-        return length;
-      }
-
-      @Override
-      public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
-        List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
-        return new KeysValues(
-            tf,
-            tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
-            tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
-      }
-    };
-  }
 }

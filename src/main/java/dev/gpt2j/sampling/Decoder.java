@@ -64,18 +64,11 @@ public final class Decoder {
    * Generates {@code length} tokens after {@code prompt} for {@code rows} rows at once.
    *
    * @param stream index of this batch among all batches of a run, so each gets its own draws
-   * @param useCache false recomputes the whole sequence every step (the reference for tests)
    * @return the generated tokens of each row (without the prompt; cut before an end-of-text token
    *     when the options say to stop there)
    */
   public int[][] generate(
-      int[] prompt,
-      int rows,
-      SampleOptions o,
-      int length,
-      long stream,
-      boolean useCache,
-      Sink sink) {
+      int[] prompt, int rows, SampleOptions o, int length, long stream, Sink sink) {
     HParams hp = g.hp;
     requireFits(hp, prompt, length, o.slidingWindow());
     List<List<Integer>> context = new ArrayList<>();
@@ -92,7 +85,7 @@ public final class Decoder {
         TInt32 k = TInt32.scalarOf(o.topK());
         TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
       for (int step = 0; step < length && !allDone(done); step++) {
-        if (feed == null || !useCache || cached + 1 > hp.nCtx()) {
+        if (feed == null || cached + 1 > hp.nCtx()) {
           int[][] window = refill(context);
           // room for the window and the positions of the steps after this one
           reset(rows, Math.min(hp.nCtx(), window[0].length + length - 1 - step));

@@ -4,6 +4,7 @@ import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.Params;
+import dev.gpt2j.model.Product;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
@@ -42,7 +43,7 @@ public final class DecodingGraph {
     Ops s = tf.withSubScope("sampler");
     cache = new KvCache(s, hp);
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    prefill = Gpt2.gpt2(tf, hp, tokens, params, cache, Gpt2.MATMUL).h().op();
+    prefill = Gpt2.gpt2(tf, hp, tokens, params, cache, Product.MATMUL).h().op();
     // every shape but the batch is static, and each row is one position: matrix-vector products
     stepTokens =
         s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));

@@ -3,6 +3,7 @@ package dev.gpt2j.sampling;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.Params;
+import dev.gpt2j.model.Product;
 import dev.gpt2j.util.Tensors;
 import java.util.Arrays;
 import org.tensorflow.Operand;
@@ -33,7 +34,7 @@ public final class Scorer {
     this.session = session;
     Ops s = tf.withSubScope("scorer");
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    logits = Gpt2.gpt2(tf, hp, tokens, params, null, Gpt2.MATMUL).logits();
+    logits = Gpt2.gpt2(tf, hp, tokens, params, null, Product.MATMUL).logits();
     // logits at position i predict token i+1
     logprobs =
         Gpt2.logprobs(

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.train.graph.TrainStep;
 import dev.gpt2j.util.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;

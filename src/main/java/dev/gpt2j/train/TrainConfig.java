@@ -1,22 +1,36 @@
 package dev.gpt2j.train;
 
+import static dev.gpt2j.train.ConfigKey.bool;
+import static dev.gpt2j.train.ConfigKey.choice;
+import static dev.gpt2j.train.ConfigKey.integer;
+import static dev.gpt2j.train.ConfigKey.longInteger;
+import static dev.gpt2j.train.ConfigKey.number;
+import static dev.gpt2j.train.ConfigKey.text;
+
 import dev.gpt2j.cluster.Cluster;
 import dev.gpt2j.model.DType;
+import dev.gpt2j.train.optim.OptimizerSettings;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.StringReader;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
 /**
- * Everything a training run is told. Keys are nanoGPT's, snake_case, in a .properties file with
- * {@code --key=value} overrides on the command line. {@link #KEYS} is the one place defaults and
- * meanings live: the CLI help, the config files and the tests read it.
+ * Everything a training run is told, typed. Keys are nanoGPT's, snake_case, in a .properties file
+ * with {@code --key=value} overrides on the command line. {@link #KEYS} is the one table of them
+ * (name, type and check, default, help), in the order of this record's components, which carry the
+ * same names in camelCase: the CLI's help, the config files and the tests read it.
  */
 public record TrainConfig(
-    String initFrom,
+    InitFrom initFrom,
     Path outDir,
     Path dataDir,
     int nLayer,
@@ -28,6 +42,8 @@ public record TrainConfig(
     int gradientAccumulationSteps,
     int maxIters,
     double learningRate,
+    OptimizerSettings.Kind optimizer,
+    DType dtype,
     double beta1,
     double beta2,
     double weightDecay,
@@ -42,143 +58,160 @@ public record TrainConfig(
     int sampleLength,
     String samplePrompt,
     long seed,
-    String xla,
-    String recompute,
+    Toggle xla,
+    Toggle recompute,
     boolean trainEmbeddings,
-    String optimizer,
-    DType dtype,
-    boolean dryRun,
     Cluster cluster,
-    Map<String, String> resolved) {
+    int clusterTimeout,
+    int task,
+    boolean dryRun) {
 
-  public record Key(String defaultValue, String help) {}
+  private static final ConfigKey.Type POSITIVE = integer(v -> v > 0, "> 0");
+  private static final ConfigKey.Type NON_NEGATIVE = integer(v -> v >= 0, ">= 0");
+  private static final ConfigKey.Type TOGGLE = choice(Toggle.class, Toggle::label);
 
-  public static final Map<String, Key> KEYS = new LinkedHashMap<>();
+  public static final List<ConfigKey> KEYS =
+      List.of(
+          new ConfigKey(
+              "init_from",
+              ConfigKey.of(InitFrom::parse, InitFrom::toString),
+              "scratch",
+              "scratch (a new model of n_layer/n_head/n_embd/n_ctx), resume (continue the run in"
+                  + " out_dir), or an OpenAI-layout model directory to fine-tune"),
+          new ConfigKey(
+              "out_dir",
+              ConfigKey.of(Path::of, Path::toString),
+              "out/shakespeare",
+              "where the model (OpenAI layout), optimiser state, metrics and loss curve go"),
+          new ConfigKey(
+              "data_dir",
+              ConfigKey.of(Path::of, Path::toString),
+              "data/shakespeare",
+              "directory with train.bin and val.bin (the prepare command)"),
+          new ConfigKey("n_layer", POSITIVE, "4", "transformer blocks (init_from=scratch)"),
+          new ConfigKey("n_head", POSITIVE, "4", "attention heads (init_from=scratch)"),
+          new ConfigKey("n_embd", POSITIVE, "128", "embedding width (init_from=scratch)"),
+          new ConfigKey(
+              "n_ctx", POSITIVE, "64", "context length of the new model (init_from=scratch)"),
+          new ConfigKey("batch_size", POSITIVE, "12", "sequences per micro-batch"),
+          new ConfigKey("block_size", POSITIVE, "64", "tokens per sequence (<= n_ctx)"),
+          new ConfigKey(
+              "gradient_accumulation_steps", POSITIVE, "1", "micro-batches per optimiser step"),
+          new ConfigKey(
+              "max_iters",
+              POSITIVE,
+              "2000",
+              "optimiser steps in all (a resumed run continues up to it)"),
+          new ConfigKey("learning_rate", number(v -> v > 0, "> 0"), "1e-3", "peak learning rate"),
+          new ConfigKey(
+              "optimizer",
+              choice(OptimizerSettings.Kind.class, OptimizerSettings.Kind::label),
+              "adamw",
+              "adamw (two moments per weight, as nanoGPT) or adafactor (factored second moments,"
+                  + " no first moment, updates clipped to RMS 1: almost no state; pair it with"
+                  + " grad_clip=0)"),
+          new ConfigKey(
+              "dtype",
+              choice(DType.class, d -> d.label),
+              "float32",
+              "float32, or bfloat16: matrix products in bfloat16 (accumulated in float32) with"
+                  + " float32 weights, layer norms, softmax, loss and optimiser; checkpoints stay"
+                  + " float32"),
+          new ConfigKey("beta1", number(v -> v >= 0 && v < 1, "in [0, 1)"), "0.9", "AdamW beta1"),
+          new ConfigKey("beta2", number(v -> v >= 0 && v < 1, "in [0, 1)"), "0.99", "AdamW beta2"),
+          new ConfigKey(
+              "weight_decay",
+              number(v -> v >= 0, ">= 0"),
+              "0.1",
+              "decoupled weight decay, applied to matrices and embeddings only"),
+          new ConfigKey("warmup_iters", NON_NEGATIVE, "100", "linear warm-up steps"),
+          new ConfigKey(
+              "lr_decay_iters", NON_NEGATIVE, "2000", "cosine decay reaches min_lr at this step"),
+          new ConfigKey("min_lr", number(v -> v >= 0, ">= 0"), "1e-4", "learning rate after decay"),
+          new ConfigKey(
+              "grad_clip",
+              number(v -> v >= 0, ">= 0"),
+              "1.0",
+              "clip gradients to this global norm; 0 = off"),
+          new ConfigKey(
+              "eval_interval",
+              POSITIVE,
+              "250",
+              "steps between validation evaluations (and checkpoints); a value above max_iters"
+                  + " means only at the end"),
+          new ConfigKey("eval_iters", POSITIVE, "20", "batches per loss estimate"),
+          new ConfigKey("log_interval", POSITIVE, "10", "steps between progress lines"),
+          new ConfigKey(
+              "sample_interval", NON_NEGATIVE, "500", "steps between printed samples; 0 = off"),
+          new ConfigKey("sample_length", NON_NEGATIVE, "64", "tokens per printed sample"),
+          new ConfigKey(
+              "sample_prompt",
+              text(),
+              "\\n",
+              "prompt of printed samples (Java escapes: \\n is a newline)"),
+          new ConfigKey(
+              "seed", longInteger(), "1337", "seed for initialisation, batches and samples"),
+          new ConfigKey(
+              "xla",
+              TOGGLE,
+              "auto",
+              "compile the training step with XLA (true, false); auto is true unless recompute is"
+                  + " on: XLA's clusters keep their own weight-sized buffers, which a run short of"
+                  + " memory cannot spare"),
+          new ConfigKey(
+              "recompute",
+              TOGGLE,
+              "auto",
+              "true keeps only each transformer block's input from the forward pass and"
+                  + " recomputes its activations in the backward pass: activation memory of one"
+                  + " block instead of all, for about a third more compute; auto turns it on when"
+                  + " holding every block's activations would take the run past half the memory"
+                  + " available"),
+          new ConfigKey(
+              "train_embeddings",
+              bool(),
+              "true",
+              "false freezes wte and wpe (they stay bit-identical; no gradients or optimiser"
+                  + " state)"),
+          new ConfigKey(
+              "cluster",
+              ConfigKey.of(
+                  list -> Cluster.parse("cluster", list), c -> String.join(",", c.addresses())),
+              "",
+              "HOST:PORT of every task, comma-separated, this one (the chief, task 0) first: train"
+                  + " on them all, each task on batch_size sequences of its own (start the others"
+                  + " with the worker command); empty = this process alone"),
+          new ConfigKey(
+              "cluster_timeout",
+              POSITIVE,
+              "30",
+              "seconds a task of the cluster may take to answer the chief's heartbeat before the"
+                  + " run stops, naming it (a task busy with a long step still answers)"),
+          new ConfigKey(
+              "task",
+              NON_NEGATIVE,
+              "0",
+              "this process's index in cluster: train runs the chief, task 0"),
+          new ConfigKey(
+              "dry_run",
+              bool(),
+              "false",
+              "print the memory plan (what the step will hold, and the estimated peak) and exit"
+                  + " without loading anything; a run whose plan exceeds the memory available is"
+                  + " refused"));
 
-  static {
-    key(
-        "init_from",
-        "scratch",
-        "scratch (a new model of n_layer/n_head/n_embd/n_ctx), resume "
-            + "(continue the run in out_dir), or an OpenAI-layout model directory to fine-tune");
-    key(
-        "out_dir",
-        "out/shakespeare",
-        "where the model (OpenAI layout), optimiser state, metrics and " + "loss curve go");
-    key(
-        "data_dir",
-        "data/shakespeare",
-        "directory with train.bin and val.bin (the prepare command)");
-    key("n_layer", "4", "transformer blocks (init_from=scratch)");
-    key("n_head", "4", "attention heads (init_from=scratch)");
-    key("n_embd", "128", "embedding width (init_from=scratch)");
-    key("n_ctx", "64", "context length of the new model (init_from=scratch)");
-    key("batch_size", "12", "sequences per micro-batch");
-    key("block_size", "64", "tokens per sequence (<= n_ctx)");
-    key("gradient_accumulation_steps", "1", "micro-batches per optimiser step");
-    key("max_iters", "2000", "optimiser steps in all (a resumed run continues up to it)");
-    key("learning_rate", "1e-3", "peak learning rate");
-    key(
-        "optimizer",
-        "adamw",
-        "adamw (two moments per weight, as nanoGPT) or adafactor (factored second moments, no "
-            + "first moment, updates clipped to RMS 1: almost no state; pair it with grad_clip=0)");
-    key(
-        "dtype",
-        "float32",
-        "float32, or bfloat16: matrix products in bfloat16 (accumulated in float32) with float32 "
-            + "weights, layer norms, softmax, loss and optimiser; checkpoints stay float32");
-    key("beta1", "0.9", "AdamW beta1");
-    key("beta2", "0.99", "AdamW beta2");
-    key("weight_decay", "0.1", "decoupled weight decay, applied to matrices and embeddings only");
-    key("warmup_iters", "100", "linear warm-up steps");
-    key("lr_decay_iters", "2000", "cosine decay reaches min_lr at this step");
-    key("min_lr", "1e-4", "learning rate after decay");
-    key("grad_clip", "1.0", "clip gradients to this global norm; 0 = off");
-    key(
-        "eval_interval",
-        "250",
-        "steps between validation evaluations (and checkpoints); a value "
-            + "above max_iters means only at the end");
-    key("eval_iters", "20", "batches per loss estimate");
-    key("log_interval", "10", "steps between progress lines");
-    key("sample_interval", "500", "steps between printed samples; 0 = off");
-    key("sample_length", "64", "tokens per printed sample");
-    key("sample_prompt", "\\n", "prompt of printed samples (Java escapes: \\n is a newline)");
-    key("seed", "1337", "seed for initialisation, batches and samples");
-    key(
-        "xla",
-        "auto",
-        "compile the training step with XLA (true, false); auto is true unless recompute is on: "
-            + "XLA's clusters keep their own weight-sized buffers, which a run short of memory "
-            + "cannot spare");
-    key(
-        "recompute",
-        "auto",
-        "true keeps only each transformer block's input from the forward pass and recomputes its "
-            + "activations in the backward pass: activation memory of one block instead of all, "
-            + "for about a third more compute; auto turns it on when holding every block's "
-            + "activations would take the run past half the memory available");
-    key(
-        "train_embeddings",
-        "true",
-        "false freezes wte and wpe (they stay bit-identical; no gradients or optimiser state)");
-    key(
-        "cluster",
-        "",
-        "HOST:PORT of every task, comma-separated, this one (the chief, task 0) first: train on "
-            + "them all, each task on batch_size sequences of its own (start the others with the "
-            + "worker command); empty = this process alone");
-    key("task", "0", "this process's index in cluster: train runs the chief, task 0");
-    key(
-        "dry_run",
-        "false",
-        "print the memory plan (what the step will hold, and the estimated peak) and exit "
-            + "without loading anything; a run whose plan exceeds the memory available is refused");
-  }
-
-  private static void key(String name, String def, String help) {
-    KEYS.put(name, new Key(def, help));
-  }
+  // the canonical constructor, its parameters in the order of KEYS
+  private static final Constructor<TrainConfig> CONSTRUCTOR = canonicalConstructor();
 
   public TrainConfig {
-    positive("batch_size", batchSize);
-    positive("block_size", blockSize);
-    positive("gradient_accumulation_steps", gradientAccumulationSteps);
-    positive("max_iters", maxIters);
-    positive("eval_iters", evalIters);
-    positive("eval_interval", evalInterval);
-    positive("log_interval", logInterval);
-    positive("n_layer", nLayer);
-    positive("n_head", nHead);
-    positive("n_embd", nEmbd);
-    positive("n_ctx", nCtx);
-    nonNegative("sample_interval", sampleInterval);
-    nonNegative("sample_length", sampleLength);
-    nonNegative("warmup_iters", warmupIters);
-    nonNegative("grad_clip", gradClip);
-    nonNegative("weight_decay", weightDecay);
-    if (!(learningRate > 0)) {
-      throw new IllegalArgumentException("learning_rate must be > 0, got " + learningRate);
-    }
-    if (!(minLr >= 0 && minLr <= learningRate)) {
-      throw new IllegalArgumentException("min_lr must be in [0, learning_rate], got " + minLr);
-    }
-    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-      throw new IllegalArgumentException(
-          "beta1 and beta2 must be in [0, 1), got " + beta1 + ", " + beta2);
-    }
-    if (!optimizer.equals("adamw") && !optimizer.equals("adafactor")) {
-      throw new IllegalArgumentException(
-          "optimizer must be adamw or adafactor, got '" + optimizer + "'");
-    }
-    autoTrueOrFalse("recompute", recompute);
-    autoTrueOrFalse("xla", xla);
-    if (!resolved.get("task").equals("0")) {
+    if (task != 0) {
       throw new IllegalArgumentException(
           "task: train runs the chief, task 0 (got "
-              + resolved.get("task")
+              + task
               + "); start the other tasks with: worker --cluster LIST --task N");
+    }
+    if (minLr > learningRate) {
+      throw new IllegalArgumentException("min_lr must be in [0, learning_rate], got " + minLr);
     }
     if (lrDecayIters < warmupIters) {
       throw new IllegalArgumentException(
@@ -186,34 +219,69 @@ public record TrainConfig(
     }
   }
 
-  private static void autoTrueOrFalse(String key, String v) {
-    if (!v.equals("auto") && !v.equals("true") && !v.equals("false")) {
-      throw new IllegalArgumentException(key + " must be auto, true or false, got '" + v + "'");
+  /** The key named {@code name}, or null. */
+  public static ConfigKey key(String name) {
+    return KEYS.stream().filter(k -> k.name().equals(name)).findFirst().orElse(null);
+  }
+
+  /** Reads {@code file} (if not null), then applies {@code overrides}; unknown keys are errors. */
+  public static TrainConfig load(Path file, Map<String, String> overrides) {
+    Map<String, String> texts = new LinkedHashMap<>();
+    KEYS.forEach(k -> texts.put(k.name(), k.defaultText()));
+    if (file != null) {
+      String text = TextFiles.readUtf8(file, "--config");
+      Properties p = new Properties();
+      try {
+        p.load(new StringReader(text));
+      } catch (IOException | IllegalArgumentException e) { // a malformed unicode escape
+        throw new IllegalArgumentException("--config: " + file + ": " + e.getMessage());
+      }
+      p.stringPropertyNames().forEach(k -> put(texts, k, p.getProperty(k), file.toString()));
+    }
+    overrides.forEach((k, v) -> put(texts, k, v, "command line"));
+    Object[] values =
+        KEYS.stream().map(k -> k.type().read(k.name(), texts.get(k.name()))).toArray();
+    try {
+      return CONSTRUCTOR.newInstance(values);
+    } catch (InvocationTargetException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException(e);
     }
   }
 
-  private static void positive(String key, double v) {
-    if (!(v > 0)) {
-      throw new IllegalArgumentException(key + " must be > 0, got " + fmt(v));
+  private static void put(Map<String, String> texts, String key, String value, String where) {
+    if (key(key) == null) {
+      throw new IllegalArgumentException(
+          where
+              + ": unknown key '"
+              + key
+              + "' (keys: "
+              + String.join(", ", KEYS.stream().map(ConfigKey::name).toList())
+              + ")");
     }
+    texts.put(key, value.trim());
   }
 
-  private static void nonNegative(String key, double v) {
-    if (!(v >= 0)) {
-      throw new IllegalArgumentException(key + " must be >= 0, got " + fmt(v));
+  /** The configuration as a .properties text, every key present, that {@link #load} reads back. */
+  public String toProperties() {
+    StringBuilder sb = new StringBuilder("# resolved configuration of this run\n");
+    RecordComponent[] components = TrainConfig.class.getRecordComponents();
+    for (int i = 0; i < KEYS.size(); i++) {
+      ConfigKey key = KEYS.get(i);
+      try {
+        Object value = components[i].getAccessor().invoke(this);
+        sb.append(key.name()).append(" = ").append(key.type().write(value)).append('\n');
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException(e);
+      }
     }
+    return sb.toString();
   }
 
-  private static String fmt(double v) {
-    return v == Math.rint(v) ? String.valueOf((long) v) : String.valueOf(v);
-  }
-
-  public boolean scratch() {
-    return initFrom.equals("scratch");
-  }
-
-  public boolean resume() {
-    return initFrom.equals("resume");
+  /** What the optimiser is built from. */
+  public OptimizerSettings optimizerSettings() {
+    return new OptimizerSettings(optimizer, beta1, beta2, weightDecay);
   }
 
   /** How many tasks compute each step: the cluster's, else 1. */
@@ -226,138 +294,33 @@ public record TrainConfig(
     return batchSize * tasks();
   }
 
-  /**
-   * Whether blocks are recomputed in the backward pass. The Trainer settles recompute=auto from the
-   * memory plan before it builds a step ({@link Trainer#settleAuto}); unsettled, it is false.
-   */
-  public boolean recomputes() {
-    return recompute.equals("true");
-  }
-
-  /** Whether the step is compiled with XLA; xla=auto, unsettled, is true unless recompute is. */
-  public boolean compilesWithXla() {
-    return xla.equals("true") || (xla.equals("auto") && !recomputes());
-  }
-
-  /** This configuration with {@code key} set to {@code value}, checked as on the command line. */
-  public TrainConfig with(String key, String value) {
-    Map<String, String> values = new LinkedHashMap<>(resolved);
-    put(values, key, value, "with");
-    return of(values);
-  }
-
-  /** Reads {@code file} (if not null), then applies {@code overrides}; unknown keys are errors. */
-  public static TrainConfig load(Path file, Map<String, String> overrides) {
-    Map<String, String> values = new LinkedHashMap<>();
-    KEYS.forEach((k, v) -> values.put(k, unescape(v.defaultValue())));
-    if (file != null) {
-      String text = TextFiles.readUtf8(file, "--config");
-      Properties p = new Properties();
-      try {
-        p.load(new StringReader(text));
-      } catch (IOException | IllegalArgumentException e) { // a malformed unicode escape
-        throw new IllegalArgumentException("--config: " + file + ": " + e.getMessage());
-      }
-      for (String k : p.stringPropertyNames()) {
-        put(values, k, p.getProperty(k), file.toString());
-      }
+  // KEYS and the components must pair up in order, key n_layer with component nLayer: checked
+  // once, when the class loads, so a key added to one and not the other fails every run at once
+  private static Constructor<TrainConfig> canonicalConstructor() {
+    RecordComponent[] components = TrainConfig.class.getRecordComponents();
+    List<String> keys = KEYS.stream().map(k -> camelCase(k.name())).toList();
+    List<String> names = Arrays.stream(components).map(RecordComponent::getName).toList();
+    if (!keys.equals(names)) {
+      throw new IllegalStateException("TrainConfig.KEYS " + keys + " != components " + names);
     }
-    overrides.forEach((k, v) -> put(values, k, v, "command line"));
-    return of(values);
-  }
-
-  private static void put(Map<String, String> values, String key, String value, String where) {
-    if (!KEYS.containsKey(key)) {
-      throw new IllegalArgumentException(
-          where + ": unknown key '" + key + "' (keys: " + String.join(", ", KEYS.keySet()) + ")");
-    }
-    values.put(key, value.trim());
-  }
-
-  private static TrainConfig of(Map<String, String> v) {
-    return new TrainConfig(
-        v.get("init_from"),
-        Path.of(v.get("out_dir")),
-        Path.of(v.get("data_dir")),
-        i(v, "n_layer"),
-        i(v, "n_head"),
-        i(v, "n_embd"),
-        i(v, "n_ctx"),
-        i(v, "batch_size"),
-        i(v, "block_size"),
-        i(v, "gradient_accumulation_steps"),
-        i(v, "max_iters"),
-        d(v, "learning_rate"),
-        d(v, "beta1"),
-        d(v, "beta2"),
-        d(v, "weight_decay"),
-        i(v, "warmup_iters"),
-        i(v, "lr_decay_iters"),
-        d(v, "min_lr"),
-        d(v, "grad_clip"),
-        i(v, "eval_interval"),
-        i(v, "eval_iters"),
-        i(v, "log_interval"),
-        i(v, "sample_interval"),
-        i(v, "sample_length"),
-        unescape(v.get("sample_prompt")),
-        l(v, "seed"),
-        v.get("xla").toLowerCase(),
-        v.get("recompute").toLowerCase(),
-        b(v, "train_embeddings"),
-        v.get("optimizer"),
-        DType.of(v.get("dtype"), "dtype"),
-        b(v, "dry_run"),
-        v.get("cluster").isEmpty() ? null : Cluster.parse("cluster", v.get("cluster")),
-        Map.copyOf(v));
-  }
-
-  private static int i(Map<String, String> v, String key) {
     try {
-      return Integer.parseInt(v.get(key));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(key + " expects an integer, got '" + v.get(key) + "'");
+      return TrainConfig.class.getDeclaredConstructor(
+          Arrays.stream(components).map(RecordComponent::getType).toArray(Class<?>[]::new));
+    } catch (NoSuchMethodException e) {
+      throw new IllegalStateException(e);
     }
   }
 
-  private static long l(Map<String, String> v, String key) {
-    try {
-      return Long.parseLong(v.get(key));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(key + " expects an integer, got '" + v.get(key) + "'");
-    }
-  }
-
-  private static double d(Map<String, String> v, String key) {
-    try {
-      double x = Double.parseDouble(v.get(key));
-      if (!Double.isFinite(x)) {
-        throw new NumberFormatException();
+  private static String camelCase(String snake) {
+    StringBuilder sb = new StringBuilder();
+    boolean upper = false;
+    for (char ch : snake.toCharArray()) {
+      if (ch == '_') {
+        upper = true;
+      } else {
+        sb.append(upper ? Character.toUpperCase(ch) : ch);
+        upper = false;
       }
-      return x;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(key + " expects a number, got '" + v.get(key) + "'");
-    }
-  }
-
-  private static boolean b(Map<String, String> v, String key) {
-    String s = v.get(key).toLowerCase();
-    if (!s.equals("true") && !s.equals("false")) {
-      throw new IllegalArgumentException(key + " expects true or false, got '" + v.get(key) + "'");
-    }
-    return Boolean.parseBoolean(s);
-  }
-
-  private static String unescape(String s) {
-    return s.replace("\\n", "\n").replace("\\t", "\t");
-  }
-
-  /** The resolved configuration as a .properties text, every key present. */
-  public String toProperties() {
-    StringBuilder sb = new StringBuilder("# resolved configuration of this run\n");
-    for (String key : KEYS.keySet()) {
-      String value = resolved.get(key).replace("\n", "\\n").replace("\t", "\\t");
-      sb.append(key).append(" = ").append(value).append('\n');
     }
     return sb.toString();
   }

@@ -11,17 +11,19 @@ import dev.gpt2j.data.Batches;
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
-import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.train.graph.StepConfig;
+import dev.gpt2j.train.graph.TrainStep;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.BooleanSupplier;
 import org.tensorflow.Server;
 import org.tensorflow.exceptions.TFResourceExhaustedException;
@@ -46,12 +48,12 @@ public final class Trainer {
   }
 
   private final TrainConfig c;
+  private final StepConfig settled; // what c asks of each step, every auto resolved
   private final PrintStream out;
   private final BooleanSupplier stopRequested;
   private final RunDir run;
   private final HParams hp;
   private final Optional<SystemMemory.Limit> available;
-  private final boolean recomputeChosen; // recompute=auto was settled here
   private Server server; // the chief's, on a cluster: held here for as long as the run
 
   /**
@@ -64,24 +66,8 @@ public final class Trainer {
     this.run = new RunDir(config.outDir());
     this.hp = hparams(config, run);
     this.available = SystemMemory.available();
-    this.c = settleAuto(config, hp, available);
-    this.recomputeChosen = config.recompute().equals("auto");
-  }
-
-  /**
-   * recompute=auto becomes true when holding every block's activations would take the plan past
-   * half the memory available, else false: small runs keep their speed, and big ones leave the
-   * machine room for its page cache and other work. With no known limit it stays off. Then xla=auto
-   * becomes true unless recompute is on.
-   */
-  public static TrainConfig settleAuto(
-      TrainConfig c, HParams hp, Optional<SystemMemory.Limit> available) {
-    if (c.recompute().equals("auto")) {
-      long without = memoryPlan(c.with("recompute", "false"), hp).total();
-      boolean on = available.isPresent() && without > available.get().bytes() / 2;
-      c = c.with("recompute", String.valueOf(on));
-    }
-    return c.with("xla", String.valueOf(c.compilesWithXla()));
+    this.c = config;
+    this.settled = StepPlan.settle(config, hp, available);
   }
 
   public Outcome run() {
@@ -97,13 +83,15 @@ public final class Trainer {
     val.requireWindows(c.blockSize());
     try (RunLock lock = RunLock.acquire(run.path())) {
       if (c.cluster() == null) {
-        return run(plan, train, val);
+        try (TrainStep s = new TrainStep(hp, settled)) {
+          return train(s, plan, train, val);
+        }
       }
       joinCluster(c.cluster());
       try {
-        return run(plan, train, val);
+        return onCluster(plan, train, val);
       } catch (TFResourceExhaustedException e) {
-        throw e; // out of memory, on whichever task: Main says so
+        throw e; // out of memory, on whichever task: the caller says so
       } catch (TensorFlowException e) {
         throw ClusterException.taskLost(c.cluster(), e)
             .map(lost -> new ClusterException(lost.getMessage() + "; " + lastCheckpoint()))
@@ -113,24 +101,65 @@ public final class Trainer {
   }
 
   /**
-   * A task that hangs holds the step for ever, and the step cannot be cancelled (TF Java's
-   * Session.close waits for it): this says so in the CLI's one line and ends the process. Every
-   * checkpoint is written atomically, so nothing saved is lost.
+   * The run on a cluster, its loop on a thread of its own, while the heartbeat watches the tasks. A
+   * task that hangs holds the step for ever, and the step cannot be cancelled (TF Java's
+   * Session.close waits for it): the caller gets a {@link ClusterException} naming the task, and
+   * the stuck loop's thread and session are left to the end of the process. Every checkpoint is
+   * written atomically, so nothing saved is lost.
    */
-  private void taskHung(ClusterException hung) {
-    System.err.println("gpt2 train: " + hung.getMessage() + "; " + lastCheckpoint());
-    System.err.flush();
-    // the CLI's standard error is a pipe that a thread copies on (cli.StderrFilter), and halt
-    // runs no shutdown hook that would drain it: give that thread a moment to pass the line on
+  private Outcome onCluster(MemoryPlan plan, Batches train, Batches val) {
+    TrainStep s = new TrainStep(hp, settled);
+    CompletableFuture<Outcome> outcome = new CompletableFuture<>();
+    Heartbeat heartbeat;
     try {
-      Thread.sleep(STDERR_DRAIN_MS);
+      heartbeat =
+          Heartbeat.start(
+              s.graph(),
+              s.session(),
+              c.cluster(),
+              Duration.ofSeconds(c.clusterTimeout()),
+              hung ->
+                  outcome.completeExceptionally(
+                      new ClusterException(hung.getMessage() + "; " + lastCheckpoint())));
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    Thread loop =
+        new Thread(
+            () -> {
+              try {
+                outcome.complete(train(s, plan, train, val));
+              } catch (Throwable e) {
+                outcome.completeExceptionally(e);
+              }
+            },
+            "train-loop");
+    loop.setDaemon(true); // a loop stuck in a hung task's step must not hold the JVM
+    loop.start();
+    try {
+      return outcome.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    } finally {
+      heartbeat.close();
+      if (!loop.isAlive() || joined(loop)) {
+        s.close();
+      }
+    }
+  }
+
+  // whether the loop ends soon after its outcome (it does unless its step is stuck)
+  private static boolean joined(Thread loop) {
+    try {
+      loop.join(LOOP_EXIT_MS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    Runtime.getRuntime().halt(1);
+    return !loop.isAlive();
   }
 
-  private static final long STDERR_DRAIN_MS = 500;
+  private static final long LOOP_EXIT_MS = 1000;
 
   // where a stopped run continues from
   private String lastCheckpoint() {
@@ -159,50 +188,45 @@ public final class Trainer {
         cluster.size(), c.batchSize(), c.globalBatchSize());
   }
 
-  private Outcome run(MemoryPlan plan, Batches train, Batches val) {
-    try (TrainStep step = new TrainStep(hp, c);
-        Heartbeat heartbeat =
-            c.cluster() == null
-                ? null
-                : Heartbeat.start(step.graph(), step.session(), c.cluster(), this::taskHung)) {
-      int start = 0;
-      double best = Double.POSITIVE_INFINITY;
-      if (c.resume()) {
-        RunDir.Saved saved = run.latest();
-        step.restore(saved.modelPrefix(), saved.optimizerPrefix());
-        start = saved.iter();
-        best = saved.bestValLoss();
-        out.printf("resuming %s at iter %d%n", run.path(), start);
-      } else if (c.scratch()) {
-        step.initialize(c.seed());
-      } else {
-        step.restoreModel(ModelDir.latestCheckpoint(Path.of(c.initFrom())));
-      }
-      run.prepare(hp, c);
-      out.println(memoryLine(plan));
-      out.printf(
-          Locale.ROOT,
-          "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
-              + "data: %,d train / %,d val tokens; %d tokens per step%n",
-          hp.parameterCount(),
-          hp.nLayer(),
-          hp.nHead(),
-          hp.nEmbd(),
-          hp.nCtx(),
-          train.size(),
-          val.size(),
-          tokensPerStep());
-      Outcome outcome = loop(step, hp, train, val, start, best);
-      SystemMemory.peakResident()
-          .ifPresent(
-              peak ->
-                  out.printf(
-                      Locale.ROOT,
-                      "peak resident memory: %.2f GiB (planned %.2f GiB)%n",
-                      MemoryPlan.gib(peak),
-                      MemoryPlan.gib(plan.total())));
-      return outcome;
+  // the run from its first step to its end, on a step ready to run
+  private Outcome train(TrainStep step, MemoryPlan plan, Batches train, Batches val) {
+    int start = 0;
+    double best = Double.POSITIVE_INFINITY;
+    if (c.initFrom().kind() == InitFrom.Kind.RESUME) {
+      RunDir.Saved saved = run.latest();
+      step.restore(saved.modelPrefix(), saved.optimizerPrefix());
+      start = saved.iter();
+      best = saved.bestValLoss();
+      out.printf("resuming %s at iter %d%n", run.path(), start);
+    } else if (c.initFrom().kind() == InitFrom.Kind.SCRATCH) {
+      step.initialize(c.seed());
+    } else {
+      step.restoreModel(ModelDir.latestCheckpoint(c.initFrom().modelDir()));
     }
+    run.prepare(hp, c);
+    out.println(memoryLine(plan));
+    out.printf(
+        Locale.ROOT,
+        "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
+            + "data: %,d train / %,d val tokens; %d tokens per step%n",
+        hp.parameterCount(),
+        hp.nLayer(),
+        hp.nHead(),
+        hp.nEmbd(),
+        hp.nCtx(),
+        train.size(),
+        val.size(),
+        tokensPerStep());
+    Outcome outcome = loop(step, hp, train, val, start, best);
+    SystemMemory.peakResident()
+        .ifPresent(
+            peak ->
+                out.printf(
+                    Locale.ROOT,
+                    "peak resident memory: %.2f GiB (planned %.2f GiB)%n",
+                    MemoryPlan.gib(peak),
+                    MemoryPlan.gib(plan.total())));
+    return outcome;
   }
 
   private Outcome loop(
@@ -221,7 +245,7 @@ public final class Trainer {
       TrainStep.Stats stats = step.step(micro, lr, iter == start);
       if (iter == start) {
         out.println(
-            c.compilesWithXla()
+            settled.xla()
                 ? "xla: the training step ran as "
                     + stats.xlaClusters()
                     + " compiled XLA cluster(s)"
@@ -321,7 +345,7 @@ public final class Trainer {
     }
     int length = Math.max(1, Math.min(c.sampleLength(), hp.nCtx() - prompt.length));
     SampleOptions o = SampleOptions.builder().length(length).seed(c.seed() + iter).build();
-    int[] tokens = step.sampler().generate(prompt, 1, o, length, 0, true, (row, token) -> {})[0];
+    int[] tokens = step.sampler().generate(prompt, 1, o, length, 0, (row, token) -> {})[0];
     out.printf(
         "---- sample at iter %d ----%n%s%s%n----%n",
         iter, c.samplePrompt(), Gpt2Tokenizer.decode(tokens));
@@ -329,7 +353,7 @@ public final class Trainer {
 
   /** What this run's steps will hold in memory, from the config and the model's shape alone. */
   public MemoryPlan memoryPlan() {
-    return memoryPlan(c, hp);
+    return StepPlan.memory(settled, hp);
   }
 
   private String memoryLine(MemoryPlan plan) {
@@ -342,29 +366,13 @@ public final class Trainer {
                 a ->
                     String.format(Locale.ROOT, " of %.2f GiB available", MemoryPlan.gib(a.bytes())))
             .orElse(""),
-        c.recompute(),
-        recomputeChosen ? " (auto)" : "",
-        c.xla());
-  }
-
-  /** What a step of {@code c} on a model of shape {@code hp} will hold in memory. */
-  public static MemoryPlan memoryPlan(TrainConfig c, HParams hp) {
-    return MemoryPlan.training(
-        hp,
-        new MemoryPlan.Training(
-            c.batchSize(),
-            c.blockSize(),
-            c.gradientAccumulationSteps(),
-            c.recomputes(),
-            c.compilesWithXla(),
-            c.optimizer().equals("adafactor"),
-            c.gradClip() > 0,
-            c.trainEmbeddings(),
-            c.dtype() == DType.BFLOAT16));
+        settled.recompute(),
+        c.recompute() == Toggle.AUTO ? " (auto)" : "",
+        settled.xla());
   }
 
   private static HParams hparams(TrainConfig c, RunDir run) {
-    if (c.resume()) {
+    if (c.initFrom().kind() == InitFrom.Kind.RESUME) {
       return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
     }
     if (run.hasCheckpoint()) {
@@ -373,10 +381,10 @@ public final class Trainer {
               + " already holds a run; continue it with "
               + "init_from=resume or choose another out_dir (nothing was changed)");
     }
-    if (c.scratch()) {
+    if (c.initFrom().kind() == InitFrom.Kind.SCRATCH) {
       return new HParams(HParams.GPT2_VOCAB, c.nCtx(), c.nEmbd(), c.nHead(), c.nLayer());
     }
-    return ModelDir.hparams(Path.of(c.initFrom()));
+    return ModelDir.hparams(c.initFrom().modelDir());
   }
 
   static String duration(double seconds) {

@@ -1,7 +1,9 @@
 package dev.gpt2j.util;
 
+import com.sun.jna.Function;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import java.util.List;
 
 /**
@@ -27,6 +29,8 @@ public final class LibC {
     int close(int fd);
 
     int execv(String path, String[] argv);
+
+    Pointer signal(int signal, Pointer handler);
   }
 
   private static final C C = Native.load("c", C.class);
@@ -84,6 +88,17 @@ public final class LibC {
   public static void execv(List<String> argv) {
     String[] args = argv.toArray(new String[0]); // JNA passes a NULL-terminated char*[]
     C.execv(args[0], args);
+  }
+
+  private static final int SIGABRT = 6;
+
+  /**
+   * Makes abort() wait {@value #SIGABRT} seconds before the process ends: its SIGABRT handler is
+   * libc's own sleep(), which takes the signal's number as its seconds and is safe in a handler.
+   * Meanwhile the process's other threads run on (abort() ends it when the handler returns).
+   */
+  public static void pauseBeforeAbort() {
+    C.signal(SIGABRT, Function.getFunction("c", "sleep"));
   }
 
   public static void close(int fd) {

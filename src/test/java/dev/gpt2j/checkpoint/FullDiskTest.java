@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.testing.Steps;
 import dev.gpt2j.testing.TinyModels;
-import dev.gpt2j.train.TrainConfig;
-import dev.gpt2j.train.TrainStep;
+import dev.gpt2j.train.graph.TrainStep;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,8 +49,8 @@ class FullDiskTest {
     try (TrainStep step =
         new TrainStep(
             TinyModels.TINY,
-            TrainConfig.load(
-                null, Map.of("xla", "false", "block_size", "16", "batch_size", "1")))) {
+            Steps.of(
+                TinyModels.TINY, Map.of("xla", "false", "block_size", "16", "batch_size", "1")))) {
       step.initialize(1);
       int failures = 0;
       for (int kb = 48; kb <= 96; kb += 4) {

@@ -99,7 +99,7 @@ class ModelDirTest {
   void freshModelUsesOpenAisInitialisers() {
     HParams hp = new HParams(500, 300, 64, 4, 1);
     try (Gpt2Model model = Gpt2Model.fresh(hp, 3)) {
-      Map<String, float[]> w = TinyModels.values(model);
+      Map<String, float[]> w = model.weights();
       assertStd(w.get("model/wte"), 0.02);
       assertStd(w.get("model/wpe"), 0.01);
       assertStd(w.get("model/h0/mlp/c_fc/w"), 0.02);
@@ -131,11 +131,9 @@ class ModelDirTest {
     try (Gpt2Model a = Gpt2Model.fresh(hp, 5);
         Gpt2Model b = Gpt2Model.fresh(hp, 5);
         Gpt2Model c = Gpt2Model.fresh(hp, 6)) {
-      assertArrayEquals(
-          TinyModels.values(a).get("model/wte"), TinyModels.values(b).get("model/wte"));
+      assertArrayEquals(a.weights().get("model/wte"), b.weights().get("model/wte"));
       assertFalse(
-          java.util.Arrays.equals(
-              TinyModels.values(a).get("model/wte"), TinyModels.values(c).get("model/wte")));
+          java.util.Arrays.equals(a.weights().get("model/wte"), c.weights().get("model/wte")));
     }
   }
 
@@ -143,7 +141,7 @@ class ModelDirTest {
   void exportThenImportIsBitIdentical() throws IOException {
     Map<String, float[]> written = TinyModels.writeRandom(tmp.resolve("a"), TinyModels.TINY, 11);
     try (Gpt2Model model = Gpt2Model.load(tmp.resolve("a"))) {
-      Map<String, float[]> loaded = TinyModels.values(model);
+      Map<String, float[]> loaded = model.weights();
       for (String name : written.keySet()) {
         assertArrayEquals(written.get(name), loaded.get(name), name);
       }

@@ -8,8 +8,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.Bfloat16Rounding;
+import dev.gpt2j.testing.Steps;
 import dev.gpt2j.train.TrainConfig;
-import dev.gpt2j.train.TrainStep;
+import dev.gpt2j.train.graph.TrainStep;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -110,7 +111,7 @@ class NativeKernelsTest {
     HParams hp = new HParams(50, 8, 16, 2, 1);
     TrainConfig c =
         TrainConfig.load(null, Map.of("batch_size", "2", "block_size", "1", "xla", "false"));
-    try (TrainStep step = new TrainStep(hp, c)) {
+    try (TrainStep step = new TrainStep(hp, Steps.of(hp, c))) {
       step.initialize(1);
       Batches.Batch b = new Batches.Batch(new int[][] {{3}, {4}}, new int[][] {{5}, {6}});
       assertTrue(Double.isFinite(step.step(List.of(b), 1e-3, false).loss()));

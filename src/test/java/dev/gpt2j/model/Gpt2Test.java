@@ -7,16 +7,20 @@ import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.testing.ReferenceGpt2;
 import dev.gpt2j.testing.TinyModels;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Unstack;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 class Gpt2Test {
 
@@ -117,9 +121,9 @@ class Gpt2Test {
               org.tensorflow.types.TInt32.class,
               org.tensorflow.op.core.Placeholder.shape(org.tensorflow.ndarray.Shape.of(-1, -1)));
       var pastIn = tf.placeholder(TFloat32.class);
-      Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null, Gpt2.MATMUL);
+      Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null, Product.MATMUL);
       Gpt2.Forward next =
-          Gpt2.gpt2(tf, hp, in, vars.params(), Memory.past(tf, pastIn, hp.nLayer()), Gpt2.MATMUL);
+          Gpt2.gpt2(tf, hp, in, vars.params(), past(tf, pastIn, hp.nLayer()), Product.MATMUL);
       var grown = tf.concat(java.util.List.of(pastIn, next.present()), tf.constant(-2));
       org.tensorflow.Tensor past;
       try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {java.util.Arrays.copyOf(tokens, 6)});
@@ -138,6 +142,28 @@ class Gpt2Test {
       }
       past.close();
     }
+  }
+
+  // openai/gpt-2's past [B, n_layer, 2, H, S, D] as a Memory: each layer's keys and values concat
+  // the new ones
+  private static Memory past(Ops tf, Operand<TFloat32> past, int nLayer) {
+    List<Output<TFloat32>> layers = tf.unstack(past, (long) nLayer, Unstack.axis(1L)).output();
+    Operand<TInt32> length = Gpt2.dim(tf, past, 4);
+    return new Memory() {
+      @Override
+      public Operand<TInt32> length() {
+        return length;
+      }
+
+      @Override
+      public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
+        List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
+        return new KeysValues(
+            tf,
+            tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
+            tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
+      }
+    };
   }
 
   private static float[] lastRow(TFloat32 logits) {

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.kernels.NativeKernels;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.DecodingSteps;
 import dev.gpt2j.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,12 +24,14 @@ import org.junit.jupiter.api.io.TempDir;
 class DecoderTest {
   // wide enough vocabulary that token 50256 (end of text) exists
   static final HParams HP = new HParams(50257, 24, 16, 2, 2);
+  static Path dir;
   static Gpt2Model model;
 
   @BeforeAll
   static void load(@TempDir Path tmp) {
-    TinyModels.writeRandom(tmp.resolve("m"), HP, 21);
-    model = Gpt2Model.load(tmp.resolve("m"));
+    dir = tmp.resolve("m");
+    TinyModels.writeRandom(dir, HP, 21);
+    model = Gpt2Model.load(dir);
   }
 
   @AfterAll
@@ -35,15 +39,23 @@ class DecoderTest {
     model.close();
   }
 
+  private static int[][] generate(int[] prompt, int rows, SampleOptions o, int length) {
+    return generate(model, prompt, rows, o, length);
+  }
+
+  // rows samples of length tokens in one batch, through the public API
   private static int[][] generate(
-      int[] prompt, int rows, SampleOptions o, int length, boolean cache) {
-    return model.decoder().generate(prompt, rows, o, length, 0, cache, (r, t) -> {});
+      Gpt2Model model, int[] prompt, int rows, SampleOptions o, int length) {
+    SampleOptions batch = o.toBuilder().length(length).samples(rows, rows).build();
+    return model.generate(prompt, batch, (r, t) -> {}).stream()
+        .map(Gpt2Model.Generation::tokens)
+        .toArray(int[][]::new);
   }
 
   @Test
   void greedyIsTheArgmaxOfFullSequenceLogitsAtEveryStep() {
     int[] prompt = {464, 2068, 7586};
-    int[] out = generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0];
+    int[] out = generate(prompt, 1, SampleOptions.greedy(10), 10)[0];
     List<Integer> seq = new ArrayList<>(Arrays.stream(prompt).boxed().toList());
     for (int step = 0; step < out.length; step++) {
       float[][] logits = model.logits(new int[][] {seq.stream().mapToInt(i -> i).toArray()})[0];
@@ -60,29 +72,18 @@ class DecoderTest {
   }
 
   @Test
-  void cachedDecodingEqualsUncachedTokenForToken() {
-    int[] prompt = {40, 1101, 257};
-    assertArrayEquals(
-        generate(prompt, 1, SampleOptions.greedy(15), 15, false)[0],
-        generate(prompt, 1, SampleOptions.greedy(15), 15, true)[0]);
-    SampleOptions sampled = SampleOptions.topK(15, 40, 5);
-    assertArrayEquals(
-        generate(prompt, 1, sampled, 15, false)[0], generate(prompt, 1, sampled, 15, true)[0]);
-  }
-
-  @Test
   void aBatchRunsItsRowsIndependentlyAndSeedsReproduce() {
     int[] prompt = {40, 1101};
     SampleOptions o = SampleOptions.topK(12, 0, 99).toBuilder().samples(3, 3).build();
-    int[][] batch = generate(prompt, 3, o, 12, true);
+    int[][] batch = generate(prompt, 3, o, 12);
     assertArrayEquals(
         batch[0],
-        generate(prompt, 1, SampleOptions.topK(12, 0, 99), 12, true)[0],
+        generate(prompt, 1, SampleOptions.topK(12, 0, 99), 12)[0],
         "row 0 of a batch draws as a batch of one");
     assertFalse(Arrays.equals(batch[0], batch[1]), "rows draw independently");
-    assertArrayEquals(batch[2], generate(prompt, 3, o, 12, true)[2], "same seed, same samples");
+    assertArrayEquals(batch[2], generate(prompt, 3, o, 12)[2], "same seed, same samples");
     assertFalse(
-        Arrays.equals(batch[0], generate(prompt, 1, SampleOptions.topK(12, 0, 100), 12, true)[0]),
+        Arrays.equals(batch[0], generate(prompt, 1, SampleOptions.topK(12, 0, 100), 12)[0]),
         "another seed");
   }
 
@@ -93,16 +94,15 @@ class DecoderTest {
   void topPOfOneIsOffAndTinyTopPIsGreedy() {
     int[] prompt = {40, 1101};
     SampleOptions.Builder plain = SampleOptions.builder().length(10).topK(0).seed(3);
-    int[] unfiltered = generate(prompt, 1, plain.topP(1.0).build(), 10, true)[0];
+    int[] unfiltered = generate(prompt, 1, plain.topP(1.0).build(), 10)[0];
     assertEquals(10, unfiltered.length);
-    assertArrayEquals(unfiltered, generate(prompt, 1, plain.topP(0.9999999).build(), 10, true)[0]);
+    assertArrayEquals(unfiltered, generate(prompt, 1, plain.topP(0.9999999).build(), 10)[0]);
     assertFalse(
-        Arrays.equals(
-            unfiltered, generate(prompt, 1, plain.seed(4).topP(1.0).build(), 10, true)[0]),
+        Arrays.equals(unfiltered, generate(prompt, 1, plain.seed(4).topP(1.0).build(), 10)[0]),
         "the draws depend on the seed");
     assertArrayEquals(
-        generate(prompt, 1, SampleOptions.greedy(10), 10, true)[0],
-        generate(prompt, 1, plain.topP(1e-9).build(), 10, true)[0]);
+        generate(prompt, 1, SampleOptions.greedy(10), 10)[0],
+        generate(prompt, 1, plain.topP(1e-9).build(), 10)[0]);
   }
 
   // the decoding step (KV cache, preallocated and masked; the native matrix-vector kernels when
@@ -111,7 +111,10 @@ class DecoderTest {
   void cachedStepLogitsEqualFullSequenceLogits() {
     int[] tokens = {464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 383, 2068};
     float[][] full = model.logits(new int[][] {tokens})[0];
-    float[][] cached = model.decoder().stepLogits(tokens);
+    float[][] cached;
+    try (DecodingSteps steps = new DecodingSteps(dir, DType.FLOAT32)) {
+      cached = steps.logits(tokens);
+    }
     double worst = 0;
     for (int i = 0; i < tokens.length; i++) {
       for (int v = 0; v < full[i].length; v++) {
@@ -132,19 +135,15 @@ class DecoderTest {
     int[] prompt = new int[20];
     IllegalArgumentException e =
         assertThrows(
-            IllegalArgumentException.class,
-            () -> generate(prompt, 1, SampleOptions.greedy(5), 5, true));
+            IllegalArgumentException.class, () -> generate(prompt, 1, SampleOptions.greedy(5), 5));
     assertEquals(
         "prompt (20 tokens) + --length (5) exceeds the model's context of 24 tokens; "
             + "shorten them or pass --sliding-window",
         e.getMessage());
     SampleOptions sliding =
         SampleOptions.builder().length(40).greedy(true).topK(0).slidingWindow(true).build();
-    int[] out = generate(prompt, 1, sliding, 40, true)[0];
+    int[] out = generate(prompt, 1, sliding, 40)[0];
     assertEquals(40, out.length);
-    // after the window slides, decoding continues from the last n_ctx/2 tokens as a fresh prompt
-    int[] uncached = generate(prompt, 1, sliding, 40, false)[0];
-    assertArrayEquals(Arrays.copyOf(uncached, 4), Arrays.copyOf(out, 4));
   }
 
   @Test
@@ -162,8 +161,8 @@ class DecoderTest {
       SampleOptions go = SampleOptions.greedy(6).toBuilder().samples(2, 2).build();
       SampleOptions stop = go.toBuilder().stopAtEndOfText(true).build();
       int[] prompt = {1, 2, 3};
-      int[][] stopped = eot.decoder().generate(prompt, 2, stop, 6, 0, true, (r, t) -> {});
-      int[][] going = eot.decoder().generate(prompt, 2, go, 6, 0, true, (r, t) -> {});
+      int[][] stopped = generate(eot, prompt, 2, stop, 6);
+      int[][] going = generate(eot, prompt, 2, go, 6);
       assertArrayEquals(new int[0], stopped[0]);
       assertArrayEquals(new int[0], stopped[1]);
       int[] allEot = new int[6];

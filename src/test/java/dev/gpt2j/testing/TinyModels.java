@@ -23,24 +23,6 @@ public final class TinyModels {
 
   public static final HParams TINY = new HParams(97, 16, 24, 3, 2);
 
-  /** Every variable's current value (float32 or bfloat16), by OpenAI tensor name. */
-  public static Map<String, float[]> values(dev.gpt2j.Gpt2Model model) {
-    return values(model.session(), model.variables());
-  }
-
-  public static Map<String, float[]> values(Session session, ModelVariables variables) {
-    Map<String, float[]> out = new LinkedHashMap<>();
-    for (ModelVariables.Variable v : variables.all()) {
-      try (org.tensorflow.Result r = session.runner().fetch(v.value()).run()) {
-        float[] values = new float[(int) v.size()];
-        ((org.tensorflow.ndarray.FloatNdArray) r.get(0))
-            .copyTo(DataBuffers.of(values, false, false));
-        out.put(v.name(), values);
-      }
-    }
-    return out;
-  }
-
   /** Writes a model directory at {@code dir} and returns the weights it holds, by tensor name. */
   public static Map<String, float[]> writeRandom(Path dir, HParams hp, long seed) {
     Map<String, float[]> weights = random(hp, seed);

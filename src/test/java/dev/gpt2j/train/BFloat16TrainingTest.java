@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.Steps;
+import dev.gpt2j.train.graph.TrainStep;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.StreamSupport;
@@ -54,7 +56,7 @@ class BFloat16TrainingTest {
   // a network in the regime training sees, not one of large random weights with saturated
   // softmaxes, where any rounding is amplified
   private static Result run(TrainConfig c, Batches.Batch batch) {
-    try (TrainStep step = new TrainStep(HP, c)) {
+    try (TrainStep step = new TrainStep(HP, Steps.of(HP, c))) {
       step.initialize(3);
       Iterable<GraphOperation> ops = () -> step.session().graph().operations();
       long bf16 =

@@ -1,17 +1,19 @@
 package dev.gpt2j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.cli.CliRunner;
 import dev.gpt2j.cluster.Cluster;
+import dev.gpt2j.cluster.ClusterException;
 import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.TinyData;
-import dev.gpt2j.testing.TinyModels;
 import dev.gpt2j.testing.WorkerProcess;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -117,8 +119,8 @@ class ClusterTrainingTest {
     }
     try (Gpt2Model ma = Gpt2Model.load(tmp.resolve("one"));
         Gpt2Model mb = Gpt2Model.load(tmp.resolve("two"))) {
-      Map<String, float[]> wa = TinyModels.values(ma);
-      Map<String, float[]> wb = TinyModels.values(mb);
+      Map<String, float[]> wa = ma.weights();
+      Map<String, float[]> wb = mb.weights();
       assertEquals(wa.keySet(), wb.keySet());
       for (String name : wa.keySet()) {
         double largest = 0;
@@ -195,15 +197,85 @@ class ClusterTrainingTest {
   void aHungWorkerStopsTheChiefWithOneLine() throws Exception {
     Cluster cluster = WorkerProcess.loopbackCluster(2);
     String[] run = {
-      "--batch_size=2", "--max_iters=100000", "--eval_interval=5", clusterOption(cluster)
+      "--batch_size=2",
+      "--max_iters=100000",
+      "--eval_interval=5",
+      "--cluster_timeout=6",
+      clusterOption(cluster)
     };
     String message =
         chiefAfterItsWorker(
             cluster, run, p -> signal(p, "STOP")); // the worker is killed when the test ends
     Matcher m = LOST.matcher(message);
     assertTrue(m.matches(), message);
-    assertTrue(message.contains("stopped answering: no reply in 30 s"), message);
+    assertTrue(message.contains("stopped answering: no reply in 6 s"), message);
     assertEquals(Integer.parseInt(m.group(1)), new RunDir(tmp.resolve("run")).latest().iter());
+  }
+
+  // the same in a program that embeds the Trainer: the run ends with an exception naming the task
+  // (the stuck step is left behind on a thread of its own), and the program carries on
+  @Test
+  void aProgramEmbeddingTheTrainerGetsControlBackFromAHungWorker() throws Exception {
+    Cluster cluster = WorkerProcess.loopbackCluster(2);
+    Map<String, String> keys = new java.util.HashMap<>();
+    for (String option :
+        train("run", "--batch_size=2", "--max_iters=100000", "--eval_interval=5")) {
+      if (option.startsWith("--")) {
+        keys.put(
+            option.substring(2, option.indexOf('=')), option.substring(option.indexOf('=') + 1));
+      }
+    }
+    keys.putAll(
+        Map.of(
+            "cluster",
+            String.join(",", cluster.addresses()),
+            "cluster_timeout",
+            "6",
+            "xla",
+            "false"));
+    try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
+      // the worker stops answering once the run has saved its first checkpoint
+      PrintStream out =
+          new PrintStream(
+              new LineWatcher("eval at iter 5:", () -> signal(task1.process(), "STOP")),
+              true,
+              StandardCharsets.UTF_8);
+      long start = System.nanoTime();
+      ClusterException e =
+          assertThrows(
+              ClusterException.class,
+              () -> new Trainer(TrainConfig.load(null, keys), out, () -> false).run());
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertTrue(e.getMessage().contains("stopped answering: no reply in 6 s"), e.getMessage());
+      assertTrue(e.getMessage().contains("(iter 5) is intact"), e.getMessage());
+      assertTrue(seconds < 60, seconds + " s");
+    }
+  }
+
+  // calls `action` once, when a line starting with `prefix` is written
+  private static final class LineWatcher extends java.io.OutputStream {
+    private final String prefix;
+    private final Runnable action;
+    private final StringBuilder line = new StringBuilder();
+    private boolean done;
+
+    LineWatcher(String prefix, Runnable action) {
+      this.prefix = prefix;
+      this.action = action;
+    }
+
+    @Override
+    public void write(int b) {
+      if (b != '\n') {
+        line.append((char) b);
+        return;
+      }
+      if (!done && line.toString().startsWith(prefix)) {
+        done = true;
+        action.run();
+      }
+      line.setLength(0);
+    }
   }
 
   // runs the chief until its second checkpoint, stops the worker with `stop`, and returns what

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.ReferenceGpt2;
+import dev.gpt2j.testing.Steps;
 import dev.gpt2j.testing.TinyModels;
+import dev.gpt2j.train.graph.TrainStep;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Random;
@@ -71,7 +73,7 @@ class GradientTest {
   @Test
   void gradientsThroughThePaddedMlpMatchCentralDifferences(@TempDir Path tmp) {
     HParams wide = new HParams(11, 6, 256, 2, 1);
-    try (TrainStep step = new TrainStep(wide, config(2, 5))) {
+    try (TrainStep step = new TrainStep(wide, Steps.of(wide, config(2, 5)))) {
       Iterable<org.tensorflow.GraphOperation> ops = () -> step.session().graph().operations();
       assertTrue(
           java.util.stream.StreamSupport.stream(ops.spliterator(), false)
@@ -141,7 +143,7 @@ class GradientTest {
 
   private static Map<String, float[]> gradients(
       HParams hp, Path tmp, TrainConfig c, int[][] x, int[][] y) {
-    try (TrainStep step = new TrainStep(hp, c)) {
+    try (TrainStep step = new TrainStep(hp, Steps.of(hp, c))) {
       step.restoreModel(dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
       return step.gradients(new Batches.Batch(x, y));
     }
@@ -159,7 +161,7 @@ class GradientTest {
       }
     }
     Map<String, float[]> grads;
-    try (TrainStep step = new TrainStep(hp, config(2, 5))) {
+    try (TrainStep step = new TrainStep(hp, Steps.of(hp, config(2, 5)))) {
       step.restoreModel(dev.gpt2j.checkpoint.ModelDir.latestCheckpoint(tmp.resolve("m")));
       grads = step.gradients(new Batches.Batch(x, y));
     }

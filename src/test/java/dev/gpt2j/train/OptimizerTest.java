@@ -3,10 +3,15 @@ package dev.gpt2j.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gpt2j.checkpoint.CheckpointIndex;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.testing.Steps;
 import dev.gpt2j.testing.TinyModels;
+import dev.gpt2j.train.graph.TrainStep;
+import dev.gpt2j.train.optim.Adafactor;
+import dev.gpt2j.train.optim.AdamW;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -61,7 +66,7 @@ class OptimizerTest {
         });
     Map<String, float[]> after;
     double[] norms = new double[2];
-    try (TrainStep step = new TrainStep(HP, c)) {
+    try (TrainStep step = new TrainStep(HP, Steps.of(HP, c))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       int t = 0;
       for (int[][][] b : List.of(one, two)) {
@@ -97,7 +102,7 @@ class OptimizerTest {
           }
         }
       }
-      after = TinyModels.values(step.session(), step.model());
+      after = step.weights();
     }
     assertTrue(
         norms[0] > clip && norms[1] > clip, "clipping was active: " + norms[0] + ", " + norms[1]);
@@ -120,12 +125,15 @@ class OptimizerTest {
     TrainConfig c =
         GradientTest.config(2, 5, "optimizer=adafactor", "weight_decay=" + wd, "grad_clip=0");
     double worst = 0;
-    try (TrainStep step = new TrainStep(HP, c)) {
+    try (TrainStep step = new TrainStep(HP, Steps.of(HP, c))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       Map<String, double[]> p = new HashMap<>();
       Map<String, long[]> shapes = new HashMap<>();
-      TinyModels.values(step.session(), step.model()).forEach((k, a) -> p.put(k, toDouble(a)));
-      step.model().all().forEach(v -> shapes.put(v.name(), v.shape()));
+      step.weights().forEach((k, a) -> p.put(k, toDouble(a)));
+      CheckpointIndex.read(ModelDir.latestCheckpoint(tmp.resolve("m")))
+          .entries()
+          .values()
+          .forEach(e -> shapes.put(e.name(), e.shape()));
       Map<String, double[][]> state = new HashMap<>();
       for (int t = 1; t <= 2; t++) {
         Batches.Batch b = batch(batch(10 + t, 2, 5));
@@ -141,7 +149,7 @@ class OptimizerTest {
           }
         }
       }
-      Map<String, float[]> after = TinyModels.values(step.session(), step.model());
+      Map<String, float[]> after = step.weights();
       for (String name : p.keySet()) {
         for (int i = 0; i < p.get(name).length; i++) {
           worst = Math.max(worst, Math.abs(p.get(name)[i] - after.get(name)[i]));
@@ -238,16 +246,17 @@ class OptimizerTest {
     Map<String, float[]> accumulated;
     TrainStep.Stats big1;
     TrainStep.Stats two;
-    try (TrainStep step = new TrainStep(HP, GradientTest.config(4, 5))) {
+    try (TrainStep step = new TrainStep(HP, Steps.of(HP, GradientTest.config(4, 5)))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       big1 = step.step(List.of(batch(big)), 1e-3, false);
-      once = TinyModels.values(step.session(), step.model());
+      once = step.weights();
     }
     try (TrainStep step =
-        new TrainStep(HP, GradientTest.config(2, 5, "gradient_accumulation_steps=2"))) {
+        new TrainStep(
+            HP, Steps.of(HP, GradientTest.config(2, 5, "gradient_accumulation_steps=2")))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       two = step.step(List.of(batch(first), batch(second)), 1e-3, false);
-      accumulated = TinyModels.values(step.session(), step.model());
+      accumulated = step.weights();
     }
     assertEquals(big1.loss(), two.loss(), 1e-5 * big1.loss());
     // the norm is taken of the mean gradient: equal norms mean the accumulated gradient is the big
@@ -268,13 +277,13 @@ class OptimizerTest {
   @Test
   void frozenEmbeddingsStayBitIdenticalWhileTheRestTrains() {
     TrainConfig c = GradientTest.config(2, 5, "train_embeddings=false", "weight_decay=0.1");
-    try (TrainStep step = new TrainStep(HP, c)) {
+    try (TrainStep step = new TrainStep(HP, Steps.of(HP, c))) {
       step.initialize(1);
-      Map<String, float[]> before = TinyModels.values(step.session(), step.model());
+      Map<String, float[]> before = step.weights();
       for (int i = 0; i < 3; i++) {
         step.step(List.of(batch(batch(30 + i, 2, 5))), 1e-2, false);
       }
-      Map<String, float[]> after = TinyModels.values(step.session(), step.model());
+      Map<String, float[]> after = step.weights();
       for (String name : before.keySet()) {
         boolean frozen = name.equals("model/wte") || name.equals("model/wpe");
         assertEquals(
@@ -293,7 +302,7 @@ class OptimizerTest {
   void aTinyModelOverfitsOneBatch() {
     TrainConfig c = GradientTest.config(2, 5, "grad_clip=0", "weight_decay=0");
     int[][][] b = batch(4, 2, 5);
-    try (TrainStep step = new TrainStep(HP, c)) {
+    try (TrainStep step = new TrainStep(HP, Steps.of(HP, c))) {
       step.initialize(1);
       double loss = Double.NaN;
       for (int i = 0; i < 300 && !(loss < 0.1); i++) {
@@ -333,7 +342,8 @@ class OptimizerTest {
     Map<String, float[]>[] results = new Map[2];
     int[] clusters = new int[2];
     for (int k = 0; k < 2; k++) {
-      try (TrainStep step = new TrainStep(HP, GradientTest.config(2, 5, "xla=" + (k == 0)))) {
+      try (TrainStep step =
+          new TrainStep(HP, Steps.of(HP, GradientTest.config(2, 5, "xla=" + (k == 0))))) {
         step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
         for (int i = 0; i < 3; i++) {
           TrainStep.Stats s = step.step(List.of(batch(batch(20 + i, 2, 5))), 1e-3, i == 0);
@@ -343,7 +353,7 @@ class OptimizerTest {
             clusters[k] = s.xlaClusters();
           }
         }
-        results[k] = TinyModels.values(step.session(), step.model());
+        results[k] = step.weights();
       }
     }
     assertTrue(clusters[0] >= 1, "xla=true ran " + clusters[0] + " compiled clusters");

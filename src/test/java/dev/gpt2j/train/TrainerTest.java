@@ -11,7 +11,6 @@ import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.cli.CliRunner;
 import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.TinyData;
-import dev.gpt2j.testing.TinyModels;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStreamReader;
@@ -123,8 +122,8 @@ class TrainerTest {
     assertEquals(10, new RunDir(tmp.resolve("split")).latest().iter());
     try (Gpt2Model a = Gpt2Model.load(tmp.resolve("straight"));
         Gpt2Model b = Gpt2Model.load(tmp.resolve("split"))) {
-      Map<String, float[]> wa = TinyModels.values(a);
-      Map<String, float[]> wb = TinyModels.values(b);
+      Map<String, float[]> wa = a.weights();
+      Map<String, float[]> wb = b.weights();
       for (String name : wa.keySet()) {
         assertArrayEquals(wa.get(name), wb.get(name), name);
       }
@@ -266,7 +265,7 @@ class TrainerTest {
     assertBad(
         config
             + ": unknown key 'batchsize' (keys: "
-            + String.join(", ", TrainConfig.KEYS.keySet())
+            + String.join(", ", TrainConfig.KEYS.stream().map(ConfigKey::name).toList())
             + ") (see --help)",
         "--config",
         config.toString());

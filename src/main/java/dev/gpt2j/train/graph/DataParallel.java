@@ -1,4 +1,4 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.graph;
 
 import dev.gpt2j.cluster.Cluster;
 import dev.gpt2j.model.HParams;
@@ -35,19 +35,19 @@ final class DataParallel {
   private final Graph graph;
   private final Ops tf;
   private final ModelVariables model;
-  private final TrainConfig c;
+  private final StepConfig c;
   private final GraphDef replica;
   private final int trained;
 
   private DataParallel(
-      Cluster cluster, Graph graph, Ops tf, HParams hp, TrainConfig c, ModelVariables model) {
+      Cluster cluster, Graph graph, Ops tf, HParams hp, StepConfig c, ModelVariables model) {
     this.cluster = cluster;
     this.graph = graph;
     this.tf = tf;
     this.model = model;
     this.c = c;
     this.replica = replicaGraph(hp, c);
-    this.trained = TrainGraph.trainable(model, c.trainEmbeddings()).size();
+    this.trained = TrainingWeights.trainable(model, c.trainEmbeddings()).size();
   }
 
   /** The mean over the cluster's replicas of loss and gradients, for the batch {@code x, y}. */
@@ -56,7 +56,7 @@ final class DataParallel {
       Graph graph,
       Ops tf,
       HParams hp,
-      TrainConfig c,
+      StepConfig c,
       ModelVariables model,
       Operand<TInt32> x,
       Operand<TInt32> y) {
@@ -102,14 +102,14 @@ final class DataParallel {
 
   // one replica over batch_size rows, its weights read from variables of its own graph (the
   // import replaces the reads), its outputs under fixed names
-  private static GraphDef replicaGraph(HParams hp, TrainConfig c) {
+  private static GraphDef replicaGraph(HParams hp, StepConfig c) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ModelVariables model = ModelVariables.create(tf, hp);
       Shape batch = Shape.of(c.batchSize(), c.blockSize());
       Placeholder<TInt32> x = tf.withName(X).placeholder(TInt32.class, Placeholder.shape(batch));
       Placeholder<TInt32> y = tf.withName(Y).placeholder(TInt32.class, Placeholder.shape(batch));
-      List<Variable> trained = TrainGraph.trainable(model, c.trainEmbeddings());
+      List<Variable> trained = TrainingWeights.trainable(model, c.trainEmbeddings());
       Replica r = Replica.build(g, tf.withSubScope("train"), hp, c, model, trained, x, y);
       tf.withName(LOSS).identity(r.loss());
       for (int i = 0; i < r.gradients().size(); i++) {

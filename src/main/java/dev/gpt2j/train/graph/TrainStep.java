@@ -1,8 +1,7 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.graph;
 
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.util.Tensors;
@@ -23,7 +22,6 @@ import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 
 /**
  * Runs a {@link TrainGraph} in its session: one graph run per optimiser step. With {@code xla}, the
@@ -38,7 +36,6 @@ public final class TrainStep implements AutoCloseable {
    */
   public record Stats(double loss, double gradNorm, int xlaClusters) {}
 
-  private final HParams hp;
   private final Graph graph;
   private final TrainGraph g;
   private final Session session;
@@ -48,15 +45,14 @@ public final class TrainStep implements AutoCloseable {
 
   private Decoder sampler;
 
-  public TrainStep(HParams hp, TrainConfig c) {
-    this.hp = hp;
+  public TrainStep(HParams hp, StepConfig c) {
     this.graph = new Graph();
     try {
       g = new TrainGraph(graph, hp, c);
       session =
           c.cluster() == null
-              ? new Session(graph, config(c.compilesWithXla()))
-              : RemoteSessions.open(graph, c.cluster().target(0), config(c.compilesWithXla()));
+              ? new Session(graph, config(c.xla()))
+              : RemoteSessions.open(graph, c.cluster().target(0), config(c.xla()));
     } catch (RuntimeException e) {
       zero.close();
       graph.close();
@@ -78,11 +74,7 @@ public final class TrainStep implements AutoCloseable {
 
   /** OpenAI's initialisers from {@code seed}, and a zeroed optimiser. */
   public void initialize(long seed) {
-    try (TInt64 s = TInt64.scalarOf(seed)) {
-      for (Op init : g.initModel) {
-        session.runner().feed(g.initSeed, s).addTarget(init).run().close();
-      }
-    }
+    g.initializer.run(session, seed);
     resetOptimizer();
   }
 
@@ -222,8 +214,9 @@ public final class TrainStep implements AutoCloseable {
     return sampler;
   }
 
-  public ModelVariables model() {
-    return g.model;
+  /** The model's weights as they are, by OpenAI's tensor names (what {@link #saveModel} writes). */
+  public Map<String, float[]> weights() {
+    return g.modelIO.values(session);
   }
 
   public Session session() {
@@ -232,10 +225,6 @@ public final class TrainStep implements AutoCloseable {
 
   public Graph graph() {
     return graph;
-  }
-
-  public HParams hparams() {
-    return hp;
   }
 
   @Override

@@ -1,12 +1,12 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.graph;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
-import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.checkpoint.Initializer;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
-import dev.gpt2j.model.Params;
 import dev.gpt2j.sampling.DecodingGraph;
+import dev.gpt2j.train.optim.Optimizer;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
@@ -17,7 +17,6 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 
 /**
  * The training graph, built once: loss and gradients ({@link Replica}, or one per task of a
@@ -34,7 +33,7 @@ final class TrainGraph {
   final Placeholder<TInt32> x;
   final Placeholder<TInt32> y;
   final Placeholder<TFloat32> lr;
-  final Placeholder<TInt64> initSeed;
+  final Initializer initializer;
 
   /**
    * Fed 0 by every run that zeroes state (optimiser reset, accumulators): a fed zero keeps Grappler
@@ -43,7 +42,6 @@ final class TrainGraph {
    */
   final Placeholder<TFloat32> zero;
 
-  final List<Op> initModel;
   final List<Op> initOptimizer;
   final List<Op> initAccumulators = new ArrayList<>();
   final Operand<TFloat32> loss;
@@ -65,18 +63,16 @@ final class TrainGraph {
   private final HParams hp;
   private DecodingGraph sampler;
 
-  TrainGraph(Graph graph, HParams hp, TrainConfig c) {
+  TrainGraph(Graph graph, HParams hp, StepConfig c) {
     this.tf = Ops.create(graph);
     this.hp = hp;
     model = ModelVariables.create(tf, hp);
-    List<Variable> params = trainable(model, c.trainEmbeddings());
+    List<Variable> params = TrainingWeights.trainable(model, c.trainEmbeddings());
     trainable = params;
-    optimizer = Optimizer.of(tf, params, c);
+    optimizer = c.optimizer().create(tf, params);
     modelIO = new CheckpointIO(tf, model.all());
     optimizerIO = new CheckpointIO(tf, optimizer.state());
-    initSeed =
-        tf.withName("init_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-    initModel = model.initializers(initSeed);
+    initializer = new Initializer(tf, model);
     zero = tf.withName("zero").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     initOptimizer = optimizer.reset(tf, zero);
 
@@ -99,7 +95,7 @@ final class TrainGraph {
     lossGradients = grads;
 
     List<Variable> accumulators = new ArrayList<>();
-    if (c.gradientAccumulationSteps() > 1) {
+    if (c.accumulationSteps() > 1) {
       List<Op> adds = new ArrayList<>();
       for (int i = 0; i < params.size(); i++) {
         Variable p = params.get(i);
@@ -121,7 +117,7 @@ final class TrainGraph {
         mean.add(
             t.math.div(
                 t.math.add(accumulators.get(i).float32(), grads.get(i)),
-                t.constant((float) c.gradientAccumulationSteps())));
+                t.constant((float) c.accumulationSteps())));
       }
       grads = mean;
     } else {
@@ -149,43 +145,6 @@ final class TrainGraph {
       sampler = new DecodingGraph(tf, hp, model.params());
     }
     return sampler;
-  }
-
-  private static final int MLP_PADDING = 8;
-
-  // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
-  // bias (gelu(0) = 0: the output and every real gradient are unchanged). When a hidden row is a
-  // multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that width run far slower
-  // here, from cache-set aliasing (docs/benchmarks.md, "Training"); the padding costs two small
-  // copies per layer.
-  static Params paddedMlp(Ops tf, Params p) {
-    long hidden = p.h().get(0).mlp().cFc().w().shape().get(2);
-    if (hidden * Float.BYTES % 4096 != 0) {
-      return p;
-    }
-    Operand<TFloat32> zero = tf.constant(0f);
-    Operand<TInt32> widenColumns = tf.constant(new int[][] {{0, 0}, {0, 0}, {0, MLP_PADDING}});
-    Operand<TInt32> widenRows = tf.constant(new int[][] {{0, 0}, {0, MLP_PADDING}, {0, 0}});
-    List<Params.Block> blocks = new ArrayList<>();
-    for (Params.Block b : p.h()) {
-      Params.Linear fc = b.mlp().cFc();
-      Params.Linear proj = b.mlp().cProj();
-      Params.Mlp wide =
-          new Params.Mlp(
-              new Params.Linear(
-                  tf.pad(Gpt2.float32(tf, fc.w()), widenColumns, zero),
-                  tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
-              new Params.Linear(tf.pad(Gpt2.float32(tf, proj.w()), widenRows, zero), proj.b()));
-      blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
-    }
-    return new Params(p.wte(), p.wpe(), blocks, p.lnF());
-  }
-
-  // the weights training updates: all of them, or all but the embeddings (train_embeddings=false)
-  static List<Variable> trainable(ModelVariables model, boolean embeddings) {
-    return model.all().stream()
-        .filter(v -> embeddings || !(v.name().equals("model/wte") || v.name().equals("model/wpe")))
-        .toList();
   }
 
   // sqrt(sum of squares of every gradient)

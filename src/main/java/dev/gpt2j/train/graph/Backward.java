@@ -1,9 +1,10 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.graph;
 
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables.Variable;
 import dev.gpt2j.model.Params;
+import dev.gpt2j.model.Product;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -30,10 +31,10 @@ final class Backward {
   private final HParams hp;
   private final Params params;
   private final boolean recompute;
-  private final Gpt2.Product product;
+  private final Product product;
 
-  /** The residual stream entering each block, then leaving the last one (gpt2()'s residuals). */
-  private final List<Operand<TFloat32>> residuals;
+  /** The residual stream entering each block, then leaving the last one. */
+  private final List<Operand<TFloat32>> residuals = new ArrayList<>();
 
   /** The final hidden states after ln_f, [B, T, C]. */
   final Operand<TFloat32> h;
@@ -45,16 +46,29 @@ final class Backward {
       Operand<TInt32> tokens,
       Params params,
       boolean recompute,
-      Gpt2.Product product) {
+      Product product) {
     this.graph = graph;
     this.tf = tf;
     this.hp = hp;
     this.params = params;
     this.recompute = recompute;
     this.product = product;
-    Gpt2.Forward forward = Gpt2.gpt2(tf, hp, tokens, params, null, product);
-    h = forward.h();
-    residuals = forward.residuals();
+    // gpt2()'s forward pass as far as h, keeping the residual stream entering each block
+    Ops model = tf.withSubScope("model");
+    Operand<TFloat32> x = Gpt2.embeddings(model, tokens, model.constant(0), params);
+    for (int layer = 0; layer < hp.nLayer(); layer++) {
+      residuals.add(x);
+      x = block(model, layer, x);
+    }
+    residuals.add(x);
+    h = Gpt2.layerNorm(model.withSubScope("ln_f"), x, params.lnF());
+  }
+
+  // [B, T, C] -> [B, T, C]: transformer block `layer`, built in scope tf/h{layer}
+  private Operand<TFloat32> block(Ops tf, int layer, Operand<TFloat32> x) {
+    Ops scope = tf.withSubScope("h" + layer);
+    return Gpt2.transformerBlock(scope, x, params.h().get(layer), hp.nHead(), layer, null, product)
+        .x();
   }
 
   /** d loss / d each of {@code wrt} (in its order), given {@code dH} = d loss / d h. */
@@ -86,16 +100,7 @@ final class Backward {
               .withSubScope("h" + layer)
               .withControlDependencies(List.<Op>of(g))
               .identity(residuals.get(layer));
-      Operand<TFloat32> y =
-          Gpt2.transformerBlock(
-                  recomputed.withSubScope("h" + layer),
-                  input,
-                  params.h().get(layer),
-                  hp.nHead(),
-                  layer,
-                  null,
-                  product)
-              .x();
+      Operand<TFloat32> y = block(recomputed, layer, input);
       g = backprop("backprop/h" + layer, y, g, input, of(wrt, "model/h" + layer + "/"), out);
     }
     List<Variable> embeddings = new ArrayList<>(of(wrt, "model/wte"));

@@ -1,4 +1,4 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.optim;
 
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -14,7 +14,7 @@ import org.tensorflow.types.TFloat32;
  * clipping a weight is updated as soon as its gradient exists and the gradients are never all held
  * at once.
  */
-interface Optimizer {
+public interface Optimizer {
   /** The optimiser's variables: its slots and the step count. */
   List<Variable> state();
 
@@ -36,12 +36,5 @@ interface Optimizer {
    */
   default List<Op> reset(Ops tf, Operand<TFloat32> zero) {
     return state().stream().map(v -> ModelVariables.fill(tf, v, zero)).toList();
-  }
-
-  /** The optimiser {@code c} names, with state for {@code params}. */
-  static Optimizer of(Ops tf, List<Variable> params, TrainConfig c) {
-    return c.optimizer().equals("adafactor")
-        ? new Adafactor(tf, params, c.weightDecay())
-        : new AdamW(tf, params, c.beta1(), c.beta2(), c.weightDecay());
   }
 }

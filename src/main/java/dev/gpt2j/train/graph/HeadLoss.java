@@ -1,6 +1,6 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.graph;
 
-import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.DType;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -90,6 +90,6 @@ record HeadLoss(Operand<TFloat32> loss, Operand<TFloat32> dH, Operand<TFloat32> 
             .setAttr("_XlaCompile", false)
             .build()
             .output(0);
-    return Gpt2.float32(tf, product);
+    return DType.float32(tf, product);
   }
 }

@@ -1,4 +1,4 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.optim;
 
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -16,7 +16,7 @@ import org.tensorflow.types.TFloat32;
  * (sqrt(v) / sqrt(1 - b2^t) + eps). Slots are named as TF1's AdamOptimizer names them ({@code
  * <var>/Adam}, {@code <var>/Adam_1}).
  */
-final class AdamW implements Optimizer {
+public final class AdamW implements Optimizer {
   public static final double EPS = 1e-8;
 
   private final List<Variable> first = new ArrayList<>();

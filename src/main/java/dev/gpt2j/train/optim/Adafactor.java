@@ -1,4 +1,4 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.optim;
 
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -22,15 +22,15 @@ import org.tensorflow.types.TInt32;
  * implementation. Slots are named {@code <var>/Adafactor_vr}, {@code _vc} (factored) and {@code
  * _v}.
  */
-final class Adafactor implements Optimizer {
+public final class Adafactor implements Optimizer {
   /** Added to g^2 before it enters the moments. */
-  static final double EPS = 1e-30;
+  public static final double EPS = 1e-30;
 
   /** The second-moment decay is 1 - t^DECAY_RATE at step t. */
-  static final double DECAY_RATE = -0.8;
+  public static final double DECAY_RATE = -0.8;
 
   /** Updates are scaled down to this root mean square when above it. */
-  static final double CLIP_THRESHOLD = 1.0;
+  public static final double CLIP_THRESHOLD = 1.0;
 
   private record Slots(Variable rows, Variable columns, Variable full) {
     boolean factored() {

@@ -1,10 +1,10 @@
-package dev.gpt2j.train;
+package dev.gpt2j.train.graph;
 
 import dev.gpt2j.model.DType;
-import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
+import dev.gpt2j.model.Product;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
@@ -29,7 +29,7 @@ record Replica(Operand<TFloat32> loss, List<Operand<TFloat32>> gradients) {
       Graph graph,
       Ops tf,
       HParams hp,
-      TrainConfig c,
+      StepConfig c,
       ModelVariables model,
       List<Variable> trained,
       Operand<TInt32> x,
@@ -41,9 +41,9 @@ record Replica(Operand<TFloat32> loss, List<Operand<TFloat32>> gradients) {
             tf,
             hp,
             x,
-            TrainGraph.paddedMlp(tf, model.params()),
-            c.recomputes(),
-            bf16 ? Gpt2.BFLOAT16_MATMUL : Gpt2.MATMUL);
+            TrainingWeights.paddedMlp(tf, hp, model.params()),
+            c.recompute(),
+            bf16 ? Product.BFLOAT16_MATMUL : Product.MATMUL);
     HeadLoss head =
         HeadLoss.of(tf.withSubScope("head"), net.h, model.variable(WTE).float32(), y, bf16);
     return new Replica(
