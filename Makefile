@@ -1,6 +1,8 @@
 # GPT-2 on TensorFlow Java. `make help` lists targets and variables.
 SHELL := /bin/bash
 MVN ?= mvn -q -B
+# Maven 3.8's console library ends each quiet run with stray colour resets ("[0m") without this
+export MAVEN_OPTS := $(MAVEN_OPTS) -Djansi.noreset=true
 JAVA ?= java
 JAR := target/gpt2.jar
 GPT2 := $(JAVA) -jar $(JAR)
@@ -54,7 +56,7 @@ sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DI
 	@test -n '$(PROMPT)' || { echo 'make sample: set PROMPT="..."' >&2; exit 2; }
 	@test -f '$(MODEL_DIR)/checkpoint' || test '$(MODEL_DIR)' != 'checkpoints/$(MODEL)' || \
 	  $(GPT2) download --model $(MODEL) --dir checkpoints
-	$(GPT2) sample --model-dir '$(MODEL_DIR)' --prompt '$(subst ','\'',$(PROMPT))' \
+	@$(GPT2) sample --model-dir '$(MODEL_DIR)' --prompt '$(subst ','\'',$(PROMPT))' \
 	  $(if $(LENGTH),--length $(LENGTH)) $(if $(TOP_K),--top-k $(TOP_K)) \
 	  $(if $(TOP_P),--top-p $(TOP_P)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 	  $(if $(SEED),--seed $(SEED))

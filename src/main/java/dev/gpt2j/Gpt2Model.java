@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.IntConsumer;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
@@ -205,6 +206,11 @@ public final class Gpt2Model implements AutoCloseable {
   /** log p(tokens[i+1] | tokens[..i]) for every i ({@link Scorer#score}: windows past n_ctx). */
   public double[] score(int[] ids) {
     return scorer().score(ids);
+  }
+
+  /** The same, telling {@code progress} how many tokens are scored so far, window by window. */
+  public double[] score(int[] ids, IntConsumer progress) {
+    return scorer().score(ids, progress);
   }
 
   // built when first used: sampling never needs it (a session takes in ops added after it was made)

@@ -74,18 +74,30 @@ final class BenchTrainCommand implements Command {
     List<DType> dtypes = DTypeOption.listOf(args);
     double peak = matmulGflops();
     out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
-    for (Shape s : shapes) {
-      for (DType dtype : dtypes) {
-        for (boolean xla :
-            args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
-          out.println(measure(s, xla, dtype, peak));
+    // Ctrl-C and SIGTERM stop between steps: a TF session torn down mid-step crashes the JVM
+    try (StopOnSignal stop = new StopOnSignal(2)) {
+      for (Shape s : shapes) {
+        for (DType dtype : dtypes) {
+          for (boolean xla :
+              args.has("xla-only") ? new boolean[] {true} : new boolean[] {true, false}) {
+            out.printf(
+                "%s, %s, xla=%s: %d steps after one to warm up%s...%n",
+                s.name(), dtype.label, xla, s.steps(), xla ? " (and compile)" : "");
+            String result = measure(s, xla, dtype, peak, stop);
+            if (result == null) {
+              out.println("stopped");
+              return 0;
+            }
+            out.println(result);
+          }
         }
       }
     }
     return 0;
   }
 
-  private static String measure(Shape s, boolean xla, DType dtype, double peak) {
+  // null when stopped
+  private static String measure(Shape s, boolean xla, DType dtype, double peak, StopOnSignal stop) {
     HParams hp = new HParams(HParams.GPT2_VOCAB, s.nCtx(), s.nEmbd(), s.nHead(), s.nLayer());
     Map<String, String> keys =
         Map.of(
@@ -105,6 +117,9 @@ final class BenchTrainCommand implements Command {
       step.initialize(1);
       double[] seconds = new double[s.steps()];
       for (int i = -1; i < s.steps(); i++) { // step -1 warms up (and compiles)
+        if (stop.requested()) {
+          return null;
+        }
         Batches.Batch b = new Batches.Batch(randomTokens(r, s), randomTokens(r, s));
         long t0 = System.nanoTime();
         step.step(List.of(b), 1e-4, false);

@@ -3,6 +3,7 @@ package dev.gpt2j.cli;
 import dev.gpt2j.checkpoint.OpenAiModels;
 import dev.gpt2j.model.ModelSize;
 import dev.gpt2j.util.Download;
+import dev.gpt2j.util.WritableDir;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import org.apache.commons.cli.Option;
@@ -65,6 +66,7 @@ final class DownloadCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) {
     ModelSize size = ModelSize.of(args.required("model"));
     Path parent = args.path("dir", "checkpoints");
+    WritableDir.require(parent, "--dir");
     try {
       Path dir =
           OpenAiModels.download(

@@ -6,8 +6,11 @@ import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelSize;
+import dev.gpt2j.util.Ticker;
+import dev.gpt2j.util.WritableDir;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
@@ -69,14 +72,20 @@ final class InitCommand implements Command {
     HParams hp = hparams(args);
     MemoryPlan plan = MemoryPlan.initializing(hp);
     if (args.has("dry-run")) {
-      out.println(plan.format());
+      out.println(plan.dryRun(SystemMemory.available()));
       return 0;
     }
     plan.requireFits(SystemMemory.available());
     ModelDir.requireAbsentOrEmpty(dir); // before the model is built, which takes a while
+    WritableDir.require(dir, "--model-dir");
     long seed = args.longValue("seed", 0);
     long start = System.nanoTime();
-    try (Gpt2Model model = Gpt2Model.fresh(hp, seed)) {
+    try (Ticker ticker =
+            Ticker.after(
+                2,
+                err,
+                String.format("initialising %,d weights into %s", hp.parameterCount(), dir));
+        Gpt2Model model = Gpt2Model.fresh(hp, seed)) {
       model.save(dir);
     }
     out.printf(
@@ -95,6 +104,16 @@ final class InitCommand implements Command {
 
   private static HParams hparams(Args args) {
     HParams base = args.has("like") ? ModelSize.of(args.string("like", null)).hparams : null;
+    for (String shape : List.of("n-layer", "n-head", "n-embd", "n-ctx")) {
+      if (base != null && args.has(shape)) {
+        throw new UsageException(
+            "--like "
+                + args.string("like", null)
+                + " sets n_layer, n_head, n_embd and n_ctx: give --like or those four, not --"
+                + shape
+                + " too");
+      }
+    }
     if (base == null
         && !(args.has("n-layer")
             && args.has("n-head")

@@ -79,8 +79,10 @@ public final class Main {
     }
     Options options = command.options();
     options.addOption(Option.builder().longOpt("help").desc("show this help").build());
-    options.addOption(
-        Option.builder().longOpt("verbose").desc("show TensorFlow's own log").build());
+    if (command.usesTensorFlow()) {
+      options.addOption(
+          Option.builder().longOpt("verbose").desc("show TensorFlow's own log").build());
+    }
     try {
       // no abbreviations: a mistyped --max_iter must not quietly mean --max_iters
       DefaultParser parser = DefaultParser.builder().setAllowPartialMatching(false).build();
@@ -126,8 +128,9 @@ public final class Main {
     out.println(
         "usage: java -jar target/gpt2.jar COMMAND [options]   (COMMAND --help for its options)");
     out.println();
+    int width = COMMANDS.keySet().stream().mapToInt(String::length).max().orElse(0);
     for (Command c : COMMANDS.values()) {
-      out.printf("  %-10s %s%n", c.name(), c.summary());
+      out.printf("  %-" + width + "s  %s%n", c.name(), c.summary());
     }
   }
 

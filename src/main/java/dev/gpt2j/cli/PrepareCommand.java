@@ -2,8 +2,10 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.util.Download;
+import dev.gpt2j.util.WritableDir;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.commons.cli.Option;
@@ -45,7 +47,7 @@ final class PrepareCommand implements Command {
                 .longOpt("url")
                 .hasArg()
                 .argName("URL")
-                .desc("fetch the input first (to OUT/input.txt); e.g. " + SHAKESPEARE_URL)
+                .desc("fetch the input first (to OUT/input.txt), e.g. Tiny Shakespeare's (below)")
                 .build())
         .addOption(
             Option.builder()
@@ -66,7 +68,9 @@ final class PrepareCommand implements Command {
   @Override
   public String helpFooter() {
     return "\nOne file splits by characters like nanoGPT's shakespeare prepare.py (first 90% train); "
-        + "a directory's token sequence splits at the same fraction.";
+        + "a directory's token sequence splits at the same fraction. Tiny Shakespeare, which make"
+        + " data fetches:\n  "
+        + SHAKESPEARE_URL;
   }
 
   @Override
@@ -77,11 +81,12 @@ final class PrepareCommand implements Command {
       if (args.has("input")) {
         throw new UsageException("give --input or --url, not both");
       }
+      URI url = Download.httpUrl(args.string("url", ""), "--url"); // before anything is made
+      WritableDir.require(outDir, "--out");
       Files.createDirectories(outDir);
       input = outDir.resolve("input.txt");
       try {
-        Download.fetch(
-            Download.httpUrl(args.string("url", ""), "--url"), input, Download.DEFAULT_TIMEOUT);
+        Download.fetch(url, input, Download.DEFAULT_TIMEOUT);
       } catch (Download.DownloadException e) {
         err.println(
             "gpt2 prepare: "
@@ -92,6 +97,7 @@ final class PrepareCommand implements Command {
       }
     } else {
       input = Path.of(args.required("input"));
+      WritableDir.require(outDir, "--out"); // before the text is tokenized
     }
     long start = System.nanoTime();
     Prepare.Counts counts = Prepare.prepare(input, outDir, args.decimal("val-fraction", 0.1));

@@ -11,6 +11,7 @@ import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.tokenizer.TextStream;
+import dev.gpt2j.util.LibC;
 import dev.gpt2j.util.TextFiles;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -77,11 +78,7 @@ final class SampleCommand implements Command {
                 "S",
                 "random seed; the same seed and options give the same text "
                     + "(default: a random seed, printed on stderr)"))
-        .addOption(
-            opt(
-                "nsamples",
-                "N",
-                "number of samples (default " + SampleOptions.DEFAULT_SAMPLES + ")"))
+        .addOption(opt("nsamples", "N", "number of samples (default: one batch)"))
         .addOption(
             opt(
                 "batch-size",
@@ -124,6 +121,7 @@ final class SampleCommand implements Command {
 
   static SampleOptions sampleOptions(Args args) {
     long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
+    int batchSize = args.integer("batch-size", SampleOptions.DEFAULT_SAMPLES);
     try {
       return SampleOptions.builder()
           .length(args.integer("length", 0))
@@ -133,8 +131,8 @@ final class SampleCommand implements Command {
           .greedy(args.has("greedy"))
           .seed(seed)
           .samples(
-              args.integer("nsamples", SampleOptions.DEFAULT_SAMPLES),
-              args.integer("batch-size", SampleOptions.DEFAULT_SAMPLES))
+              args.integer("nsamples", batchSize), // one batch unless told otherwise
+              batchSize)
           .stopAtEndOfText(args.has("stop-at-eot"))
           .slidingWindow(args.has("sliding-window"))
           .build();
@@ -150,11 +148,17 @@ final class SampleCommand implements Command {
     HParams hp = ModelDir.hparams(dir);
     DType dtype = DTypeOption.of(args);
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
-      out.println(memoryPlan(hp, dtype, options, 1).format());
+      out.println(memoryPlan(hp, dtype, options, 1).dryRun(SystemMemory.available()));
       return 0;
     }
     BufferedReader stdin =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    if (args.has("interactive")
+        && (args.has("prompt") || args.has("prompt-file") || args.has("unconditional"))) {
+      throw new UsageException(
+          "--interactive reads its prompts from standard input: it takes no --prompt,"
+              + " --prompt-file or --unconditional");
+    }
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
     int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
     memoryPlan(hp, dtype, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
@@ -162,7 +166,7 @@ final class SampleCommand implements Command {
     if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }
-    try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
+    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
       if (!args.has("seed") && !options.greedy()) {
         err.println("(seed " + options.seed() + ")"); // to repeat this run
       }
@@ -205,6 +209,9 @@ final class SampleCommand implements Command {
     } else if (args.has("prompt-file")) {
       prompt = TextFiles.readUtf8(Path.of(args.string("prompt-file", "")), "--prompt-file");
     } else {
+      if (LibC.isTerminal(LibC.STDIN)) { // else a pipe or a file is there, and says nothing
+        System.err.println("reading the prompt from standard input (Ctrl-D to end)");
+      }
       java.io.StringWriter all = new java.io.StringWriter();
       stdin.transferTo(all);
       prompt = all.toString();

@@ -8,6 +8,7 @@ import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.util.Progress;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import me.tongfei.progressbar.ProgressBar;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
@@ -69,6 +71,17 @@ final class ScoreCommand implements Command {
         + "is predicted from at least n_ctx/2 tokens of context.";
   }
 
+  // more than one window of n_ctx: a progress bar over the tokens scored
+  private static double[] score(Gpt2Model model, int[] tokens) {
+    if (tokens.length <= model.hparams().nCtx()) {
+      return model.score(tokens);
+    }
+    try (ProgressBar bar =
+        Progress.bar("score", tokens.length - 1).setUnit(" tokens", 1).showSpeed().build()) {
+      return model.score(tokens, bar::stepTo);
+    }
+  }
+
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     Path dir = ModelDirOption.of(args, null);
@@ -80,12 +93,12 @@ final class ScoreCommand implements Command {
     DType dtype = DTypeOption.of(args);
     MemoryPlan plan = MemoryPlan.scoring(hp, dtype, 1, Math.min(tokens.length, hp.nCtx()));
     if (args.has("dry-run")) {
-      out.println(plan.format());
+      out.println(plan.dryRun(SystemMemory.available()));
       return 0;
     }
     plan.requireFits(SystemMemory.available());
     double[] logprobs;
-    try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
+    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
       for (int t : tokens) {
         if (t < 0 || t >= model.hparams().nVocab()) {
           throw new UsageException(
@@ -96,7 +109,7 @@ final class ScoreCommand implements Command {
                   + ")");
         }
       }
-      logprobs = model.score(tokens);
+      logprobs = score(model, tokens);
     }
     double total = Arrays.stream(logprobs).sum();
     double mean = total / logprobs.length;

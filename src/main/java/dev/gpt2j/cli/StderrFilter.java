@@ -22,11 +22,14 @@ import java.util.stream.Stream;
  */
 final class StderrFilter {
   private static final List<byte[]> NOISE_PREFIXES =
-      Stream.of(
-              "WARNING: All log messages before absl::InitializeLog()",
-              "[libprotobuf ERROR external/com_google_protobuf/src/google/protobuf/text_format.cc:")
+      Stream.of("WARNING: All log messages before absl::InitializeLog()")
           .map(p -> p.getBytes(StandardCharsets.US_ASCII))
           .toList();
+
+  // protobuf's lines are held whole and dropped when they are about TF's XLA cache entries (it
+  // tries the text format of each before the binary one; a damaged entry is recompiled)
+  private static final byte[] PROTOBUF = "[libprotobuf ".getBytes(StandardCharsets.US_ASCII);
+  private static final String XLA_CACHE_ENTRY = "XlaSerializedCacheEntry";
   private static final Pattern ABSL_LINE = Pattern.compile("^[IW]\\d{4} .*");
 
   private StderrFilter() {}
@@ -117,7 +120,7 @@ final class StderrFilter {
           }
         }
         if (b == '\n' || b == '\r') {
-          if (!passing && !dropping && len > 0) {
+          if (!passing && !dropping && len > 0 && !xlaCacheComplaint(line, len)) {
             out.write(line, 0, len);
           }
           len = 0;
@@ -132,8 +135,21 @@ final class StderrFilter {
 
   private static final int BLOCK = 65536;
 
-  /** TRUE: a log line to drop; FALSE: not one; null: too early to say. */
+  private static boolean xlaCacheComplaint(byte[] line, int len) {
+    return startsWith(line, len, PROTOBUF)
+        && new String(line, 0, len, StandardCharsets.UTF_8).contains(XLA_CACHE_ENTRY);
+  }
+
+  private static boolean startsWith(byte[] line, int len, byte[] prefix) {
+    return len >= prefix.length && Arrays.equals(line, 0, prefix.length, prefix, 0, prefix.length);
+  }
+
+  /** TRUE: a log line to drop; FALSE: not one; null: too early to say (or held to its end). */
   private static Boolean classify(byte[] line, int len) {
+    if (Arrays.equals(
+        line, 0, Math.min(len, PROTOBUF.length), PROTOBUF, 0, Math.min(len, PROTOBUF.length))) {
+      return null; // a protobuf line, held whole: see xlaCacheComplaint
+    }
     for (byte[] prefix : NOISE_PREFIXES) {
       if (Arrays.equals(
           line, 0, Math.min(len, prefix.length), prefix, 0, Math.min(len, prefix.length))) {

@@ -1,5 +1,6 @@
 package dev.gpt2j.cli;
 
+import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.train.ConfigKey;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.Trainer;
@@ -7,9 +8,6 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
@@ -36,6 +34,11 @@ final class TrainCommand implements Command {
                     .argName("FILE")
                     .desc(
                         "a .properties file of the keys below (e.g. configs/shakespeare.properties)")
+                    .build())
+            .addOption(
+                Option.builder()
+                    .longOpt("dry-run")
+                    .desc("the same as --dry_run=true: print the memory plan and whether it fits")
                     .build());
     TrainConfig.KEYS.forEach(
         k ->
@@ -67,6 +70,9 @@ final class TrainCommand implements Command {
         overrides.put(key.name(), args.string(key.name(), null));
       }
     }
+    if (args.has("dry-run")) {
+      overrides.put("dry_run", "true");
+    }
     if (args.rest().length > 0) {
       throw new UsageException(
           "unexpected argument '" + args.rest()[0] + "' (options are --key=value)");
@@ -80,24 +86,13 @@ final class TrainCommand implements Command {
       throw new UsageException(e.getMessage());
     }
     if (config.dryRun()) {
-      out.println(new Trainer(config, out, () -> false).memoryPlan().format());
+      out.println(
+          new Trainer(config, out, () -> false).memoryPlan().dryRun(SystemMemory.available()));
       return 0;
     }
-    AtomicBoolean stop = new AtomicBoolean();
-    CountDownLatch finished = new CountDownLatch(1);
-    Thread saveOnExit =
-        new Thread(
-            () -> {
-              stop.set(true);
-              try {
-                finished.await(10, TimeUnit.MINUTES); // the loop saves, then lets the JVM go
-              } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-              }
-            });
-    Runtime.getRuntime().addShutdownHook(saveOnExit);
-    try {
-      Trainer.Outcome outcome = new Trainer(config, out, stop::get).run();
+    // Ctrl-C and SIGTERM: the loop saves its current step, then lets the JVM go
+    try (StopOnSignal stop = new StopOnSignal(10)) {
+      Trainer.Outcome outcome = new Trainer(config, out, stop::requested).run();
       if (outcome.stoppedEarly()) {
         return 0;
       }
@@ -108,11 +103,6 @@ final class TrainCommand implements Command {
     } catch (Trainer.DivergedException e) {
       err.println("gpt2 train: " + e.getMessage());
       return 1;
-    } finally {
-      finished.countDown();
-      if (!stop.get()) {
-        Runtime.getRuntime().removeShutdownHook(saveOnExit);
-      }
     }
   }
 }

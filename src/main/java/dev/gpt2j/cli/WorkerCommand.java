@@ -3,6 +3,10 @@ package dev.gpt2j.cli;
 import dev.gpt2j.cluster.Cluster;
 import dev.gpt2j.cluster.TaskServer;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.tensorflow.Server;
@@ -52,9 +56,40 @@ final class WorkerCommand implements Command {
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }
+    if (task == 0) {
+      throw new UsageException(
+          "--task 0 is the chief, which train runs (train --cluster ...); a worker is task 1.."
+              + (cluster.size() - 1));
+    }
+    requireThisMachine(cluster.addresses().get(task));
     Server server = TaskServer.start(cluster, task, "--cluster");
     out.printf("worker %d listening on %s%n", task, cluster.addresses().get(task));
     server.join(); // until the process is stopped
     return 0;
+  }
+
+  // a worker serves on this machine: a task whose host is another would claim to listen there
+  private static void requireThisMachine(String address) {
+    String host = address.substring(0, address.lastIndexOf(':'));
+    try {
+      InetAddress ip = InetAddress.getByName(host);
+      if (!ip.isAnyLocalAddress()
+          && !ip.isLoopbackAddress()
+          && NetworkInterface.getByInetAddress(ip) == null) {
+        throw new UsageException(
+            "--task's address "
+                + address
+                + " is not this machine ("
+                + host
+                + " is "
+                + ip.getHostAddress()
+                + "): start this worker on "
+                + host);
+      }
+    } catch (UnknownHostException e) {
+      throw new UsageException("--task's host " + host + " cannot be resolved");
+    } catch (SocketException e) {
+      throw new UsageException("--task's host " + host + ": " + e.getMessage());
+    }
   }
 }

@@ -37,6 +37,26 @@ public final class Batches {
     }
   }
 
+  /**
+   * Checks that every token id is below {@code nVocab}: an id past the model's vocabulary would be
+   * clamped by XLA's gather (silently training on another token) or fail deep inside TF.
+   */
+  public void requireIdsBelow(int nVocab) {
+    for (int i = 0; i < tokens.length; i++) {
+      if (tokens[i] >= nVocab) {
+        throw new IllegalArgumentException(
+            file
+                + ": token id "
+                + (int) tokens[i]
+                + " at position "
+                + i
+                + " is outside the model's vocabulary of "
+                + nVocab
+                + " (the data was prepared for another tokenizer: prepare it again)");
+      }
+    }
+  }
+
   /** Batch number {@code step} of stream {@code stream} (e.g. micro-step or eval batch). */
   public Batch get(long seed, long stream, long step, int batchSize, int blockSize) {
     requireWindows(blockSize);

@@ -3,10 +3,12 @@ package dev.gpt2j.data;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.util.Progress;
 import dev.gpt2j.util.TextFiles;
+import dev.gpt2j.util.Ticker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
@@ -39,27 +41,29 @@ public final class Prepare {
     }
     int[] train;
     int[] val;
-    try (ProgressBar bar = Progress.bar("tokenize", files.size()).setUnit(" files", 1).build()) {
-      if (Files.isRegularFile(input)) {
-        String text = read(input);
-        int cut = (int) (text.length() * (1 - valFraction));
+    if (Files.isRegularFile(input)) { // one text, one call to the tokenizer: nothing to count
+      String text = read(input);
+      int cut = (int) (text.length() * (1 - valFraction));
+      try (Ticker ticker = Ticker.after(2, System.err, "tokenizing " + input)) {
         train = Gpt2Tokenizer.encode(text.substring(0, cut));
         val = Gpt2Tokenizer.encode(text.substring(cut));
-        bar.step();
-      } else {
-        java.util.List<int[]> parts = new java.util.ArrayList<>();
+      }
+    } else {
+      long bytes = files.stream().mapToLong(Prepare::size).sum();
+      List<int[]> parts = new ArrayList<>();
+      try (ProgressBar bar = Progress.bar("tokenize", bytes).setUnit(" MB", 1 << 20).build()) {
         for (Path f : files) {
           if (!parts.isEmpty()) {
             parts.add(new int[] {Gpt2Tokenizer.END_OF_TEXT});
           }
           parts.add(Gpt2Tokenizer.encode(read(f)));
-          bar.step();
+          bar.stepBy(size(f));
         }
-        int[] all = parts.stream().flatMapToInt(Arrays::stream).toArray();
-        int cut = (int) (all.length * (1 - valFraction));
-        train = Arrays.copyOfRange(all, 0, cut);
-        val = Arrays.copyOfRange(all, cut, all.length);
       }
+      int[] all = parts.stream().flatMapToInt(Arrays::stream).toArray();
+      int cut = (int) (all.length * (1 - valFraction));
+      train = Arrays.copyOfRange(all, 0, cut);
+      val = Arrays.copyOfRange(all, cut, all.length);
     }
     if (train.length == 0 || val.length == 0) {
       throw tooFewTokens(input, train.length, val.length);

@@ -30,11 +30,16 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
   /**
    * What XLA's clusters add to a training step: new buffers for what they compute, this many
    * weight-sized sets (the gradients and their clipped copies), and without recomputation a copy of
-   * the activations they keep; less one logits-sized buffer, which the output layer's fused
-   * elementwise work does without. Fitted to peak RSS (docs/benchmarks.md, "The memory plan
-   * refitted").
+   * the activations they keep. Fitted to peak RSS (docs/benchmarks.md, "The memory plan refitted").
    */
   static final int XLA_WEIGHT_SETS = 2;
+
+  /**
+   * ...and never less than this many weight-sized sets: when the activations are small (a fine-tune
+   * at a short block, or with recomputation) the clusters' buffers are still about four times the
+   * weights (docs/benchmarks.md, "The plan at small fine-tunes").
+   */
+  static final int XLA_MIN_WEIGHT_SETS = 4;
 
   public long total() {
     return items.stream().mapToLong(Item::bytes).sum();
@@ -66,6 +71,35 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
               limit.get().source(),
               remedies.isEmpty() ? "" : "; try " + String.join(", ", remedies)));
     }
+  }
+
+  /**
+   * The breakdown ({@link #format}), then whether it fits {@code limit} now and, when it does not,
+   * what would help: a dry run's whole answer.
+   */
+  public String dryRun(Optional<SystemMemory.Limit> limit) {
+    return format() + System.lineSeparator() + verdict(limit);
+  }
+
+  private String verdict(Optional<SystemMemory.Limit> limit) {
+    if (limit.isEmpty()) {
+      return "fits: cannot tell (no memory limit could be read here)";
+    }
+    double available = gib(limit.get().bytes());
+    if (total() <= limit.get().bytes()) {
+      return String.format(
+          Locale.ROOT,
+          "fits: %.2f of the %.2f GiB available now (%s)",
+          gib(total()),
+          available,
+          limit.get().source());
+    }
+    return String.format(
+        Locale.ROOT,
+        "does not fit: %.2f GiB available now (%s)%s",
+        available,
+        limit.get().source(),
+        remedies.isEmpty() ? "" : "; try " + String.join(", ", remedies));
   }
 
   public static double gib(long bytes) {
@@ -147,12 +181,16 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       b.remedy("recompute=true");
     }
     long logits = (long) t.batch() * t.block() * hp.nVocab() * FLOAT;
-    b.add("output layer (logits, softmax, d logits)", 3 * logits);
-    if (t.xla()) {
+    if (t.xla()) { // XLA's fused elementwise work on the output layer does without one of them
+      b.add("output layer (logits, d logits)", 2 * logits);
       b.add(
           "XLA's cluster buffers",
-          XLA_WEIGHT_SETS * trained * FLOAT + (t.recompute() ? 0 : activations) - logits);
+          Math.max(
+              XLA_MIN_WEIGHT_SETS * trained * FLOAT,
+              XLA_WEIGHT_SETS * trained * FLOAT + (t.recompute() ? 0 : activations)));
       b.remedy("xla=false");
+    } else {
+      b.add("output layer (logits, softmax, d logits)", 3 * logits);
     }
     if (!t.adafactor()) {
       b.remedy("optimizer=adafactor");

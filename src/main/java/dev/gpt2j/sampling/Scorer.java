@@ -6,6 +6,7 @@ import dev.gpt2j.model.Params;
 import dev.gpt2j.model.Product;
 import dev.gpt2j.util.Tensors;
 import java.util.Arrays;
+import java.util.function.IntConsumer;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -49,6 +50,11 @@ public final class Scorer {
    * target past the first window sees at least n_ctx/2 tokens of context.
    */
   public double[] score(int[] ids) {
+    return score(ids, scored -> {});
+  }
+
+  /** The same, telling {@code progress} how many targets are scored after each window. */
+  public double[] score(int[] ids, IntConsumer progress) {
     if (ids.length < 2) {
       throw new IllegalArgumentException("need at least 2 tokens to score, got " + ids.length);
     }
@@ -63,6 +69,7 @@ public final class Scorer {
         out[target - 1] = window[target - begin - 1];
       }
       scored = end;
+      progress.accept(scored - 1);
       begin = end - nCtx / 2;
     }
     return out;

@@ -117,9 +117,9 @@ public final class Metrics {
         "train (each logged step)",
         steps,
         Row::trainLoss,
-        new Color(120, 144, 200, 110),
-        1f,
-        false);
+        new Color(90, 120, 200, 200),
+        1.5f,
+        steps.size() < 2); // a single point is drawn as a marker, a line needs two
     series(chart, "train (evaluated)", evals, Row::trainLoss, new Color(30, 70, 170), 2.5f, true);
     series(chart, "val (evaluated)", evals, Row::valLoss, new Color(220, 110, 20), 2.5f, true);
     return chart;

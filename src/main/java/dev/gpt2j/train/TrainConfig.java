@@ -210,6 +210,12 @@ public record TrainConfig(
               + task
               + "); start the other tasks with: worker --cluster LIST --task N");
     }
+    if ((long) batchSize * blockSize > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          String.format(
+              "batch_size x block_size is %,d tokens per micro-batch; a step holds at most %,d",
+              (long) batchSize * blockSize, Integer.MAX_VALUE));
+    }
     if (minLr > learningRate) {
       throw new IllegalArgumentException("min_lr must be in [0, learning_rate], got " + minLr);
     }

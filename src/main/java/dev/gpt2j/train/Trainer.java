@@ -12,11 +12,17 @@ import dev.gpt2j.data.Prepare;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.ModelSize;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.train.graph.StepConfig;
 import dev.gpt2j.train.graph.TrainStep;
+import dev.gpt2j.util.AtomicFiles;
+import dev.gpt2j.util.Ticker;
+import dev.gpt2j.util.WritableDir;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,6 +61,7 @@ public final class Trainer {
   private final HParams hp;
   private final Optional<SystemMemory.Limit> available;
   private Server server; // the chief's, on a cluster: held here for as long as the run
+  private volatile boolean stepped; // the run has taken its first step
 
   /**
    * Reads the model's shape (from init_from, or the run being resumed) and settles recompute=auto;
@@ -71,6 +78,7 @@ public final class Trainer {
   }
 
   public Outcome run() {
+    WritableDir.require(run.path(), "out_dir");
     if (c.blockSize() > hp.nCtx()) {
       throw new IllegalArgumentException(
           "block_size (" + c.blockSize() + ") exceeds the model's n_ctx (" + hp.nCtx() + ")");
@@ -79,9 +87,23 @@ public final class Trainer {
     plan.requireFits(available);
     Batches train = new Batches(c.dataDir().resolve(Prepare.TRAIN));
     Batches val = new Batches(c.dataDir().resolve(Prepare.VAL));
-    train.requireWindows(c.blockSize());
-    val.requireWindows(c.blockSize());
+    for (Batches data : List.of(train, val)) {
+      data.requireWindows(c.blockSize());
+      data.requireIdsBelow(hp.nVocab());
+    }
+    boolean created = !Files.exists(run.path());
     try (RunLock lock = RunLock.acquire(run.path())) {
+      return runLocked(plan, train, val);
+    } catch (RuntimeException e) {
+      if (created && !stepped) { // refused before its first step: the run leaves nothing
+        AtomicFiles.deleteRecursively(run.path());
+      }
+      throw e;
+    }
+  }
+
+  private Outcome runLocked(MemoryPlan plan, Batches train, Batches val) {
+    {
       if (c.cluster() == null) {
         try (TrainStep s = new TrainStep(hp, settled)) {
           return train(s, plan, train, val);
@@ -235,6 +257,7 @@ public final class Trainer {
     double lastLoss = Double.NaN;
     double lastVal = Double.NaN;
     long intervalStart = System.nanoTime();
+    long lastPlot = System.nanoTime();
     int intervalSteps = 0;
     for (int iter = start; iter < c.maxIters(); iter++) {
       double lr = LrSchedule.at(iter, c);
@@ -242,15 +265,8 @@ public final class Trainer {
       for (int m = 0; m < c.gradientAccumulationSteps(); m++) {
         micro.add(train.get(c.seed(), m, iter, c.globalBatchSize(), c.blockSize()));
       }
-      TrainStep.Stats stats = step.step(micro, lr, iter == start);
-      if (iter == start) {
-        out.println(
-            settled.xla()
-                ? "xla: the training step ran as "
-                    + stats.xlaClusters()
-                    + " compiled XLA cluster(s)"
-                : "xla: off (xla=false); the training step runs op by op");
-      }
+      TrainStep.Stats stats =
+          iter == start ? firstStep(step, micro, lr) : step.step(micro, lr, false);
       if (!Double.isFinite(stats.loss())) {
         throw new DivergedException(
             "loss is "
@@ -262,10 +278,17 @@ public final class Trainer {
                 + run.path()
                 + " is untouched (try a lower learning_rate)");
       }
+      stepped = true;
       lastLoss = stats.loss();
       int done = iter + 1;
-      intervalSteps++;
-      if (done % c.logInterval() == 0 || done == c.maxIters()) {
+      if (iter == start) { // the first step's compile would skew the speed and the ETA
+        intervalStart = System.nanoTime();
+      } else {
+        intervalSteps++;
+      }
+      if ((done % c.logInterval() == 0 || done == c.maxIters()) && intervalSteps == 0) {
+        metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, Double.NaN)); // step 1's
+      } else if (done % c.logInterval() == 0 || done == c.maxIters()) {
         double seconds = (System.nanoTime() - intervalStart) / 1e9;
         double tokensPerS = intervalSteps * tokensPerStep() / seconds;
         double eta = (c.maxIters() - done) * seconds / intervalSteps;
@@ -281,6 +304,10 @@ public final class Trainer {
             1000 * seconds / intervalSteps,
             duration(eta));
         metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, tokensPerS));
+        if (System.nanoTime() - lastPlot > PLOT_EVERY_NS) { // a live picture, not a costly one
+          metrics.plot(plotTitle());
+          lastPlot = System.nanoTime();
+        }
         intervalStart = System.nanoTime();
         intervalSteps = 0;
       }
@@ -297,7 +324,8 @@ public final class Trainer {
         }
         double saveSeconds = (System.nanoTime() - saveStart) / 1e9;
         metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
-        metrics.plot(run.path().getFileName() + ": loss");
+        metrics.plot(plotTitle());
+        lastPlot = System.nanoTime();
         out.printf(
             Locale.ROOT,
             "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s (%.1f s)%n",
@@ -308,6 +336,7 @@ public final class Trainer {
             run.path(),
             saveSeconds);
         intervalStart = System.nanoTime();
+        stopping = stopping || stopRequested.getAsBoolean(); // asked during the save: it is done
       } else if (stopping) {
         run.save(done, best, step);
       }
@@ -322,6 +351,45 @@ public final class Trainer {
       }
     }
     return new Outcome(c.maxIters(), lastLoss, lastVal, false);
+  }
+
+  // the first step, said out loud: with XLA it compiles before it runs, which takes seconds to
+  // minutes (a repeated run loads the compiled step from the cache)
+  private TrainStep.Stats firstStep(TrainStep step, List<Batches.Batch> micro, double lr) {
+    TrainStep.Stats stats;
+    double seconds;
+    try (Ticker ticker =
+        Ticker.start(
+            out,
+            settled.xla()
+                ? "step 1: compiling the training step with XLA, then running it"
+                : "step 1: running the first step")) {
+      stats = step.step(micro, lr, true);
+      seconds = ticker.seconds();
+    }
+    out.println(
+        String.format(Locale.ROOT, "step 1: loss %.4f, %.1f s; ", stats.loss(), seconds)
+            + (settled.xla()
+                ? "xla: the training step ran as "
+                    + stats.xlaClusters()
+                    + " compiled XLA cluster(s)"
+                : "xla: off (xla=false); the training step runs op by op"));
+    return stats;
+  }
+
+  private static final long PLOT_EVERY_NS = 10_000_000_000L;
+
+  // which run the picture is of: its directory, the model and where it started
+  private String plotTitle() {
+    return String.format(
+        Locale.ROOT,
+        "%s: %d layers, %d heads, %d wide, %,d parameters, from %s",
+        run.path(),
+        hp.nLayer(),
+        hp.nHead(),
+        hp.nEmbd(),
+        hp.parameterCount(),
+        c.initFrom());
   }
 
   private int tokensPerStep() {
@@ -384,7 +452,21 @@ public final class Trainer {
     if (c.initFrom().kind() == InitFrom.Kind.SCRATCH) {
       return new HParams(HParams.GPT2_VOCAB, c.nCtx(), c.nEmbd(), c.nHead(), c.nLayer());
     }
-    return ModelDir.hparams(c.initFrom().modelDir());
+    return modelShape(c.initFrom().modelDir(), c.dryRun());
+  }
+
+  // a dry run plans a fine-tune of OpenAI's checkpoints/774M before its download: a directory
+  // named after one of OpenAI's sizes and holding no hparams.json has that size's shape
+  private static HParams modelShape(Path dir, boolean dryRun) {
+    if (dryRun && !Files.exists(dir.resolve(HParams.FILE_NAME))) {
+      String name = dir.getFileName() == null ? "" : dir.getFileName().toString();
+      for (ModelSize size : ModelSize.values()) {
+        if (size.label.equals(name)) {
+          return size.hparams;
+        }
+      }
+    }
+    return ModelDir.hparams(dir);
   }
 
   static String duration(double seconds) {

@@ -141,16 +141,21 @@ public final class Download {
                 StandardOpenOption.CREATE,
                 have > 0 ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE);
+        // a file of less than a megabyte arrives before a bar could say anything useful
         ProgressBar bar =
-            Progress.bar(label, expected)
-                .setUnit("MB", 1 << 20)
-                .showSpeed()
-                .startsFrom(have, Duration.ZERO)
-                .build()) {
+            expected < 1 << 20
+                ? null
+                : Progress.bar(label, expected)
+                    .setUnit("MB", 1 << 20)
+                    .showSpeed()
+                    .startsFrom(have, Duration.ZERO)
+                    .build()) {
       byte[] buffer = new byte[1 << 16];
       for (int n; (n = in.read(buffer)) > 0; ) {
         out.write(buffer, 0, n);
-        bar.stepBy(n);
+        if (bar != null) {
+          bar.stepBy(n);
+        }
       }
     } catch (SocketTimeoutException e) {
       throw e;

@@ -34,6 +34,7 @@ public final class LibC {
   }
 
   private static final C C = Native.load("c", C.class);
+  public static final int STDIN = 0;
   public static final int STDERR = 2;
 
   private LibC() {}

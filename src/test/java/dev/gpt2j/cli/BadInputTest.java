@@ -200,7 +200,7 @@ class BadInputTest {
                 "--max_iters=3",
                 "--max_iters=1"));
     assertEquals(0, o.code(), o.err());
-    assertTrue(o.out().contains("iter 1/1: "), o.out());
+    assertTrue(o.out().contains("done: iter 1, "), o.out());
     assertTrue(Files.exists(out.resolve("model.ckpt-1.index")));
   }
 

@@ -47,7 +47,12 @@ class WorkerTest {
         "2");
     try (ServerSocket taken = new ServerSocket(0)) {
       CliRunner.Outcome o =
-          CliRunner.run("worker", "--cluster", "127.0.0.1:" + taken.getLocalPort(), "--task", "0");
+          CliRunner.run(
+              "worker",
+              "--cluster",
+              "127.0.0.1:1,127.0.0.1:" + taken.getLocalPort(),
+              "--task",
+              "1");
       assertEquals(2, o.code(), o.err());
       assertTrue(o.err().contains("is in use on this machine"), o.err());
       assertEquals(1, o.err().lines().count(), o.err());

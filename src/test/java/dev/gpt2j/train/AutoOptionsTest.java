@@ -35,11 +35,14 @@ class AutoOptionsTest {
     return StepPlan.settle(c, hp, limit).recompute();
   }
 
-  // 355M at block 1024 keeps 24 blocks of (34 B T C + 3 B H T^2) floats: 7.7 GiB of activations
+  // 355M at block 1024 keeps 24 blocks of (34 B T C + 3 B H T^2) floats: 7.7 GiB of activations;
+  // at block 128, XLA's buffers alone (four weight sets) take it past 12 GiB (measured 12.31 GiB,
+  // docs/benchmarks.md, "The plan at small fine-tunes")
   @Test
-  void fineTuning355MAtFullContextRecomputesAndASmallRunDoesNot() {
+  void fineTuning355MRecomputesAndASmallRunDoesNot() {
     assertTrue(recomputes(config("1", "1024", "auto"), M355, MACHINE));
-    assertFalse(recomputes(config("1", "128", "auto"), M355, MACHINE));
+    assertTrue(recomputes(config("1", "128", "auto"), M355, MACHINE));
+    assertFalse(recomputes(config("1", "128", "auto"), ModelSize.of("124M").hparams, MACHINE));
     assertFalse(recomputes(config("4", "256", "auto"), ModelSize.of("124M").hparams, MACHINE));
   }
 

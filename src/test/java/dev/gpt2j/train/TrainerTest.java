@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.cli.CliRunner;
+import dev.gpt2j.data.Prepare;
+import dev.gpt2j.data.TokenFile;
 import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.TinyData;
 import java.io.BufferedReader;
@@ -273,6 +275,28 @@ class TrainerTest {
         "--config: " + tmp.resolve("none.properties") + " not found (see --help)",
         "--config",
         tmp.resolve("none.properties").toString());
+  }
+
+  // XLA's gather clamps an id past the vocabulary: without the check this trained, exit 0
+  @Test
+  void aTokenIdOutsideTheVocabularyIsRefusedBeforeAnythingIsWritten() throws Exception {
+    Path bad = Files.createDirectories(tmp.resolve("bad"));
+    int[] train = new int[4000];
+    train[1234] = 60000;
+    TokenFile.write(bad.resolve(Prepare.TRAIN), train);
+    TokenFile.write(bad.resolve(Prepare.VAL), new int[800]);
+    Map<String, String> o = tiny("run", "data_dir=" + bad, "xla=true");
+    List<String> argv = new ArrayList<>(List.of("train"));
+    o.forEach((k, v) -> argv.add("--" + k + "=" + v));
+    CliRunner.Outcome out = CliRunner.run(argv.toArray(String[]::new));
+    assertEquals(2, out.code(), out.err());
+    assertEquals(
+        "gpt2 train: "
+            + bad.resolve(Prepare.TRAIN)
+            + ": token id 60000 at position 1234 is outside the model's vocabulary of 50257 (the"
+            + " data was prepared for another tokenizer: prepare it again)\n",
+        out.err());
+    assertFalse(Files.exists(tmp.resolve("run")), "a refused run leaves nothing");
   }
 
   private static void assertBad(String message, String... args) {
