@@ -1,9 +1,9 @@
 package dev.gpt2j.cluster;
 
+import dev.gpt2j.util.DaemonTimer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -23,13 +23,7 @@ import org.tensorflow.types.TInt32;
  * a probe unanswered for the deadline reports that task.
  */
 public final class Heartbeat implements AutoCloseable {
-  private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "cluster-heartbeat");
-            t.setDaemon(true);
-            return t;
-          });
+  private final ScheduledExecutorService timer = DaemonTimer.named("cluster-heartbeat");
 
   private Heartbeat() {}
 

@@ -2,7 +2,6 @@ package dev.gpt2j.util;
 
 import java.io.PrintStream;
 import java.util.Locale;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -15,13 +14,7 @@ public final class Ticker implements AutoCloseable {
   static final int EVERY_S = 15;
 
   private final long start = System.nanoTime();
-  private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "ticker");
-            t.setDaemon(true);
-            return t;
-          });
+  private final ScheduledExecutorService timer = DaemonTimer.named("ticker");
 
   private Ticker(PrintStream out, String what, long firstAfterS) {
     if (firstAfterS == 0) {
