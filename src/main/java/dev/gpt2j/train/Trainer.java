@@ -103,22 +103,20 @@ public final class Trainer {
   }
 
   private Outcome runLocked(MemoryPlan plan, Batches train, Batches val) {
-    {
-      if (c.cluster() == null) {
-        try (TrainStep s = new TrainStep(hp, settled)) {
-          return train(s, plan, train, val);
-        }
+    if (c.cluster() == null) {
+      try (TrainStep s = new TrainStep(hp, settled)) {
+        return train(s, plan, train, val);
       }
-      joinCluster(c.cluster());
-      try {
-        return onCluster(plan, train, val);
-      } catch (TFResourceExhaustedException e) {
-        throw e; // out of memory, on whichever task: the caller says so
-      } catch (TensorFlowException e) {
-        throw ClusterException.taskLost(c.cluster(), e)
-            .map(lost -> new ClusterException(lost.getMessage() + "; " + lastCheckpoint()))
-            .orElseThrow(() -> e);
-      }
+    }
+    joinCluster(c.cluster());
+    try {
+      return onCluster(plan, train, val);
+    } catch (TFResourceExhaustedException e) {
+      throw e; // out of memory, on whichever task: the caller says so
+    } catch (TensorFlowException e) {
+      throw ClusterException.taskLost(c.cluster(), e)
+          .map(lost -> new ClusterException(lost.getMessage() + "; " + lastCheckpoint()))
+          .orElseThrow(() -> e);
     }
   }
 
