@@ -15,6 +15,9 @@ TOP_K ?=
 TOP_P ?=
 TEMPERATURE ?=
 SEED ?=
+TASK ?= hellaswag
+LIMIT ?=
+DTYPE ?=
 
 SOURCES := pom.xml $(shell find src/main -type f 2>/dev/null)
 
@@ -24,7 +27,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test format check-format sample download data train bench bench-sample bench-train bench-cluster clean
+.PHONY: help build test format check-format sample eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -61,6 +64,12 @@ sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DI
 	  $(if $(TOP_P),--top-p $(TOP_P)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 	  $(if $(SEED),--seed $(SEED))
 
+eval: $(JAR) ## score a model on a task: make eval TASK=hellaswag|lambada|wikitext [MODEL=124M] [MODEL_DIR=...] [LIMIT=N] [DTYPE=bfloat16]
+	@test -f '$(MODEL_DIR)/checkpoint' || test '$(MODEL_DIR)' != 'checkpoints/$(MODEL)' || \
+	  $(GPT2) download --model $(MODEL) --dir checkpoints
+	@$(GPT2) eval --model-dir '$(MODEL_DIR)' --task $(TASK) \
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(DTYPE),--dtype $(DTYPE))
+
 download: $(JAR) ## fetch OpenAI's checkpoint: make download MODEL=124M
 	$(GPT2) download --model $(MODEL) --dir checkpoints
 
@@ -71,14 +80,25 @@ else
 	$(GPT2) prepare --url $(SHAKESPEARE_URL) --out data/shakespeare
 endif
 
+data-char: $(JAR) ## Tiny Shakespeare as characters into data/shakespeare_char (nanoGPT's shakespeare_char)
+ifneq ($(DATA_FILE),)
+	$(GPT2) prepare --input '$(DATA_FILE)' --out data/shakespeare_char --tokenizer char
+else
+	$(GPT2) prepare --url $(SHAKESPEARE_URL) --out data/shakespeare_char --tokenizer char
+endif
+
 train: $(JAR) ## train: make train [CONFIG=configs/...] [ARGS="--max_iters=100 --out_dir=..."]
 	$(GPT2) train --config '$(CONFIG)' $(ARGS)
 
-bench: bench-sample bench-train bench-cluster ## all benchmarks
+bench: bench-sample bench-train bench-cluster bench-eval ## all benchmarks
 
 bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
 	$(GPT2) bench-sample --model-dir '$(BENCH_MODEL_DIR)'
+
+bench-eval: $(JAR) ## eval's examples/s at 124M per task, float32 and bfloat16 (rows cut from Tiny Shakespeare)
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	scripts/bench-eval.sh '$(BENCH_MODEL_DIR)' ../shared/data/tinyshakespeare.txt $(or $(LIMIT),100)
 
 bench-train: $(JAR) ## training tokens/s, XLA on and off, baby config and 124M shape
 	$(GPT2) bench-train

@@ -6,11 +6,12 @@ import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
+import dev.gpt2j.sampling.ContinuationScorer;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.DecodingGraph;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.sampling.Scorer;
-import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,6 +41,7 @@ public final class Gpt2Model implements AutoCloseable {
   public record Generation(int[] promptTokens, int[] tokens, String text) {}
 
   private final HParams hparams;
+  private final Tokenizer tokenizer;
   private final DType dtype;
   private final Graph graph;
   private final Session session;
@@ -49,6 +51,7 @@ public final class Gpt2Model implements AutoCloseable {
   private final Decoder decoder;
   private final Ops tf;
   private Scorer scorer;
+  private ContinuationScorer continuationScorer;
 
   /**
    * Sees a run's samples as they are made: each batch as it starts, each token as it is drawn
@@ -71,8 +74,9 @@ public final class Gpt2Model implements AutoCloseable {
    * the rest of the graph is built: reading the weights and adding the graph's ops take about as
    * long (docs/benchmarks.md, "Sampling").
    */
-  private Gpt2Model(HParams hparams, Path restoreFrom, DType dtype) {
+  private Gpt2Model(HParams hparams, Tokenizer tokenizer, Path restoreFrom, DType dtype) {
     this.hparams = hparams;
+    this.tokenizer = tokenizer;
     this.dtype = dtype;
     this.graph = new Graph();
     Session created = null;
@@ -109,7 +113,10 @@ public final class Gpt2Model implements AutoCloseable {
     }
   }
 
-  /** Loads an OpenAI-layout model directory (the checkpoint its {@code checkpoint} file names). */
+  /**
+   * Loads an OpenAI-layout model directory (the checkpoint its {@code checkpoint} file names); its
+   * text goes through the directory's chars.json if it has one, else GPT-2's BPE.
+   */
   public static Gpt2Model load(Path dir) {
     return load(dir, DType.FLOAT32);
   }
@@ -121,7 +128,7 @@ public final class Gpt2Model implements AutoCloseable {
    */
   public static Gpt2Model load(Path dir, DType dtype) {
     HParams hp = ModelDir.hparams(dir);
-    return open(hp, ModelDir.latestCheckpoint(dir), dtype);
+    return new Gpt2Model(hp, Tokenizer.of(dir), ModelDir.latestCheckpoint(dir), dtype);
   }
 
   /** A model of shape {@code hp} with the weights of the checkpoint at {@code prefix}. */
@@ -131,12 +138,12 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** The same in {@code dtype}. */
   public static Gpt2Model open(HParams hp, Path prefix, DType dtype) {
-    return new Gpt2Model(hp, prefix, dtype);
+    return new Gpt2Model(hp, Tokenizer.GPT2, prefix, dtype);
   }
 
   /** A freshly initialised model with OpenAI's initialisers, reproducible from {@code seed}. */
   public static Gpt2Model fresh(HParams hp, long seed) {
-    Gpt2Model model = new Gpt2Model(hp, null, DType.FLOAT32);
+    Gpt2Model model = new Gpt2Model(hp, Tokenizer.GPT2, null, DType.FLOAT32);
     try {
       model.initializer.run(model.session, seed);
       return model;
@@ -148,11 +155,16 @@ public final class Gpt2Model implements AutoCloseable {
 
   /** Writes this model as a new OpenAI-layout directory (atomic: all of it or nothing). */
   public void save(Path dir) {
-    ModelDir.writeNew(dir, hparams, prefix -> checkpointIO.save(session, prefix));
+    ModelDir.writeNew(dir, hparams, tokenizer, prefix -> checkpointIO.save(session, prefix));
   }
 
   public HParams hparams() {
     return hparams;
+  }
+
+  /** How its text becomes tokens and back. */
+  public Tokenizer tokenizer() {
+    return tokenizer;
   }
 
   /** The dtype its weight matrices are held in. */
@@ -160,9 +172,9 @@ public final class Gpt2Model implements AutoCloseable {
     return dtype;
   }
 
-  /** Samples after {@code prompt} (text; encoded with GPT-2's BPE). */
+  /** Samples after {@code prompt} (text; encoded with the model's {@link #tokenizer}). */
   public List<Generation> generate(String prompt, SampleOptions options) {
-    return generate(Gpt2Tokenizer.encode(prompt), options, (sample, token) -> {});
+    return generate(tokenizer.encode(prompt), options, (sample, token) -> {});
   }
 
   /**
@@ -185,7 +197,7 @@ public final class Gpt2Model implements AutoCloseable {
               (row, token) -> listener.accept(first + row, token));
       List<Generation> done = new ArrayList<>();
       for (int[] row : out) {
-        done.add(new Generation(prompt.clone(), row, Gpt2Tokenizer.decode(row)));
+        done.add(new Generation(prompt.clone(), row, tokenizer.decode(row)));
       }
       listener.batchDone(done);
       all.addAll(done);
@@ -219,6 +231,17 @@ public final class Gpt2Model implements AutoCloseable {
       scorer = new Scorer(tf, hparams, variables.params(), session);
     }
     return scorer;
+  }
+
+  /**
+   * Scores continuations after shared prefixes, many at once (what {@code eval} runs); built when
+   * first used, as the scorer.
+   */
+  public synchronized ContinuationScorer continuationScorer() {
+    if (continuationScorer == null) {
+      continuationScorer = new ContinuationScorer(tf, hparams, variables.params(), session);
+    }
+    return continuationScorer;
   }
 
   @Override

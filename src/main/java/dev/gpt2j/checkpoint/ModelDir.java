@@ -1,7 +1,9 @@
 package dev.gpt2j.checkpoint;
 
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.tokenizer.CharTokenizer;
 import dev.gpt2j.tokenizer.OpenAiVocabulary;
+import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.AtomicFiles;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
@@ -86,16 +88,18 @@ public final class ModelDir {
    * Writes a complete new model directory, or nothing: everything goes into a hidden staging
    * directory beside {@code dir}, which is renamed to {@code dir} only once complete.
    *
+   * @param tokenizer whose files go beside the checkpoint
    * @param saveTensors writes the checkpoint at the prefix it is given
    */
-  public static void writeNew(Path dir, HParams hp, Consumer<Path> saveTensors) {
+  public static void writeNew(
+      Path dir, HParams hp, Tokenizer tokenizer, Consumer<Path> saveTensors) {
     requireAbsentOrEmpty(dir);
     Path staging = AtomicFiles.tempSibling(dir);
     try {
       Files.createDirectories(staging);
       saveTensors.accept(staging.resolve(DEFAULT_PREFIX));
       Files.writeString(staging.resolve(HParams.FILE_NAME), hp.toJson());
-      writeTokenizerFiles(staging);
+      writeTokenizerFiles(staging, tokenizer);
       writeCheckpointFile(staging, DEFAULT_PREFIX);
       Files.deleteIfExists(dir); // an empty directory only; requireAbsentOrEmpty checked
       Files.move(staging, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
@@ -106,8 +110,15 @@ public final class ModelDir {
     }
   }
 
-  /** Writes OpenAI's encoder.json and vocab.bpe into {@code dir}, atomically, unless there. */
-  public static void writeTokenizerFiles(Path dir) {
+  /**
+   * Writes the files of {@code tokenizer} into {@code dir}, atomically, unless there: a character
+   * vocabulary's chars.json, or OpenAI's encoder.json and vocab.bpe.
+   */
+  public static void writeTokenizerFiles(Path dir, Tokenizer tokenizer) {
+    if (tokenizer instanceof CharTokenizer chars) {
+      chars.write(dir);
+      return;
+    }
     if (!Files.exists(dir.resolve(ENCODER_JSON))) {
       AtomicFiles.write(dir.resolve(ENCODER_JSON), OpenAiVocabulary.encoderJson());
     }

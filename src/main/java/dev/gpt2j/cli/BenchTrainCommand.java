@@ -122,7 +122,7 @@ final class BenchTrainCommand implements Command {
         }
         Batches.Batch b = new Batches.Batch(randomTokens(r, s), randomTokens(r, s));
         long t0 = System.nanoTime();
-        step.step(List.of(b), 1e-4, false);
+        step.step(List.of(b), 1e-4, 0, false);
         if (i >= 0) {
           seconds[i] = (System.nanoTime() - t0) / 1e9;
         }

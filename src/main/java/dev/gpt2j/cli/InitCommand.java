@@ -4,13 +4,16 @@ import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelSize;
 import dev.gpt2j.util.Ticker;
 import dev.gpt2j.util.WritableDir;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 
@@ -28,7 +31,17 @@ final class InitCommand implements Command {
 
   @Override
   public Options options() {
-    return new Options()
+    Options options = new Options();
+    for (String key : Architecture.keys()) {
+      options.addOption(
+          Option.builder()
+              .longOpt(option(key))
+              .hasArg()
+              .argName("V")
+              .desc("as the train key " + key + " (default: GPT-2's)")
+              .build());
+    }
+    return options
         .addOption(ModelDirOption.option("directory to create (must not exist or be empty)"))
         .addOption(
             Option.builder()
@@ -62,8 +75,8 @@ final class InitCommand implements Command {
 
   @Override
   public String helpFooter() {
-    return "\nInitialisers are openai/gpt-2's: wte N(0,0.02), wpe N(0,0.01), conv weights N(0,0.02), "
-        + "biases 0, norm gains 1.";
+    return "\nInitialisers are openai/gpt-2's: wte N(0,0.02), wpe N(0,0.01), conv weights N(0,0.02)"
+        + " (c_gate and a mixture's router too), biases 0, norm gains 1.";
   }
 
   @Override
@@ -89,16 +102,8 @@ final class InitCommand implements Command {
       model.save(dir);
     }
     out.printf(
-        "wrote %s: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d) "
-            + "in %.1f s%n",
-        dir,
-        hp.parameterCount(),
-        hp.nLayer(),
-        hp.nHead(),
-        hp.nEmbd(),
-        hp.nCtx(),
-        hp.nVocab(),
-        (System.nanoTime() - start) / 1e9);
+        "wrote %s: %,d parameters (%s) in %.1f s%n",
+        dir, hp.parameterCount(), hp.describe(), (System.nanoTime() - start) / 1e9);
     return 0;
   }
 
@@ -126,6 +131,30 @@ final class InitCommand implements Command {
         args.integer("n-ctx", base == null ? 0 : base.nCtx()),
         args.integer("n-embd", base == null ? 0 : base.nEmbd()),
         args.integer("n-head", base == null ? 0 : base.nHead()),
-        args.integer("n-layer", base == null ? 0 : base.nLayer()));
+        args.integer("n-layer", base == null ? 0 : base.nLayer()),
+        architecture(args));
+  }
+
+  // --norm, --mlp, ... as hparams.json's keys
+  private static Architecture architecture(Args args) {
+    Map<String, String> given = new LinkedHashMap<>();
+    for (String key : Architecture.keys()) {
+      if (args.has(option(key))) {
+        given.put(key, args.string(option(key), ""));
+      }
+    }
+    try {
+      return Architecture.fromText(given);
+    } catch (IllegalArgumentException e) {
+      String message = e.getMessage();
+      for (String key : given.keySet()) { // "n_kv_head" must be ... -> --n-kv-head must be ...
+        message = message.replace("\"" + key + "\"", "--" + option(key));
+      }
+      throw new UsageException(message);
+    }
+  }
+
+  private static String option(String key) {
+    return key.replace('_', '-');
   }
 }

@@ -33,6 +33,7 @@ public final class Main {
             new PrepareCommand(),
             new TrainCommand(),
             new BenchTrainCommand(),
+            new EvalCommand(),
             new WorkerCommand())) {
       COMMANDS.put(c.name(), c);
     }

@@ -24,7 +24,7 @@ final class PrepareCommand implements Command {
 
   @Override
   public String summary() {
-    return "tokenize text into train.bin / val.bin (uint16 GPT-2 ids, nanoGPT's format)";
+    return "tokenize text into train.bin / val.bin (uint16 GPT-2 or character ids, nanoGPT's format)";
   }
 
   @Override
@@ -62,6 +62,15 @@ final class PrepareCommand implements Command {
                 .hasArg()
                 .argName("F")
                 .desc("share held out for validation (default 0.1)")
+                .build())
+        .addOption(
+            Option.builder()
+                .longOpt("tokenizer")
+                .hasArg()
+                .argName("gpt2|char")
+                .desc(
+                    "gpt2 (default: GPT-2's BPE) or char (one token per character, the"
+                        + " vocabulary written as OUT/chars.json, as nanoGPT's shakespeare_char)")
                 .build());
   }
 
@@ -76,6 +85,7 @@ final class PrepareCommand implements Command {
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     Path outDir = Path.of(args.required("out"));
+    Prepare.Tokens tokens = tokens(args.string("tokenizer", "gpt2"));
     Path input;
     if (args.has("url")) {
       if (args.has("input")) {
@@ -100,7 +110,8 @@ final class PrepareCommand implements Command {
       WritableDir.require(outDir, "--out"); // before the text is tokenized
     }
     long start = System.nanoTime();
-    Prepare.Counts counts = Prepare.prepare(input, outDir, args.decimal("val-fraction", 0.1));
+    Prepare.Counts counts =
+        Prepare.prepare(input, outDir, args.decimal("val-fraction", 0.1), tokens);
     out.printf(
         "%s: %,d train tokens, %,d val tokens from %d file(s) in %.1f s -> %s%n",
         input,
@@ -110,5 +121,13 @@ final class PrepareCommand implements Command {
         (System.nanoTime() - start) / 1e9,
         outDir);
     return 0;
+  }
+
+  private static Prepare.Tokens tokens(String name) {
+    return switch (name) {
+      case "gpt2" -> Prepare.Tokens.GPT2;
+      case "char" -> Prepare.Tokens.CHAR;
+      default -> throw new UsageException("--tokenizer must be gpt2 or char, got '" + name + "'");
+    };
   }
 }

@@ -9,8 +9,8 @@ import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
-import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import dev.gpt2j.tokenizer.TextStream;
+import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.LibC;
 import dev.gpt2j.util.TextFiles;
 import java.io.BufferedReader;
@@ -159,8 +159,10 @@ final class SampleCommand implements Command {
           "--interactive reads its prompts from standard input: it takes no --prompt,"
               + " --prompt-file or --unconditional");
     }
+    Tokenizer tokenizer = Tokenizer.of(dir);
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
-    int[] promptTokens = prompt == null ? null : encode(prompt, args.has("unconditional"));
+    int[] promptTokens =
+        prompt == null ? null : encode(tokenizer, prompt, args.has("unconditional"));
     memoryPlan(hp, dtype, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
         .requireFits(SystemMemory.available());
     if (promptTokens != null) { // before any work: the weights are not loaded yet
@@ -185,15 +187,36 @@ final class SampleCommand implements Command {
           err.println("Prompt should not be empty!");
           continue;
         }
-        int[] tokens = Gpt2Tokenizer.encode(line);
+        int[] tokens;
+        try {
+          tokens = tokenizer.encode(line);
+        } catch (IllegalArgumentException e) { // a character the model has never seen
+          err.println(e.getMessage());
+          continue;
+        }
         Decoder.requireFits(hp, tokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
         sample(model, tokens, options, args.has("json"), out);
       }
     }
   }
 
-  private static int[] encode(String prompt, boolean unconditional) {
-    return unconditional ? new int[] {Gpt2Tokenizer.END_OF_TEXT} : Gpt2Tokenizer.encode(prompt);
+  private static int[] encode(Tokenizer tokenizer, String prompt, boolean unconditional) {
+    if (!unconditional) {
+      try {
+        return tokenizer.encode(prompt);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--prompt: " + e.getMessage(), e);
+      }
+    }
+    int endOfText =
+        tokenizer
+            .endOfText()
+            .orElseThrow(
+                () ->
+                    new UsageException(
+                        "--unconditional starts from <|endoftext|>, which a model of characters"
+                            + " does not have: give a --prompt"));
+    return new int[] {endOfText};
   }
 
   private static String prompt(Args args, BufferedReader stdin) throws IOException {
@@ -231,7 +254,7 @@ final class SampleCommand implements Command {
       Gpt2Model model, int[] prompt, SampleOptions options, boolean json, PrintStream out) {
     boolean streaming = !json && options.batchSize() == 1;
     ObjectMapper mapper = new ObjectMapper();
-    TextStream text = new TextStream();
+    TextStream text = new TextStream(model.tokenizer());
     model.generate(
         prompt,
         options,

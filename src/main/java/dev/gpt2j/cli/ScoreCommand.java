@@ -7,7 +7,7 @@ import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.Progress;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
@@ -85,7 +85,8 @@ final class ScoreCommand implements Command {
   @Override
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     Path dir = ModelDirOption.of(args, null);
-    int[] tokens = tokens(args);
+    Tokenizer tokenizer = Tokenizer.of(dir);
+    int[] tokens = tokens(args, tokenizer);
     if (tokens.length < 2) {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
     }
@@ -125,7 +126,8 @@ final class ScoreCommand implements Command {
       out.printf("%6s %7s %12s  %s%n", "pos", "token", "logprob", "text");
       for (int i = 0; i < logprobs.length; i++) {
         out.printf(
-            "%6d %7d %12.6f  %s%n", i + 1, tokens[i + 1], logprobs[i], printable(tokens[i + 1]));
+            "%6d %7d %12.6f  %s%n",
+            i + 1, tokens[i + 1], logprobs[i], printable(tokenizer, tokens[i + 1]));
       }
       out.printf(
           "total %.6f  mean %.6f  perplexity %.4f  (%d tokens scored)%n",
@@ -134,27 +136,36 @@ final class ScoreCommand implements Command {
     return 0;
   }
 
-  private static String printable(int token) {
+  private static String printable(Tokenizer tokenizer, int token) {
     try {
-      return JSON.writeValueAsString(Gpt2Tokenizer.decode(token));
+      return JSON.writeValueAsString(tokenizer.decode(token));
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
   }
 
-  private static int[] tokens(Args args) throws IOException {
+  private static int[] tokens(Args args, Tokenizer tokenizer) throws IOException {
     int given =
         (args.has("text") ? 1 : 0) + (args.has("file") ? 1 : 0) + (args.has("tokens") ? 1 : 0);
     if (given != 1) {
       throw new UsageException("give exactly one of --text, --file, --tokens");
     }
     if (args.has("text")) {
-      return Gpt2Tokenizer.encode(args.string("text", ""));
+      return encode(tokenizer, args.string("text", ""), "--text");
     }
     if (args.has("file")) {
-      return Gpt2Tokenizer.encode(TextFiles.readUtf8(Path.of(args.string("file", "")), "--file"));
+      String file = args.string("file", "");
+      return encode(tokenizer, TextFiles.readUtf8(Path.of(file), "--file"), "--file " + file);
     }
     return parseIds(args.string("tokens", ""));
+  }
+
+  private static int[] encode(Tokenizer tokenizer, String text, String option) {
+    try {
+      return tokenizer.encode(text);
+    } catch (IllegalArgumentException e) { // a character outside a character model's vocabulary
+      throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
+    }
   }
 
   static int[] parseIds(String csv) {

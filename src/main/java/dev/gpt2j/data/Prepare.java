@@ -1,6 +1,8 @@
 package dev.gpt2j.data;
 
+import dev.gpt2j.tokenizer.CharTokenizer;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.util.AtomicFiles;
 import dev.gpt2j.util.Progress;
 import dev.gpt2j.util.TextFiles;
 import dev.gpt2j.util.Ticker;
@@ -18,7 +20,8 @@ import me.tongfei.progressbar.ProgressBar;
  * Text to train.bin / val.bin. One file is split as nanoGPT's shakespeare prepare.py does: the
  * first (1 - val_fraction) of its characters train, the rest validate, each encoded on its own. A
  * directory's files (sorted by name) are encoded one by one and joined with end-of-text tokens, and
- * the token sequence is split at the same fraction.
+ * the token sequence is split at the same fraction. With characters for tokens (nanoGPT's
+ * shakespeare_char), the vocabulary is the text's distinct characters, written as chars.json.
  */
 public final class Prepare {
   public static final String TRAIN = "train.bin";
@@ -28,7 +31,13 @@ public final class Prepare {
 
   private Prepare() {}
 
-  public static Counts prepare(Path input, Path outDir, double valFraction) {
+  /** GPT-2's BPE, or one token per character. */
+  public enum Tokens {
+    GPT2,
+    CHAR
+  }
+
+  public static Counts prepare(Path input, Path outDir, double valFraction, Tokens tokens) {
     if (!(valFraction > 0 && valFraction < 1)) {
       throw new IllegalArgumentException(
           "--val-fraction must be in (0, 1): training needs "
@@ -41,7 +50,19 @@ public final class Prepare {
     }
     int[] train;
     int[] val;
-    if (Files.isRegularFile(input)) { // one text, one call to the tokenizer: nothing to count
+    CharTokenizer chars = null;
+    if (tokens == Tokens.CHAR) {
+      if (!Files.isRegularFile(input)) {
+        throw new IllegalArgumentException(
+            "--input: " + input + ": --tokenizer char reads one text file, not a directory");
+      }
+      String text = read(input);
+      chars = CharTokenizer.of(text);
+      int[] all = chars.encode(text);
+      int cut = (int) (all.length * (1 - valFraction)); // characters, as len(data) in Python
+      train = Arrays.copyOfRange(all, 0, cut);
+      val = Arrays.copyOfRange(all, cut, all.length);
+    } else if (Files.isRegularFile(input)) { // one text, one tokenizer call: nothing to count
       String text = read(input);
       int cut = (int) (text.length() * (1 - valFraction));
       try (Ticker ticker = Ticker.after(2, System.err, "tokenizing " + input)) {
@@ -75,6 +96,11 @@ public final class Prepare {
     }
     TokenFile.write(outDir.resolve(TRAIN), train);
     TokenFile.write(outDir.resolve(VAL), val);
+    if (chars != null) {
+      chars.write(outDir);
+    } else {
+      AtomicFiles.deleteQuietly(outDir.resolve(CharTokenizer.FILE_NAME)); // the ids are GPT-2's
+    }
     return new Counts(files.size(), train.length, val.length);
   }
 

@@ -1,5 +1,6 @@
 package dev.gpt2j.memory;
 
+import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.train.graph.TrainingWeights;
@@ -122,7 +123,7 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     b.weights(hp, dtype, RESTORED);
     b.add(
         "KV cache (" + batch + " x " + tokens + " tokens)",
-        2L * hp.nLayer() * batch * tokens * hp.nEmbd() * FLOAT);
+        2L * hp.nLayer() * batch * tokens * hp.nKvHead() * hp.headSize() * FLOAT);
     b.add("prompt's activations", transientBlock(hp, batch, promptTokens));
     b.add("logits and filters", 4L * batch * hp.nVocab() * FLOAT);
     b.remedy("a smaller --batch-size");
@@ -162,10 +163,12 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     if (t.accumulationSteps() > 1) {
       b.add("gradient accumulators", trained * FLOAT);
     }
-    if (TrainingWeights.mlpPadded(hp)) { // copies of c_fc's and c_proj's w, each widened
-      long wide = 4L * hp.nEmbd() + TrainingWeights.MLP_PADDING;
+    if (TrainingWeights.mlpPadded(hp)) { // copies of the MLP's matrices, each widened
+      long wide = (long) hp.mlpHidden() + TrainingWeights.MLP_PADDING;
+      int matrices = hp.arch().mlp() == Architecture.Mlp.SWIGLU ? 3 : 2;
       b.add(
-          "widened MLP weights (see TrainingWeights)", hp.nLayer() * 2 * hp.nEmbd() * wide * FLOAT);
+          "widened MLP weights (see TrainingWeights)",
+          hp.nLayer() * matrices * hp.nEmbd() * wide * FLOAT);
     }
     if (t.bfloat16()) { // cast once per step and kept for the backward pass's products
       b.add("bfloat16 copies of the weight matrices", matrixParameters(hp) * 2);
@@ -211,29 +214,42 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       boolean trainEmbeddings,
       boolean bfloat16) {}
 
-  // A block's activations kept for its backward pass: B T C floats about 34 times over (the
-  // residual, layer norms, q k v, attention output, the 4C-wide MLP and their gradients' inputs),
-  // and the attention's [B, H, T, T] scores and probabilities 3 times; see docs/benchmarks.md
+  // A block's activations kept for its backward pass: B T C floats about 18 times over (the
+  // residual, layer norms, q k v, attention output and their gradients' inputs), the MLP's hidden
+  // layer 4 times, and the attention's [B, H, T, T] scores and probabilities 3 times (GPT-2: 34 B T
+  // C in all); see docs/benchmarks.md
   static long storedBlock(HParams hp, int batch, int tokens) {
     long btc = (long) batch * tokens * hp.nEmbd();
     long scores = (long) batch * hp.nHead() * tokens * tokens;
-    return (34 * btc + 3 * scores) * FLOAT;
+    return (18 * btc + 4 * hiddenActivations(hp, batch, tokens) + 3 * scores) * FLOAT;
   }
 
   // one block's forward pass without keeping anything for a backward pass
   static long transientBlock(HParams hp, int batch, int tokens) {
     long btc = (long) batch * tokens * hp.nEmbd();
     long scores = (long) batch * hp.nHead() * tokens * tokens;
-    return (12 * btc + 2 * scores) * FLOAT;
+    return (4 * btc + 2 * hiddenActivations(hp, batch, tokens) + 2 * scores) * FLOAT;
   }
 
-  // wte, wpe and every linear layer's w: what DType.BFLOAT16 holds in 2 bytes
+  // elements of one MLP hidden layer: SwiGLU has two, and every expert of a mixture computes
+  // every token, its batched products keeping about twice a dense MLP's tensors (measured:
+  // docs/benchmarks.md, "The GPT family")
+  private static long hiddenActivations(HParams hp, int batch, int tokens) {
+    Architecture arch = hp.arch();
+    long halves =
+        (arch.mlp() == Architecture.Mlp.SWIGLU ? 3 : 2) * 2L * Math.max(1, arch.moeExperts());
+    return (long) batch * tokens * hp.mlpHidden() * (arch.moe() ? 2 * halves : halves) / 4;
+  }
+
+  // wte, wpe and every linear layer's w: what DType.BFLOAT16 holds in 2 bytes; all but the norms
+  // and biases (at most GPT-2's: 13 n_embd a block, 2 for ln_f)
   static long matrixParameters(HParams hp) {
-    return embeddingParameters(hp) + 12L * hp.nLayer() * hp.nEmbd() * hp.nEmbd();
+    return hp.parameterCount() - (13L * hp.nLayer() + 2) * hp.nEmbd();
   }
 
   static long embeddingParameters(HParams hp) {
-    return (long) (hp.nVocab() + hp.nCtx()) * hp.nEmbd();
+    boolean learned = hp.arch().position() == Architecture.Position.LEARNED;
+    return (long) (hp.nVocab() + (learned ? hp.nCtx() : 0)) * hp.nEmbd();
   }
 
   static long blockParameters(HParams hp) {

@@ -1,21 +1,19 @@
 package dev.gpt2j.model;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
 
-/** OpenAI's hparams.json: the shape of a GPT-2 model. */
-public record HParams(
-    @JsonProperty("n_vocab") int nVocab,
-    @JsonProperty("n_ctx") int nCtx,
-    @JsonProperty("n_embd") int nEmbd,
-    @JsonProperty("n_head") int nHead,
-    @JsonProperty("n_layer") int nLayer) {
+/**
+ * OpenAI's hparams.json: the shape of a GPT-2 model, and (for the rest of the family) its {@link
+ * Architecture}, whose keys the file holds only where they differ from GPT-2's.
+ */
+public record HParams(int nVocab, int nCtx, int nEmbd, int nHead, int nLayer, Architecture arch) {
 
   public static final int GPT2_VOCAB = 50257;
   public static final String FILE_NAME = "hparams.json";
@@ -23,6 +21,11 @@ public record HParams(
       List.of("n_vocab", "n_ctx", "n_embd", "n_head", "n_layer");
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** OpenAI's GPT-2 of these sizes. */
+  public HParams(int nVocab, int nCtx, int nEmbd, int nHead, int nLayer) {
+    this(nVocab, nCtx, nEmbd, nHead, nLayer, Architecture.GPT2);
+  }
 
   public HParams {
     positive("n_vocab", nVocab);
@@ -42,12 +45,54 @@ public record HParams(
       throw new IllegalArgumentException(
           "n_embd (" + nEmbd + ") must be a multiple of n_head (" + nHead + ")");
     }
+    if (arch.nKvHead() > 0 && nHead % arch.nKvHead() != 0) {
+      throw new IllegalArgumentException(
+          "n_kv_head (" + arch.nKvHead() + ") must divide n_head (" + nHead + ")");
+    }
+    if (arch.position() == Architecture.Position.ROPE && nEmbd / nHead % 2 != 0) {
+      throw new IllegalArgumentException(
+          "position=rope needs an even head size, but n_embd / n_head = " + nEmbd / nHead);
+    }
+    // the defaults stored as 0, so that equal models are equal records and write equal files
+    int hidden = arch.mlpHidden() == defaultMlpHidden(arch.mlp(), nEmbd) ? 0 : arch.mlpHidden();
+    int kvHeads = arch.nKvHead() == nHead ? 0 : arch.nKvHead();
+    arch = arch.withSizes(hidden, kvHeads);
+  }
+
+  /** 4·n_embd, as GPT-2; for SwiGLU 2/3 of that rounded up to a multiple of 64, as LLaMA. */
+  public static int defaultMlpHidden(Architecture.Mlp mlp, int nEmbd) {
+    return mlp == Architecture.Mlp.SWIGLU ? 64 * ((8 * nEmbd / 3 + 63) / 64) : 4 * nEmbd;
+  }
+
+  /** Width of the MLP's hidden layer. */
+  public int mlpHidden() {
+    return arch.mlpHidden() > 0 ? arch.mlpHidden() : defaultMlpHidden(arch.mlp(), nEmbd);
+  }
+
+  /** Key/value heads of attention (n_head unless grouped-query). */
+  public int nKvHead() {
+    return arch.nKvHead() > 0 ? arch.nKvHead() : nHead;
   }
 
   private static void positive(String key, int value) {
     if (value <= 0) {
       throw new IllegalArgumentException(key + " must be positive, got " + value);
     }
+  }
+
+  /** "n_layer 4, n_head 4, n_embd 128, n_ctx 64, n_vocab 65", then the keys not GPT-2's. */
+  public String describe() {
+    StringBuilder sb =
+        new StringBuilder(
+            String.format(
+                "n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d",
+                nLayer, nHead, nEmbd, nCtx, nVocab));
+    for (String key : Architecture.keys()) {
+      if (!arch.text(key).equals(Architecture.GPT2.text(key))) {
+        sb.append(", ").append(key).append(' ').append(arch.text(key));
+      }
+    }
+    return sb.toString();
   }
 
   /** Size of one attention head. */
@@ -58,17 +103,17 @@ public record HParams(
   /** Number of trainable parameters (the output head is tied to wte). */
   public long parameterCount() {
     long e = nEmbd;
-    long perLayer =
-        2 * 2 * e // ln_1, ln_2
-            + e * 3 * e
-            + 3 * e // c_attn
-            + e * e
-            + e // attn c_proj
-            + e * 4 * e
-            + 4 * e // c_fc
-            + 4 * e * e
-            + e; // mlp c_proj
-    return (long) nVocab * e + (long) nCtx * e + nLayer * perLayer + 2 * e;
+    long h = mlpHidden();
+    long bias = arch.bias() ? 1 : 0;
+    long normBias = arch.bias() && arch.norm() == Architecture.Norm.LAYERNORM ? 1 : 0;
+    long norm = e * (1 + normBias);
+    long qkv = (long) (nHead + 2 * nKvHead()) * headSize();
+    long attn = e * qkv + bias * qkv + e * e + bias * e;
+    long matrices = arch.mlp() == Architecture.Mlp.SWIGLU ? 3 : 2;
+    long expert = matrices * e * h + bias * ((matrices - 1) * h + e);
+    long mlp = arch.moe() ? arch.moeExperts() * (expert + e) : expert;
+    long positions = arch.position() == Architecture.Position.LEARNED ? (long) nCtx * e : 0;
+    return (long) nVocab * e + positions + nLayer * (2 * norm + attn + mlp) + norm;
   }
 
   /**
@@ -96,12 +141,17 @@ public record HParams(
       }
       v[i] = n.intValue();
     }
-    return new HParams(v[0], v[1], v[2], v[3], v[4]);
+    return new HParams(v[0], v[1], v[2], v[3], v[4], Architecture.fromJson(tree, KEYS));
   }
 
+  /** OpenAI's five keys, then those of {@link #arch} that are not GPT-2's. */
   public String toJson() {
+    ObjectNode json = JSON.createObjectNode();
+    json.put("n_vocab", nVocab).put("n_ctx", nCtx).put("n_embd", nEmbd);
+    json.put("n_head", nHead).put("n_layer", nLayer);
+    arch.addTo(json);
     try {
-      return JSON.writeValueAsString(this) + "\n";
+      return JSON.writeValueAsString(json) + "\n";
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -59,28 +59,49 @@ public final class ModelVariables {
 
   private final Ops tf;
   private final DType dtype;
+  private final Architecture arch;
   private final List<Variable> variables = new ArrayList<>();
   private final Params params;
 
   private ModelVariables(Ops tf, HParams hp, DType dtype) {
     this.tf = tf;
     this.dtype = dtype;
+    this.arch = hp.arch();
     int nx = hp.nEmbd();
     Operand<? extends TNumber> wte = matrix("model/wte", new Init.Normal(0.02), hp.nVocab(), nx);
-    Operand<? extends TNumber> wpe = matrix("model/wpe", new Init.Normal(0.01), hp.nCtx(), nx);
+    Operand<? extends TNumber> wpe =
+        arch.position() == Architecture.Position.LEARNED
+            ? matrix("model/wpe", new Init.Normal(0.01), hp.nCtx(), nx)
+            : null;
+    int qkv = (hp.nHead() + 2 * hp.nKvHead()) * hp.headSize();
     List<Params.Block> blocks = new ArrayList<>();
     for (int i = 0; i < hp.nLayer(); i++) {
       String s = "model/h" + i + "/";
       blocks.add(
           new Params.Block(
-              layerNorm(s + "ln_1", nx),
+              norm(s + "ln_1", nx),
               new Params.Attn(
-                  linear(s + "attn/c_attn", nx, 3 * nx), linear(s + "attn/c_proj", nx, nx)),
-              layerNorm(s + "ln_2", nx),
-              new Params.Mlp(
-                  linear(s + "mlp/c_fc", nx, 4 * nx), linear(s + "mlp/c_proj", 4 * nx, nx))));
+                  linear(s + "attn/c_attn", 1, nx, qkv), linear(s + "attn/c_proj", 1, nx, nx)),
+              norm(s + "ln_2", nx),
+              mlp(s + "mlp/", nx, hp.mlpHidden())));
     }
-    this.params = new Params(wte, wpe, List.copyOf(blocks), layerNorm("model/ln_f", nx));
+    this.params = new Params(wte, wpe, List.copyOf(blocks), norm("model/ln_f", nx));
+  }
+
+  // c_fc, c_gate (SwiGLU), c_proj, then the router of a mixture, whose experts are stacked first
+  private Params.Mlp mlp(String scope, int nx, int hidden) {
+    int experts = Math.max(1, arch.moeExperts());
+    Params.Linear fc = linear(scope + "c_fc", experts, nx, hidden);
+    Params.Linear gate =
+        arch.mlp() == Architecture.Mlp.SWIGLU
+            ? linear(scope + "c_gate", experts, nx, hidden)
+            : null;
+    Params.Linear proj = linear(scope + "c_proj", experts, hidden, nx);
+    Operand<? extends TNumber> router =
+        arch.moe()
+            ? matrix(scope + "router/w", new Init.Normal(0.02), 1, nx, arch.moeExperts())
+            : null;
+    return new Params.Mlp(fc, gate, proj, router);
   }
 
   /** Creates every variable of a float32 model of shape {@code hp} in {@code tf}'s graph. */
@@ -192,15 +213,19 @@ public final class ModelVariables {
     return new Variable(name, shape, init, decay, handle, value);
   }
 
-  private Params.LayerNorm layerNorm(String scope, int nx) {
-    return new Params.LayerNorm(
+  // a bias only with biases, and never beside an RMS norm's gain
+  private Params.Norm norm(String scope, int nx) {
+    boolean bias = arch.bias() && arch.norm() == Architecture.Norm.LAYERNORM;
+    return new Params.Norm(
         variable(scope + "/g", new Init.Constant(1f), nx),
-        variable(scope + "/b", new Init.Constant(0f), nx));
+        bias ? variable(scope + "/b", new Init.Constant(0f), nx) : null);
   }
 
-  private Params.Linear linear(String scope, int nx, int nf) {
+  // w [stack, nx, nf]; b [nf] for one layer, [stack, nf] for stacked experts
+  private Params.Linear linear(String scope, int stack, int nx, int nf) {
+    long[] biasShape = arch.moe() && stack > 1 ? new long[] {stack, nf} : new long[] {nf};
     return new Params.Linear(
-        matrix(scope + "/w", new Init.Normal(0.02), 1, nx, nf),
-        variable(scope + "/b", new Init.Constant(0f), nf));
+        matrix(scope + "/w", new Init.Normal(0.02), stack, nx, nf),
+        arch.bias() ? variable(scope + "/b", new Init.Constant(0f), biasShape) : null);
   }
 }

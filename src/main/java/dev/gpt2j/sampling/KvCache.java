@@ -16,7 +16,7 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * A KV cache in TF variables: keys and values [B, H, capacity, D] of each layer in a variable of
+ * A KV cache in TF variables: keys and values [B, Hkv, capacity, D] of each layer in a variable of
  * their own, allocated once per generation for every position it will hold. A step writes its new
  * positions in place and attention reads the whole buffer (no copy), masking the positions not
  * written yet; so a step costs the attention term and nothing that grows with a copy of the cache.
@@ -48,9 +48,9 @@ final class KvCache implements Memory {
     Operand<TFloat32> empty =
         s.zeros(
             s.stack(
-                List.of(batchSize, s.constant(hp.nHead()), capacity, s.constant(hp.headSize()))),
+                List.of(batchSize, s.constant(hp.nKvHead()), capacity, s.constant(hp.headSize()))),
             TFloat32.class);
-    shape = Shape.of(-1, hp.nHead(), -1, hp.headSize());
+    shape = Shape.of(-1, hp.nKvHead(), -1, hp.headSize());
     List<Op> resets = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       for (String kind : List.of("k", "v")) {

@@ -5,7 +5,9 @@ import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.Params;
 import dev.gpt2j.model.Product;
 import dev.gpt2j.util.Tensors;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.IntConsumer;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -29,6 +31,9 @@ public final class Scorer {
   private final Operand<TFloat32> logits;
   private final Operand<TFloat32> logprobs;
 
+  /** A window of a long text: tokens [begin, end) run together, targets from firstTarget on. */
+  public record Window(int begin, int end, int firstTarget) {}
+
   /** Builds the scoring graph over {@code params} in {@code tf}'s graph, run by {@code session}. */
   public Scorer(Ops tf, HParams hp, Params params, Session session) {
     this.hp = hp;
@@ -45,10 +50,26 @@ public final class Scorer {
   }
 
   /**
-   * log p(tokens[i+1] | tokens[..i]) for every i. Sequences longer than n_ctx are scored in windows
-   * of n_ctx tokens that advance by n_ctx/2, each scoring only targets not yet scored, so every
-   * target past the first window sees at least n_ctx/2 tokens of context.
+   * The windows that score a text of {@code length} tokens: n_ctx tokens each, advancing by {@code
+   * stride}, each scoring only targets not yet scored, so every target past the first window is
+   * predicted from at least n_ctx - stride tokens of context.
    */
+  public static List<Window> windows(int length, int nCtx, int stride) {
+    if (stride < 1 || stride >= nCtx) {
+      throw new IllegalArgumentException(
+          "the stride must be in [1, n_ctx=" + nCtx + "), got " + stride);
+    }
+    List<Window> windows = new ArrayList<>();
+    int scored = 1; // index of the next target token
+    for (int begin = 0; scored < length; begin += stride) {
+      int end = Math.min(begin + nCtx, length);
+      windows.add(new Window(begin, end, scored));
+      scored = end;
+    }
+    return windows;
+  }
+
+  /** log p(tokens[i+1] | tokens[..i]) for every i, in the {@link #windows} of stride n_ctx/2. */
   public double[] score(int[] ids) {
     return score(ids, scored -> {});
   }
@@ -59,18 +80,12 @@ public final class Scorer {
       throw new IllegalArgumentException("need at least 2 tokens to score, got " + ids.length);
     }
     double[] out = new double[ids.length - 1];
-    int nCtx = hp.nCtx();
-    int scored = 1; // index of the next target token
-    int begin = 0;
-    while (scored < ids.length) {
-      int end = Math.min(begin + nCtx, ids.length);
-      float[] window = window(Arrays.copyOfRange(ids, begin, end));
-      for (int target = scored; target < end; target++) {
-        out[target - 1] = window[target - begin - 1];
+    for (Window w : windows(ids.length, hp.nCtx(), hp.nCtx() / 2)) {
+      float[] window = window(Arrays.copyOfRange(ids, w.begin(), w.end()));
+      for (int target = w.firstTarget(); target < w.end(); target++) {
+        out[target - 1] = window[target - w.begin() - 1];
       }
-      scored = end;
-      progress.accept(scored - 1);
-      begin = end - nCtx / 2;
+      progress.accept(w.end() - 1);
     }
     return out;
   }

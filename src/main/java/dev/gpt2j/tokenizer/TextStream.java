@@ -16,11 +16,16 @@ public final class TextStream {
           .newDecoder()
           .onMalformedInput(CodingErrorAction.REPLACE)
           .onUnmappableCharacter(CodingErrorAction.REPLACE);
+  private final Tokenizer tokenizer;
   private ByteBuffer pending = ByteBuffer.allocate(0);
+
+  public TextStream(Tokenizer tokenizer) {
+    this.tokenizer = tokenizer;
+  }
 
   /** The text completed by {@code token} (possibly empty). */
   public String push(int token) {
-    byte[] bytes = Gpt2Tokenizer.decodeBytes(token);
+    byte[] bytes = tokenizer.decodeBytes(token);
     ByteBuffer in = ByteBuffer.allocate(pending.remaining() + bytes.length);
     in.put(pending).put(bytes).flip();
     CharBuffer out = CharBuffer.allocate(in.remaining() + 1);

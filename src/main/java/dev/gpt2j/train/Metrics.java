@@ -2,6 +2,8 @@ package dev.gpt2j.train;
 
 import dev.gpt2j.util.AtomicFiles;
 import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,20 +14,48 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.ToDoubleFunction;
+import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** metrics.csv ({@code iter,train_loss,val_loss,lr,tokens_per_s}) and loss.png of a run. */
+/**
+ * metrics.csv ({@code iter,train_loss,val_loss,lr,tokens_per_s,aux_loss,task_metric}: aux_loss is a
+ * mixture of experts' load-balancing loss, task_metric the eval_task's headline figure) and
+ * loss.png of a run.
+ */
 public final class Metrics {
   public static final String CSV = "metrics.csv";
   public static final String PLOT = "loss.png";
-  static final String HEADER = "iter,train_loss,val_loss,lr,tokens_per_s";
+  static final String HEADER = "iter,train_loss,val_loss,lr,tokens_per_s,aux_loss,task_metric";
 
   /** One row; NaN where a column was not measured at that step. */
-  public record Row(int iter, double trainLoss, double valLoss, double lr, double tokensPerS) {
+  public record Row(
+      int iter,
+      double trainLoss,
+      double valLoss,
+      double lr,
+      double tokensPerS,
+      double auxLoss,
+      double taskMetric) {
+    /** A row of losses, without a task's figure. */
+    public Row(
+        int iter, double trainLoss, double valLoss, double lr, double tokensPerS, double auxLoss) {
+      this(iter, trainLoss, valLoss, lr, tokensPerS, auxLoss, Double.NaN);
+    }
+
+    /** A row without a load-balancing loss or a task's figure. */
+    public Row(int iter, double trainLoss, double valLoss, double lr, double tokensPerS) {
+      this(iter, trainLoss, valLoss, lr, tokensPerS, Double.NaN);
+    }
+
+    /** The eval_task's figure at {@code iter}. */
+    static Row task(int iter, double lr, double value) {
+      return new Row(iter, Double.NaN, Double.NaN, lr, Double.NaN, Double.NaN, value);
+    }
+
     String csv() {
       return iter
           + ","
@@ -35,7 +65,11 @@ public final class Metrics {
           + ","
           + num(lr)
           + ","
-          + num(tokensPerS);
+          + num(tokensPerS)
+          + ","
+          + num(auxLoss)
+          + ","
+          + num(taskMetric);
     }
 
     // a float32's precision: runs that should agree can be compared from this file
@@ -54,7 +88,7 @@ public final class Metrics {
     if (upTo > 0 && Files.isRegularFile(csv)) {
       try {
         for (String line : Files.readAllLines(csv, StandardCharsets.UTF_8)) {
-          if (!line.isBlank() && !line.equals(HEADER)) {
+          if (!line.isBlank() && !line.startsWith("iter,")) { // this header or an older one
             Row row = parse(line);
             if (row.iter() <= upTo) {
               rows.add(row);
@@ -69,7 +103,10 @@ public final class Metrics {
 
   private static Row parse(String line) {
     String[] f = line.split(",", -1);
-    return new Row(Integer.parseInt(f[0]), d(f[1]), d(f[2]), d(f[3]), d(f[4]));
+    // a run written before aux_loss or task_metric existed has fewer columns
+    double aux = f.length > 5 ? d(f[5]) : Double.NaN;
+    double task = f.length > 6 ? d(f[6]) : Double.NaN;
+    return new Row(Integer.parseInt(f[0]), d(f[1]), d(f[2]), d(f[3]), d(f[4]), aux, task);
   }
 
   private static double d(String s) {
@@ -85,17 +122,49 @@ public final class Metrics {
 
   /**
    * Redraws loss.png: the loss of each logged step as a light line, and the evaluations' averaged
-   * train and val losses as bold lines with markers (two estimates, kept apart from the noisy one).
+   * train and val losses as bold lines with markers (two estimates, kept apart from the noisy one);
+   * under it, when the run has an eval_task, a second panel with the task's figure ({@code
+   * taskLabel}, null for none).
    */
-  public void plot(String title) {
-    XYChart chart = chart(title);
+  public void plot(String title, String taskLabel) {
+    List<Row> tasks = rows.stream().filter(r -> !Double.isNaN(r.taskMetric())).toList();
     try {
+      BufferedImage image = BitmapEncoder.getBufferedImage(chart(title));
+      if (taskLabel != null && !tasks.isEmpty()) {
+        image = stacked(image, BitmapEncoder.getBufferedImage(taskChart(taskLabel, tasks)));
+      }
       ByteArrayOutputStream png = new ByteArrayOutputStream();
-      BitmapEncoder.saveBitmap(chart, png, BitmapEncoder.BitmapFormat.PNG);
+      ImageIO.write(image, "png", png);
       AtomicFiles.write(dir.resolve(PLOT), png.toByteArray());
     } catch (IOException e) {
       throw new UncheckedIOException(dir.resolve(PLOT) + ": cannot draw: " + e.getMessage(), e);
     }
+  }
+
+  private static BufferedImage stacked(BufferedImage top, BufferedImage bottom) {
+    BufferedImage both =
+        new BufferedImage(
+            Math.max(top.getWidth(), bottom.getWidth()),
+            top.getHeight() + bottom.getHeight(),
+            BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = both.createGraphics();
+    g.drawImage(top, 0, 0, null);
+    g.drawImage(bottom, 0, top.getHeight(), null);
+    g.dispose();
+    return both;
+  }
+
+  XYChart taskChart(String label, List<Row> tasks) {
+    XYChart chart =
+        new XYChartBuilder()
+            .width(900)
+            .height(300)
+            .title(label + " on the weights as they were")
+            .xAxisTitle("iteration")
+            .yAxisTitle(label)
+            .build();
+    series(chart, label, tasks, Row::taskMetric, new Color(40, 150, 70), 2.5f, true);
+    return chart;
   }
 
   XYChart chart(String title) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.tokenizer.CharTokenizer;
+import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.train.graph.TrainStep;
 import dev.gpt2j.util.AtomicFiles;
 import java.io.IOException;
@@ -50,10 +52,16 @@ public final class RunDir {
     return Files.exists(dir.resolve(ModelDir.CHECKPOINT_FILE));
   }
 
-  /** Creates the directory and writes what does not change during a run. */
-  public void prepare(HParams hp, TrainConfig config) {
+  /**
+   * Creates the directory and writes what does not change during a run (a character vocabulary's
+   * chars.json too).
+   */
+  public void prepare(HParams hp, TrainConfig config, Tokenizer tokenizer) {
     try {
       Files.createDirectories(dir);
+      if (tokenizer instanceof CharTokenizer chars) {
+        chars.write(dir);
+      }
       AtomicFiles.writeString(dir.resolve(HParams.FILE_NAME), hp.toJson());
       AtomicFiles.writeString(dir.resolve(CONFIG), config.toProperties());
     } catch (IOException e) {
@@ -65,7 +73,7 @@ public final class RunDir {
    * Saves step {@code iter} and commits it; older steps are then removed. If the save fails (a full
    * disk), what it wrote of step {@code iter} is removed and the committed step stays.
    */
-  public void save(int iter, double bestValLoss, TrainStep step) {
+  public void save(int iter, double bestValLoss, TrainStep step, Tokenizer tokenizer) {
     try {
       step.saveModel(dir.resolve("model.ckpt-" + iter));
       step.saveOptimizer(dir.resolve("optimizer.ckpt-" + iter));
@@ -76,7 +84,8 @@ public final class RunDir {
       removeSteps(n -> n == iter);
       throw e;
     }
-    ModelDir.writeTokenizerFiles(dir); // at the first save: a run stopped before it needs none
+    // at the first save: a run stopped before it needs none
+    ModelDir.writeTokenizerFiles(dir, tokenizer);
     ModelDir.writeCheckpointFile(dir, "model.ckpt-" + iter);
     removeSteps(n -> n != iter);
   }
@@ -126,14 +135,14 @@ public final class RunDir {
   }
 
   /** Replaces {@code best/} with the current model, as a complete OpenAI-layout directory. */
-  public void saveBest(HParams hp, TrainStep step) {
+  public void saveBest(HParams hp, TrainStep step, Tokenizer tokenizer) {
     Path best = dir.resolve(BEST);
     Path old = dir.resolve(".best-old");
     AtomicFiles.deleteRecursively(old);
     try {
       Path fresh = dir.resolve(".best-new");
       AtomicFiles.deleteRecursively(fresh);
-      ModelDir.writeNew(fresh, hp, step::saveModel);
+      ModelDir.writeNew(fresh, hp, tokenizer, step::saveModel);
       if (Files.exists(best)) {
         Files.move(best, old);
       }

@@ -41,6 +41,8 @@ public final class StepPlan {
         c.dtype(),
         c.trainEmbeddings(),
         c.optimizerSettings(),
+        c.dropout(),
+        c.moeAuxLoss(),
         c.cluster());
   }
 

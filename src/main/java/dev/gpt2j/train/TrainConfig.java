@@ -8,7 +8,10 @@ import static dev.gpt2j.train.ConfigKey.number;
 import static dev.gpt2j.train.ConfigKey.text;
 
 import dev.gpt2j.cluster.Cluster;
+import dev.gpt2j.eval.EvalTask;
+import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.DType;
+import dev.gpt2j.model.HParams;
 import dev.gpt2j.train.optim.OptimizerSettings;
 import dev.gpt2j.util.TextFiles;
 import java.io.IOException;
@@ -37,6 +40,17 @@ public record TrainConfig(
     int nHead,
     int nEmbd,
     int nCtx,
+    Architecture.Norm norm,
+    Architecture.Mlp mlp,
+    int mlpHidden,
+    Architecture.Position position,
+    double ropeTheta,
+    int nKvHead,
+    boolean bias,
+    int moeExperts,
+    int moeTopK,
+    double moeAuxLoss,
+    double dropout,
     int batchSize,
     int blockSize,
     int gradientAccumulationSteps,
@@ -57,6 +71,10 @@ public record TrainConfig(
     int sampleInterval,
     int sampleLength,
     String samplePrompt,
+    EvalTask evalTask,
+    String evalTaskData,
+    int evalTaskInterval,
+    int evalTaskLimit,
     long seed,
     Toggle xla,
     Toggle recompute,
@@ -93,6 +111,67 @@ public record TrainConfig(
           new ConfigKey("n_embd", POSITIVE, "128", "embedding width (init_from=scratch)"),
           new ConfigKey(
               "n_ctx", POSITIVE, "64", "context length of the new model (init_from=scratch)"),
+          new ConfigKey(
+              "norm",
+              choice(Architecture.Norm.class, TrainConfig::label),
+              gpt2("norm"),
+              "layernorm (GPT-2) or rmsnorm (LLaMA) (init_from=scratch)"),
+          new ConfigKey(
+              "mlp",
+              choice(Architecture.Mlp.class, TrainConfig::label),
+              gpt2("mlp"),
+              "the MLP's activation: gelu (GPT-2), relu, or swiglu (LLaMA; adds c_gate)"
+                  + " (init_from=scratch)"),
+          new ConfigKey(
+              "mlp_hidden",
+              NON_NEGATIVE,
+              gpt2("mlp_hidden"),
+              "width of the MLP's hidden layer; 0 = 4 n_embd, or for swiglu 2/3 of that rounded"
+                  + " up to a multiple of 64 (init_from=scratch)"),
+          new ConfigKey(
+              "position",
+              choice(Architecture.Position.class, TrainConfig::label),
+              gpt2("position"),
+              "learned (GPT-2's wpe) or rope (rotary, rotate-half; no wpe) (init_from=scratch)"),
+          new ConfigKey(
+              "rope_theta",
+              number(v -> v > 0, "> 0"),
+              gpt2("rope_theta"),
+              "base of the rotary frequencies (init_from=scratch)"),
+          new ConfigKey(
+              "n_kv_head",
+              NON_NEGATIVE,
+              gpt2("n_kv_head"),
+              "key/value heads, dividing n_head (grouped-query attention; 1 = multi-query);"
+                  + " 0 = n_head (init_from=scratch)"),
+          new ConfigKey(
+              "bias",
+              bool(),
+              gpt2("bias"),
+              "biases in every linear layer and layer norm (init_from=scratch)"),
+          new ConfigKey(
+              "moe_experts",
+              NON_NEGATIVE,
+              gpt2("moe_experts"),
+              "experts in each MLP (a mixture of experts); 0 = a dense MLP (init_from=scratch)"),
+          new ConfigKey(
+              "moe_top_k",
+              POSITIVE,
+              gpt2("moe_top_k"),
+              "experts each token is routed to (init_from=scratch)"),
+          new ConfigKey(
+              "moe_aux_loss",
+              number(v -> v >= 0, ">= 0"),
+              "0.01",
+              "weight of the Switch Transformer load-balancing loss in training (a mixture of"
+                  + " experts); logged as aux_loss"),
+          new ConfigKey(
+              "dropout",
+              number(v -> v >= 0 && v < 1, "in [0, 1)"),
+              "0.0",
+              "probability of dropping an activation in training, at nanoGPT's places (the"
+                  + " embeddings, attention weights, after each block's attention and MLP); never"
+                  + " in evaluation or sampling"),
           new ConfigKey("batch_size", POSITIVE, "12", "sequences per micro-batch"),
           new ConfigKey("block_size", POSITIVE, "64", "tokens per sequence (<= n_ctx)"),
           new ConfigKey(
@@ -149,6 +228,29 @@ public record TrainConfig(
               text(),
               "\\n",
               "prompt of printed samples (Java escapes: \\n is a newline)"),
+          new ConfigKey(
+              "eval_task",
+              ConfigKey.of(v -> EvalTask.of(v, "eval_task"), t -> t.label),
+              "",
+              "a task of the eval command ("
+                  + EvalTask.labels()
+                  + ") run on the weights during training, its headline figure logged as"
+                  + " task_metric and drawn under the losses; empty = none"),
+          new ConfigKey(
+              "eval_task_data",
+              text(),
+              "",
+              "the task's data file; empty = downloaded into data/eval as the eval command does"),
+          new ConfigKey(
+              "eval_task_interval",
+              NON_NEGATIVE,
+              "0",
+              "steps between task evaluations (and at the end); 0 = at every eval_interval"),
+          new ConfigKey(
+              "eval_task_limit",
+              NON_NEGATIVE,
+              "500",
+              "examples (text tasks: windows) per task evaluation; 0 = all"),
           new ConfigKey(
               "seed", longInteger(), "1337", "seed for initialisation, batches and samples"),
           new ConfigKey(
@@ -216,6 +318,9 @@ public record TrainConfig(
               "batch_size x block_size is %,d tokens per micro-batch; a step holds at most %,d",
               (long) batchSize * blockSize, Integer.MAX_VALUE));
     }
+    if (evalTask == EvalTask.TEXT && evalTaskData.isEmpty()) {
+      throw new IllegalArgumentException("eval_task=text needs eval_task_data=FILE");
+    }
     if (minLr > learningRate) {
       throw new IllegalArgumentException("min_lr must be in [0, learning_rate], got " + minLr);
     }
@@ -223,6 +328,28 @@ public record TrainConfig(
       throw new IllegalArgumentException(
           "lr_decay_iters (" + lrDecayIters + ") must be >= warmup_iters (" + warmupIters + ")");
     }
+  }
+
+  /**
+   * The architecture of a new model (init_from=scratch); an IllegalArgumentException names a
+   * combination that cannot work.
+   */
+  public Architecture architecture() {
+    return new Architecture(
+        norm, mlp, mlpHidden, position, ropeTheta, nKvHead, bias, moeExperts, moeTopK);
+  }
+
+  /** A new model's shape (init_from=scratch), with {@code nVocab} tokens. */
+  public HParams scratchModel(int nVocab) {
+    return new HParams(nVocab, nCtx, nEmbd, nHead, nLayer, architecture());
+  }
+
+  private static String gpt2(String key) {
+    return Architecture.GPT2.text(key);
+  }
+
+  private static String label(Enum<?> e) {
+    return e.name().toLowerCase(java.util.Locale.ROOT);
   }
 
   /** The key named {@code name}, or null. */

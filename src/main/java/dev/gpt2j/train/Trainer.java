@@ -14,7 +14,8 @@ import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelSize;
 import dev.gpt2j.sampling.SampleOptions;
-import dev.gpt2j.tokenizer.Gpt2Tokenizer;
+import dev.gpt2j.tokenizer.CharTokenizer;
+import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.train.graph.StepConfig;
 import dev.gpt2j.train.graph.TrainStep;
 import dev.gpt2j.util.AtomicFiles;
@@ -59,8 +60,10 @@ public final class Trainer {
   private final BooleanSupplier stopRequested;
   private final RunDir run;
   private final HParams hp;
+  private final Tokenizer tokenizer;
   private final Optional<SystemMemory.Limit> available;
   private Server server; // the chief's, on a cluster: held here for as long as the run
+  private TaskEval taskEval; // eval_task's data, read when the run starts; null without one
   private volatile boolean stepped; // the run has taken its first step
 
   /**
@@ -71,7 +74,8 @@ public final class Trainer {
     this.out = out;
     this.stopRequested = stopRequested;
     this.run = new RunDir(config.outDir());
-    this.hp = hparams(config, run);
+    this.tokenizer = tokenizer(config, run);
+    this.hp = hparams(config, run, tokenizer);
     this.available = SystemMemory.available();
     this.c = config;
     this.settled = StepPlan.settle(config, hp, available);
@@ -91,6 +95,7 @@ public final class Trainer {
       data.requireWindows(c.blockSize());
       data.requireIdsBelow(hp.nVocab());
     }
+    taskEval = TaskEval.of(c, hp, tokenizer);
     boolean created = !Files.exists(run.path());
     try (RunLock lock = RunLock.acquire(run.path())) {
       return runLocked(plan, train, val);
@@ -223,17 +228,13 @@ public final class Trainer {
     } else {
       step.restoreModel(ModelDir.latestCheckpoint(c.initFrom().modelDir()));
     }
-    run.prepare(hp, c);
+    run.prepare(hp, c, tokenizer);
     out.println(memoryLine(plan));
     out.printf(
         Locale.ROOT,
-        "model: %,d parameters (n_layer %d, n_head %d, n_embd %d, n_ctx %d); "
-            + "data: %,d train / %,d val tokens; %d tokens per step%n",
+        "model: %,d parameters (%s); data: %,d train / %,d val tokens; %d tokens per step%n",
         hp.parameterCount(),
-        hp.nLayer(),
-        hp.nHead(),
-        hp.nEmbd(),
-        hp.nCtx(),
+        hp.describe(),
         train.size(),
         val.size(),
         tokensPerStep());
@@ -264,7 +265,9 @@ public final class Trainer {
         micro.add(train.get(c.seed(), m, iter, c.globalBatchSize(), c.blockSize()));
       }
       TrainStep.Stats stats =
-          iter == start ? firstStep(step, micro, lr) : step.step(micro, lr, false);
+          iter == start
+              ? firstStep(step, micro, lr, iter)
+              : step.step(micro, lr, dropoutSeed(iter), false);
       if (!Double.isFinite(stats.loss())) {
         throw new DivergedException(
             "loss is "
@@ -285,25 +288,29 @@ public final class Trainer {
         intervalSteps++;
       }
       if ((done % c.logInterval() == 0 || done == c.maxIters()) && intervalSteps == 0) {
-        metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, Double.NaN)); // step 1's
+        metrics.add(
+            new Metrics.Row(done, lastLoss, Double.NaN, lr, Double.NaN, stats.aux())); // step 1's
       } else if (done % c.logInterval() == 0 || done == c.maxIters()) {
         double seconds = (System.nanoTime() - intervalStart) / 1e9;
         double tokensPerS = intervalSteps * tokensPerStep() / seconds;
         double eta = (c.maxIters() - done) * seconds / intervalSteps;
         out.printf(
             Locale.ROOT,
-            "iter %d/%d: loss %.4f, lr %.2e, grad norm %.2f, %,.0f tok/s, %.0f ms/iter, ETA %s%n",
+            "iter %d/%d: loss %.4f%s, lr %.2e, grad norm %.2f, %,.0f tok/s, %.0f ms/iter, ETA %s%n",
             done,
             c.maxIters(),
             lastLoss,
+            Double.isNaN(stats.aux())
+                ? ""
+                : String.format(Locale.ROOT, " (load-balancing %.4f)", stats.aux()),
             lr,
             stats.gradNorm(),
             tokensPerS,
             1000 * seconds / intervalSteps,
             duration(eta));
-        metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, tokensPerS));
+        metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, tokensPerS, stats.aux()));
         if (System.nanoTime() - lastPlot > PLOT_EVERY_NS) { // a live picture, not a costly one
-          metrics.plot(plotTitle());
+          metrics.plot(plotTitle(), taskLabel());
           lastPlot = System.nanoTime();
         }
         intervalStart = System.nanoTime();
@@ -316,13 +323,13 @@ public final class Trainer {
         boolean improved = lastVal < best;
         best = Math.min(best, lastVal);
         long saveStart = System.nanoTime();
-        run.save(done, best, step);
+        run.save(done, best, step, tokenizer);
         if (improved) {
-          run.saveBest(hp, step);
+          run.saveBest(hp, step, tokenizer);
         }
         double saveSeconds = (System.nanoTime() - saveStart) / 1e9;
         metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
-        metrics.plot(plotTitle());
+        metrics.plot(plotTitle(), taskLabel());
         lastPlot = System.nanoTime();
         out.printf(
             Locale.ROOT,
@@ -336,7 +343,12 @@ public final class Trainer {
         intervalStart = System.nanoTime();
         stopping = stopping || stopRequested.getAsBoolean(); // asked during the save: it is done
       } else if (stopping) {
-        run.save(done, best, step);
+        run.save(done, best, step, tokenizer);
+      }
+      if (taskEval != null && taskEval.due(done, c.maxIters()) && !stopping) {
+        metrics.add(Metrics.Row.task(done, lr, taskEval.run(step, done, out)));
+        metrics.plot(plotTitle(), taskLabel());
+        intervalStart = System.nanoTime();
       }
       if (c.sampleInterval() > 0 && done % c.sampleInterval() == 0 && !stopping) {
         sample(step, hp, done);
@@ -353,7 +365,8 @@ public final class Trainer {
 
   // the first step, said out loud: with XLA it compiles before it runs, which takes seconds to
   // minutes (a repeated run loads the compiled step from the cache)
-  private TrainStep.Stats firstStep(TrainStep step, List<Batches.Batch> micro, double lr) {
+  private TrainStep.Stats firstStep(
+      TrainStep step, List<Batches.Batch> micro, double lr, int iter) {
     TrainStep.Stats stats;
     double seconds;
     try (Ticker ticker =
@@ -362,7 +375,7 @@ public final class Trainer {
             settled.xla()
                 ? "step 1: compiling the training step with XLA, then running it"
                 : "step 1: running the first step")) {
-      stats = step.step(micro, lr, true);
+      stats = step.step(micro, lr, dropoutSeed(iter), true);
       seconds = ticker.seconds();
     }
     out.println(
@@ -390,6 +403,10 @@ public final class Trainer {
         c.initFrom());
   }
 
+  private String taskLabel() {
+    return taskEval == null ? null : taskEval.label();
+  }
+
   private int tokensPerStep() {
     return c.globalBatchSize() * c.blockSize() * c.gradientAccumulationSteps();
   }
@@ -405,16 +422,22 @@ public final class Trainer {
 
   // from the weights as they are: the training graph holds a decoding graph over its variables
   private void sample(TrainStep step, HParams hp, int iter) {
-    int[] prompt = Gpt2Tokenizer.encode(c.samplePrompt());
+    int[] prompt = tokenizer.encode(c.samplePrompt());
     if (prompt.length == 0) {
-      prompt = new int[] {Gpt2Tokenizer.END_OF_TEXT};
+      prompt = new int[] {tokenizer.endOfText().orElse(0)};
     }
     int length = Math.max(1, Math.min(c.sampleLength(), hp.nCtx() - prompt.length));
     SampleOptions o = SampleOptions.builder().length(length).seed(c.seed() + iter).build();
     int[] tokens = step.sampler().generate(prompt, 1, o, length, 0, (row, token) -> {})[0];
     out.printf(
         "---- sample at iter %d ----%n%s%s%n----%n",
-        iter, c.samplePrompt(), Gpt2Tokenizer.decode(tokens));
+        iter, c.samplePrompt(), tokenizer.decode(tokens));
+  }
+
+  // dropout's masks at step iter: a function of the seed and the step, so a resumed run repeats
+  // them
+  private long dropoutSeed(int iter) {
+    return c.seed() * 0x9E3779B97F4A7C15L + iter;
   }
 
   /** What this run's steps will hold in memory, from the config and the model's shape alone. */
@@ -437,7 +460,30 @@ public final class Trainer {
         settled.xla());
   }
 
-  private static HParams hparams(TrainConfig c, RunDir run) {
+  // the model's vocabulary: the data's for a new model, else the model directory's, which the
+  // data's must be
+  private static Tokenizer tokenizer(TrainConfig c, RunDir run) {
+    Tokenizer data = Tokenizer.of(c.dataDir());
+    Tokenizer model =
+        switch (c.initFrom().kind()) {
+          case SCRATCH -> data;
+          case RESUME -> Tokenizer.of(run.path());
+          case MODEL_DIR -> Tokenizer.of(c.initFrom().modelDir());
+        };
+    boolean dataChars = data instanceof CharTokenizer;
+    if (dataChars != model instanceof CharTokenizer) {
+      throw new IllegalArgumentException(
+          "data_dir: "
+              + c.dataDir()
+              + (dataChars ? " holds character ids (chars.json)" : " holds GPT-2 token ids")
+              + ", but the model "
+              + (dataChars ? "reads GPT-2's tokens" : "reads characters (chars.json)")
+              + "; prepare the data with the model's tokenizer");
+    }
+    return model;
+  }
+
+  private static HParams hparams(TrainConfig c, RunDir run, Tokenizer tokenizer) {
     if (c.initFrom().kind() == InitFrom.Kind.RESUME) {
       return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
     }
@@ -448,7 +494,7 @@ public final class Trainer {
               + "init_from=resume or choose another out_dir (nothing was changed)");
     }
     if (c.initFrom().kind() == InitFrom.Kind.SCRATCH) {
-      return new HParams(HParams.GPT2_VOCAB, c.nCtx(), c.nEmbd(), c.nHead(), c.nLayer());
+      return c.scratchModel(tokenizer.size());
     }
     return modelShape(c.initFrom().modelDir(), c.dryRun());
   }

@@ -10,6 +10,7 @@ import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.TinyModels;
 import dev.gpt2j.tokenizer.OpenAiVocabulary;
+import dev.gpt2j.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -320,6 +321,7 @@ class ModelDirTest {
             ModelDir.writeNew(
                 target,
                 TinyModels.TINY,
+                Tokenizer.GPT2,
                 prefix -> {
                   throw new IllegalStateException("killed mid-save");
                 }));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.gpt2j.cli.CliRunner;
 import dev.gpt2j.testing.SharedFiles;
+import dev.gpt2j.tokenizer.CharTokenizer;
 import dev.gpt2j.tokenizer.Gpt2Tokenizer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -35,6 +36,60 @@ class PrepareTest {
   }
 
   @Test
+  void charactersRoundTripExactlyThroughTheirVocabulary() throws Exception {
+    String text = "Héllo, wörld!\nZ\u00e9 🎉 tab\there\n".repeat(7);
+    Files.writeString(tmp.resolve("in.txt"), text);
+    CliRunner.Outcome o =
+        CliRunner.run(
+            "prepare",
+            "--input",
+            tmp.resolve("in.txt").toString(),
+            "--out",
+            tmp.resolve("out").toString(),
+            "--tokenizer",
+            "char");
+    assertEquals(0, o.code(), o.err());
+    CharTokenizer chars = CharTokenizer.read(tmp.resolve("out/chars.json"));
+    int[] all =
+        IntStream.concat(ids(tmp.resolve("out/train.bin")), ids(tmp.resolve("out/val.bin")))
+            .toArray();
+    assertEquals(text, chars.decode(all));
+    assertEquals(text.codePoints().count(), all.length, "one id per character");
+    // sorted by code point, as nanoGPT's sorted(set(data))
+    assertEquals(
+        text.codePoints().distinct().sorted().mapToObj(Character::toString).toList(),
+        IntStream.range(0, chars.size()).mapToObj(chars::decode).toList());
+    assertEquals(
+        "character 'q' (U+0071) at position 2 is not in the model's chars.json",
+        assertThrows(IllegalArgumentException.class, () -> chars.encode("Héq")).getMessage());
+  }
+
+  private static IntStream ids(Path file) {
+    char[] ids = TokenFile.read(file);
+    return IntStream.range(0, ids.length).map(i -> ids[i]);
+  }
+
+  @Test
+  void tinyShakespeareCharactersSplitAsNanoGptsCharPrepare() throws Exception {
+    Path corpus = SharedFiles.require("data/tinyshakespeare.txt");
+    CliRunner.Outcome o =
+        CliRunner.run(
+            "prepare",
+            "--input",
+            corpus.toString(),
+            "--out",
+            tmp.toString(),
+            "--tokenizer",
+            "char");
+    assertEquals(0, o.code(), o.err());
+    // nanoGPT's data/shakespeare_char/prepare.py prints: vocab size: 65, train has 1,003,854
+    // tokens, val has 111,540 tokens
+    assertEquals(65, CharTokenizer.read(tmp.resolve("chars.json")).size());
+    assertEquals(1_003_854, TokenFile.read(tmp.resolve("train.bin")).length);
+    assertEquals(111_540, TokenFile.read(tmp.resolve("val.bin")).length);
+  }
+
+  @Test
   void tinyShakespeareSplitsAsNanoGptsPrepare() throws Exception {
     Path corpus = SharedFiles.require("data/tinyshakespeare.txt");
     CliRunner.Outcome o =
@@ -52,7 +107,7 @@ class PrepareTest {
     Path in = Files.createDirectories(tmp.resolve("in"));
     Files.writeString(in.resolve("a.txt"), "Hello world");
     Files.writeString(in.resolve("b.txt"), " again and again and again");
-    Prepare.prepare(in, tmp.resolve("out"), 0.25);
+    Prepare.prepare(in, tmp.resolve("out"), 0.25, Prepare.Tokens.GPT2);
     char[] train = TokenFile.read(tmp.resolve("out/train.bin"));
     char[] val = TokenFile.read(tmp.resolve("out/val.bin"));
     int[] all =

@@ -114,7 +114,7 @@ class NativeKernelsTest {
     try (TrainStep step = new TrainStep(hp, Steps.of(hp, c))) {
       step.initialize(1);
       Batches.Batch b = new Batches.Batch(new int[][] {{3}, {4}}, new int[][] {{5}, {6}});
-      assertTrue(Double.isFinite(step.step(List.of(b), 1e-3, false).loss()));
+      assertTrue(Double.isFinite(step.step(List.of(b), 1e-3, 0, false).loss()));
     }
   }
 

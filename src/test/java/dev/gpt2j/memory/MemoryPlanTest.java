@@ -176,6 +176,17 @@ class MemoryPlanTest {
       concat(activationsDominate, "--xla=true", "--recompute=false"),
       concat(activationsDominate, "--xla=true", "--recompute=true"),
       concat(weightsDominate, "--xla=false", "--recompute=false"),
+      // a LLaMA-style mixture: every expert's hidden layer is held for the backward pass
+      concat(
+          activationsDominate,
+          "--xla=false",
+          "--recompute=false",
+          "--norm=rmsnorm",
+          "--mlp=swiglu",
+          "--position=rope",
+          "--n_kv_head=2",
+          "--bias=false",
+          "--moe_experts=4"),
     };
     for (String[] options : runs) {
       List<String> argv =

@@ -7,20 +7,16 @@ import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.testing.ReferenceGpt2;
 import dev.gpt2j.testing.TinyModels;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
-import org.tensorflow.Output;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Unstack;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 
 class Gpt2Test {
 
@@ -62,6 +58,30 @@ class Gpt2Test {
   }
 
   @Test
+  void dropoutZeroesAShareRateOfElementsAndScalesTheRestToKeepTheMean() {
+    int n = 200_000;
+    float[][] ones = new float[1][n];
+    java.util.Arrays.fill(ones[0], 1f);
+    float rate = 0.3f;
+    float[] y =
+        eval(
+            ones,
+            (tf, x) ->
+                Gpt2.dropout(
+                    tf, x, new Gpt2.Dropout(tf.constant(new long[] {5, 7}), tf.constant(rate)), 4));
+    long zeros = 0;
+    for (float v : y) {
+      if (v == 0) {
+        zeros++;
+      } else {
+        assertEquals(1 / (1 - rate), v, 1e-6, "a kept element is scaled by 1 / (1 - rate)");
+      }
+    }
+    // the binomial's standard deviation is 0.001 here: 0.01 is ten of them
+    assertEquals(rate, zeros / (double) n, 0.01, "share of zeroed elements");
+  }
+
+  @Test
   void layerNormMatchesPicoGptWorkedExample() {
     float[] y =
         eval(
@@ -70,7 +90,7 @@ class Gpt2Test {
                 Gpt2.layerNorm(
                     tf,
                     x,
-                    new Params.LayerNorm(
+                    new Params.Norm(
                         tf.constant(new float[] {1, 1, 1}), tf.constant(new float[] {0, 0, 0}))));
     assertClose(new double[] {-0.70709, -0.70709, 1.41418, -1.39700, 0.50800, 0.88900}, y, 1e-5);
   }
@@ -123,7 +143,7 @@ class Gpt2Test {
       var pastIn = tf.placeholder(TFloat32.class);
       Gpt2.Forward first = Gpt2.gpt2(tf, hp, in, vars.params(), null, Product.MATMUL);
       Gpt2.Forward next =
-          Gpt2.gpt2(tf, hp, in, vars.params(), past(tf, pastIn, hp.nLayer()), Product.MATMUL);
+          Gpt2.gpt2(tf, hp, in, vars.params(), new Past(tf, pastIn, hp.nLayer()), Product.MATMUL);
       var grown = tf.concat(java.util.List.of(pastIn, next.present()), tf.constant(-2));
       org.tensorflow.Tensor past;
       try (var t = dev.gpt2j.util.Tensors.matrix(new int[][] {java.util.Arrays.copyOf(tokens, 6)});
@@ -142,28 +162,6 @@ class Gpt2Test {
       }
       past.close();
     }
-  }
-
-  // openai/gpt-2's past [B, n_layer, 2, H, S, D] as a Memory: each layer's keys and values concat
-  // the new ones
-  private static Memory past(Ops tf, Operand<TFloat32> past, int nLayer) {
-    List<Output<TFloat32>> layers = tf.unstack(past, (long) nLayer, Unstack.axis(1L)).output();
-    Operand<TInt32> length = Gpt2.dim(tf, past, 4);
-    return new Memory() {
-      @Override
-      public Operand<TInt32> length() {
-        return length;
-      }
-
-      @Override
-      public KeysValues extend(Ops tf, int layer, KeysValues fresh) {
-        List<Output<TFloat32>> kv = tf.unstack(layers.get(layer), 2L, Unstack.axis(1L)).output();
-        return new KeysValues(
-            tf,
-            tf.concat(List.of(kv.get(0), fresh.k()), tf.constant(-2)),
-            tf.concat(List.of(kv.get(1), fresh.v()), tf.constant(-2)));
-      }
-    };
   }
 
   private static float[] lastRow(TFloat32 logits) {

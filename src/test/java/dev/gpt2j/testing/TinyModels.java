@@ -4,6 +4,7 @@ import dev.gpt2j.checkpoint.CheckpointIO;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
+import dev.gpt2j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,6 +50,12 @@ public final class TinyModels {
 
   /** Writes {@code weights} as an OpenAI-layout model directory. */
   public static void write(Path dir, HParams hp, Map<String, float[]> weights) {
+    write(dir, hp, weights, Tokenizer.GPT2);
+  }
+
+  /** The same, with {@code tokenizer}'s files beside the checkpoint. */
+  public static void write(
+      Path dir, HParams hp, Map<String, float[]> weights, Tokenizer tokenizer) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       ModelVariables vars = ModelVariables.create(tf, hp);
@@ -64,7 +71,7 @@ public final class TinyModels {
       Op init = tf.withControlDependencies(assigns).noOp();
       try (Session s = new Session(g)) {
         s.run(init);
-        ModelDir.writeNew(dir, hp, prefix -> io.save(s, prefix));
+        ModelDir.writeNew(dir, hp, tokenizer, prefix -> io.save(s, prefix));
       }
     }
   }

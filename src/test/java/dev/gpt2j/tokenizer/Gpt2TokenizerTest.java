@@ -37,7 +37,7 @@ class Gpt2TokenizerTest {
   void streamedTextEqualsDecodedTextAcrossSplitCharacters() {
     String text = "emoji 👩‍👩‍👧 and 世界 and ﷽";
     int[] ids = Gpt2Tokenizer.encode(text);
-    TextStream stream = new TextStream();
+    TextStream stream = new TextStream(Tokenizer.GPT2);
     StringBuilder out = new StringBuilder();
     for (int id : ids) {
       String piece = stream.push(id);

@@ -64,7 +64,7 @@ class BFloat16TrainingTest {
               .filter(op -> op.type().equals("MatMul"))
               .filter(op -> op.output(0).dataType() == DataType.DT_BFLOAT16)
               .count();
-      return new Result(step.loss(batch), step.gradients(batch), bf16);
+      return new Result(step.loss(batch), step.gradients(batch, 0), bf16);
     }
   }
 

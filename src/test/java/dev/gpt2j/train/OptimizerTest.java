@@ -70,8 +70,8 @@ class OptimizerTest {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
       int t = 0;
       for (int[][][] b : List.of(one, two)) {
-        Map<String, float[]> g = step.gradients(batch(b));
-        TrainStep.Stats stats = step.step(List.of(batch(b)), lr, false);
+        Map<String, float[]> g = step.gradients(batch(b), 0);
+        TrainStep.Stats stats = step.step(List.of(batch(b)), lr, 0, false);
         t++;
         double sq = 0;
         for (float[] gi : g.values()) {
@@ -137,8 +137,8 @@ class OptimizerTest {
       Map<String, double[][]> state = new HashMap<>();
       for (int t = 1; t <= 2; t++) {
         Batches.Batch b = batch(batch(10 + t, 2, 5));
-        Map<String, float[]> g = step.gradients(b);
-        step.step(List.of(b), lr, false);
+        Map<String, float[]> g = step.gradients(b, 0);
+        step.step(List.of(b), lr, 0, false);
         double beta2 = 1 - Math.pow(t, Adafactor.DECAY_RATE);
         for (String name : p.keySet()) {
           double[] u = adafactorDirection(shapes.get(name), g.get(name), beta2, state, name);
@@ -248,14 +248,14 @@ class OptimizerTest {
     TrainStep.Stats two;
     try (TrainStep step = new TrainStep(HP, Steps.of(HP, GradientTest.config(4, 5)))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
-      big1 = step.step(List.of(batch(big)), 1e-3, false);
+      big1 = step.step(List.of(batch(big)), 1e-3, 0, false);
       once = step.weights();
     }
     try (TrainStep step =
         new TrainStep(
             HP, Steps.of(HP, GradientTest.config(2, 5, "gradient_accumulation_steps=2")))) {
       step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
-      two = step.step(List.of(batch(first), batch(second)), 1e-3, false);
+      two = step.step(List.of(batch(first), batch(second)), 1e-3, 0, false);
       accumulated = step.weights();
     }
     assertEquals(big1.loss(), two.loss(), 1e-5 * big1.loss());
@@ -281,7 +281,7 @@ class OptimizerTest {
       step.initialize(1);
       Map<String, float[]> before = step.weights();
       for (int i = 0; i < 3; i++) {
-        step.step(List.of(batch(batch(30 + i, 2, 5))), 1e-2, false);
+        step.step(List.of(batch(batch(30 + i, 2, 5))), 1e-2, 0, false);
       }
       Map<String, float[]> after = step.weights();
       for (String name : before.keySet()) {
@@ -293,7 +293,7 @@ class OptimizerTest {
       }
       assertEquals(
           before.keySet().size() - 2,
-          step.gradients(batch(batch(40, 2, 5))).size(),
+          step.gradients(batch(batch(40, 2, 5)), 0).size(),
           "gradients of the trained tensors only");
     }
   }
@@ -306,7 +306,7 @@ class OptimizerTest {
       step.initialize(1);
       double loss = Double.NaN;
       for (int i = 0; i < 300 && !(loss < 0.1); i++) {
-        loss = step.step(List.of(batch(b)), 0.02, false).loss();
+        loss = step.step(List.of(batch(b)), 0.02, 0, false).loss();
       }
       assertTrue(loss < 0.1, "loss " + loss);
     }
@@ -346,7 +346,7 @@ class OptimizerTest {
           new TrainStep(HP, Steps.of(HP, GradientTest.config(2, 5, "xla=" + (k == 0))))) {
         step.restoreModel(ModelDir.latestCheckpoint(tmp.resolve("m")));
         for (int i = 0; i < 3; i++) {
-          TrainStep.Stats s = step.step(List.of(batch(batch(20 + i, 2, 5))), 1e-3, i == 0);
+          TrainStep.Stats s = step.step(List.of(batch(batch(20 + i, 2, 5))), 1e-3, 0, i == 0);
           losses[k][i] = s.loss();
           norms[k][i] = s.gradNorm();
           if (i == 0) {

@@ -27,9 +27,18 @@ class TrainConfigTest {
 
   @Test
   void everyKeyHasADefaultAndEveryConfigFileUsesOnlyKnownKeys() {
-    for (String file : new String[] {"shakespeare", "finetune-124M", "finetune-355M"}) {
-      TrainConfig.load(
-          Path.of("configs/" + file + ".properties"), Map.of()); // throws on unknown keys
+    for (String file :
+        new String[] {
+          "shakespeare",
+          "shakespeare-char",
+          "llama-shakespeare",
+          "moe-shakespeare",
+          "finetune-124M",
+          "finetune-355M"
+        }) {
+      TrainConfig c = // throws on unknown keys and on a model that cannot be built
+          TrainConfig.load(Path.of("configs/" + file + ".properties"), Map.of());
+      c.scratchModel(65);
     }
     assertEquals(
         TrainConfig.KEYS.size(),

@@ -7,6 +7,7 @@ import dev.gpt2j.model.Params;
 import dev.gpt2j.model.Product;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
@@ -31,13 +32,19 @@ final class Backward {
   private final HParams hp;
   private final Params params;
   private final boolean recompute;
-  private final Product product;
+  private final Gpt2.Pass pass;
 
   /** The residual stream entering each block, then leaving the last one. */
   private final List<Operand<TFloat32>> residuals = new ArrayList<>();
 
+  /** Each block's load-balancing loss (a mixture of experts' only). */
+  private final List<Operand<TFloat32>> blockAux = new ArrayList<>();
+
   /** The final hidden states after ln_f, [B, T, C]. */
   final Operand<TFloat32> h;
+
+  /** The mean over blocks of the load-balancing loss; null for dense MLPs. */
+  final Operand<TFloat32> aux;
 
   Backward(
       Graph graph,
@@ -46,35 +53,43 @@ final class Backward {
       Operand<TInt32> tokens,
       Params params,
       boolean recompute,
-      Product product) {
+      Product product,
+      Gpt2.Dropout dropout) {
     this.graph = graph;
     this.tf = tf;
     this.hp = hp;
     this.params = params;
     this.recompute = recompute;
-    this.product = product;
     // gpt2()'s forward pass as far as h, keeping the residual stream entering each block
     Ops model = tf.withSubScope("model");
-    Operand<TFloat32> x = Gpt2.embeddings(model, tokens, model.constant(0), params);
+    pass = Gpt2.Pass.of(model, hp, tokens, null, product, dropout);
+    Operand<TFloat32> x = Gpt2.embeddings(model, tokens, params, pass);
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       residuals.add(x);
-      x = block(model, layer, x);
+      Gpt2.BlockOut out = block(model, layer, x);
+      x = out.x();
+      if (out.aux() != null) {
+        blockAux.add(out.aux());
+      }
     }
     residuals.add(x);
-    h = Gpt2.layerNorm(model.withSubScope("ln_f"), x, params.lnF());
+    h = Gpt2.norm(model.withSubScope("ln_f"), x, params.lnF(), hp.arch());
+    aux = Gpt2.meanOf(model, blockAux);
   }
 
   // [B, T, C] -> [B, T, C]: transformer block `layer`, built in scope tf/h{layer}
-  private Operand<TFloat32> block(Ops tf, int layer, Operand<TFloat32> x) {
-    Ops scope = tf.withSubScope("h" + layer);
-    return Gpt2.transformerBlock(scope, x, params.h().get(layer), hp.nHead(), layer, null, product)
-        .x();
+  private Gpt2.BlockOut block(Ops tf, int layer, Operand<TFloat32> x) {
+    return Gpt2.transformerBlock(
+        tf.withSubScope("h" + layer), x, params.h().get(layer), layer, pass);
   }
 
-  /** d loss / d each of {@code wrt} (in its order), given {@code dH} = d loss / d h. */
-  List<Operand<TFloat32>> gradients(Operand<TFloat32> dH, List<Variable> wrt) {
+  /**
+   * d loss / d each of {@code wrt} (in its order), given {@code dH} = d loss / d h and, for a
+   * mixture of experts, the weight of {@link #aux} in the loss.
+   */
+  List<Operand<TFloat32>> gradients(Operand<TFloat32> dH, double auxWeight, List<Variable> wrt) {
     Map<String, Operand<TFloat32>> byName =
-        recompute ? blockByBlock(dH, wrt) : throughTheStack(dH, wrt);
+        recompute ? blockByBlock(dH, auxWeight, wrt) : throughTheStack(dH, auxWeight, wrt);
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (Variable v : wrt) {
       out.add(byName.get(v.name()));
@@ -82,16 +97,23 @@ final class Backward {
     return out;
   }
 
-  private Map<String, Operand<TFloat32>> throughTheStack(Operand<TFloat32> dH, List<Variable> wrt) {
+  private Map<String, Operand<TFloat32>> throughTheStack(
+      Operand<TFloat32> dH, double auxWeight, List<Variable> wrt) {
     Map<String, Operand<TFloat32>> out = new HashMap<>();
-    backprop(null, h, dH, null, wrt, out);
+    backprop(null, withAux(h, dH, aux, auxWeight), null, wrt, out);
     return out;
   }
 
-  private Map<String, Operand<TFloat32>> blockByBlock(Operand<TFloat32> dH, List<Variable> wrt) {
+  private Map<String, Operand<TFloat32>> blockByBlock(
+      Operand<TFloat32> dH, double auxWeight, List<Variable> wrt) {
     Map<String, Operand<TFloat32>> out = new HashMap<>();
     Operand<TFloat32> g =
-        backprop("backprop/ln_f", h, dH, residuals.get(hp.nLayer()), of(wrt, "model/ln_f/"), out);
+        backprop(
+            "backprop/ln_f",
+            Map.of(h, dH),
+            residuals.get(hp.nLayer()),
+            of(wrt, "model/ln_f/"),
+            out);
     Ops recomputed = tf.withSubScope("recompute");
     for (int layer = hp.nLayer() - 1; layer >= 0; layer--) {
       // the control edge holds the block's second forward pass back until its gradient exists
@@ -100,27 +122,45 @@ final class Backward {
               .withSubScope("h" + layer)
               .withControlDependencies(List.<Op>of(g))
               .identity(residuals.get(layer));
-      Operand<TFloat32> y = block(recomputed, layer, input);
-      g = backprop("backprop/h" + layer, y, g, input, of(wrt, "model/h" + layer + "/"), out);
+      Gpt2.BlockOut y = block(recomputed, layer, input);
+      // the mean over blocks: each block's loss weighs auxWeight / n_layer
+      g =
+          backprop(
+              "backprop/h" + layer,
+              withAux(y.x(), g, y.aux(), auxWeight / hp.nLayer()),
+              input,
+              of(wrt, "model/h" + layer + "/"),
+              out);
     }
     List<Variable> embeddings = new ArrayList<>(of(wrt, "model/wte"));
     embeddings.addAll(of(wrt, "model/wpe"));
     if (!embeddings.isEmpty()) {
-      backprop("backprop/embeddings", residuals.get(0), g, null, embeddings, out);
+      backprop("backprop/embeddings", Map.of(residuals.get(0), g), null, embeddings, out);
     }
     return out;
+  }
+
+  // the outputs to differentiate and their seeds: y with dy, and aux (if any) with its weight
+  private Map<Operand<TFloat32>, Operand<TFloat32>> withAux(
+      Operand<TFloat32> y, Operand<TFloat32> dy, Operand<TFloat32> aux, double weight) {
+    Map<Operand<TFloat32>, Operand<TFloat32>> seeds = new LinkedHashMap<>();
+    seeds.put(y, dy);
+    if (aux != null && weight != 0) {
+      seeds.put(aux, tf.constant((float) weight));
+    }
+    return seeds;
   }
 
   private static List<Variable> of(List<Variable> wrt, String prefix) {
     return wrt.stream().filter(v -> v.name().startsWith(prefix)).toList();
   }
 
-  // d/d vars of y seeded with dy, into `out` by variable name; returns d/d input (null if none)
+  // d/d vars of the outputs seeded with their dy, into `out` by variable name; returns d/d input
+  // (null if none)
   @SuppressWarnings("unchecked")
   private Operand<TFloat32> backprop(
       String prefix,
-      Operand<TFloat32> y,
-      Operand<TFloat32> dy,
+      Map<Operand<TFloat32>, Operand<TFloat32>> seeds,
       Operand<TFloat32> input,
       List<Variable> vars,
       Map<String, Operand<TFloat32>> out) {
@@ -132,9 +172,9 @@ final class Backward {
     Output<?>[] g =
         graph.addGradients(
             prefix == null ? null : tf.scope().makeUnique("train/" + prefix),
-            new Output<?>[] {y.asOutput()},
+            seeds.keySet().stream().map(Operand::asOutput).toArray(Output<?>[]::new),
             x.toArray(Output<?>[]::new),
-            new Output<?>[] {dy.asOutput()});
+            seeds.values().stream().map(Operand::asOutput).toArray(Output<?>[]::new));
     int first = input != null ? 1 : 0;
     for (int i = 0; i < vars.size(); i++) {
       out.put(vars.get(i).name(), (Operand<TFloat32>) g[first + i]);

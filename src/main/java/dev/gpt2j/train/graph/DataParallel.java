@@ -1,6 +1,7 @@
 package dev.gpt2j.train.graph;
 
 import dev.gpt2j.cluster.Cluster;
+import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -59,11 +60,12 @@ final class DataParallel {
       StepConfig c,
       ModelVariables model,
       Operand<TInt32> x,
-      Operand<TInt32> y) {
+      Operand<TInt32> y,
+      Gpt2.Dropout dropout) {
     DataParallel dp = new DataParallel(cluster, graph, tf, hp, c, model);
     List<Replica> replicas = new ArrayList<>();
     for (int task = 0; task < cluster.size(); task++) {
-      replicas.add(dp.onTask(task, x, y));
+      replicas.add(dp.onTask(task, x, y, dropout));
     }
     Ops mean = tf.withSubScope("replica_mean");
     List<Operand<TFloat32>> averaged = new ArrayList<>();
@@ -71,11 +73,15 @@ final class DataParallel {
       int param = i;
       averaged.add(average(mean, replicas.stream().map(r -> r.gradients().get(param)).toList()));
     }
-    return new Replica(average(mean, replicas.stream().map(Replica::loss).toList()), averaged);
+    Operand<TFloat32> aux =
+        replicas.get(0).aux() == null
+            ? null
+            : average(mean, replicas.stream().map(Replica::aux).toList());
+    return new Replica(average(mean, replicas.stream().map(Replica::loss).toList()), aux, averaged);
   }
 
   // the replica on task's CPU, over rows [task * B, (task + 1) * B) of the batch
-  private Replica onTask(int task, Operand<TInt32> x, Operand<TInt32> y) {
+  private Replica onTask(int task, Operand<TInt32> x, Operand<TInt32> y, Gpt2.Dropout dropout) {
     // the weights and the rows enter through ops on the task: XLA's auto-clustering left out the
     // ops fed straight from the chief's weight reads, and the replica fell apart into many small
     // clusters (docs/benchmarks.md, "several machines")
@@ -86,18 +92,32 @@ final class DataParallel {
     }
     inputs.put(X, rows(onTask, x, task, c.batchSize()).asOutput());
     inputs.put(Y, rows(onTask, y, task, c.batchSize()).asOutput());
+    if (dropout != null) { // each task drops its own units: its seed past every site of the others
+      inputs.put(
+          SEED,
+          onTask
+              .math
+              .add(dropout.seed(), onTask.constant(new long[] {0, (long) task << 20}))
+              .asOutput());
+      inputs.put(RATE, onTask.identity(dropout.rate()).asOutput());
+    }
     String prefix = "task" + task;
     PlacedImports.into(graph, replica, prefix, cluster.device(task).toString(), inputs);
     List<Operand<TFloat32>> gradients = new ArrayList<>();
     for (int i = 0; i < trained; i++) {
       gradients.add(output(graph, prefix + "/" + GRADIENT + i));
     }
-    return new Replica(output(graph, prefix + "/" + LOSS), gradients);
+    Operand<TFloat32> aux =
+        graph.operation(prefix + "/" + AUX) == null ? null : output(graph, prefix + "/" + AUX);
+    return new Replica(output(graph, prefix + "/" + LOSS), aux, gradients);
   }
 
   private static final String X = "x";
   private static final String Y = "y";
+  private static final String SEED = "dropout_seed";
+  private static final String RATE = "dropout_rate";
   private static final String LOSS = "loss";
+  private static final String AUX = "aux";
   private static final String GRADIENT = "gradient_";
 
   // one replica over batch_size rows, its weights read from variables of its own graph (the
@@ -110,8 +130,12 @@ final class DataParallel {
       Placeholder<TInt32> x = tf.withName(X).placeholder(TInt32.class, Placeholder.shape(batch));
       Placeholder<TInt32> y = tf.withName(Y).placeholder(TInt32.class, Placeholder.shape(batch));
       List<Variable> trained = TrainingWeights.trainable(model, c.trainEmbeddings());
-      Replica r = Replica.build(g, tf.withSubScope("train"), hp, c, model, trained, x, y);
+      Gpt2.Dropout dropout = c.dropout() > 0 ? TrainGraph.dropoutInputs(tf) : null;
+      Replica r = Replica.build(g, tf.withSubScope("train"), hp, c, model, trained, x, y, dropout);
       tf.withName(LOSS).identity(r.loss());
+      if (r.aux() != null) {
+        tf.withName(AUX).identity(r.aux());
+      }
       for (int i = 0; i < r.gradients().size(); i++) {
         tf.withName(GRADIENT + i).identity(r.gradients().get(i));
       }

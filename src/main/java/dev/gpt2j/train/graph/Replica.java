@@ -1,6 +1,7 @@
 package dev.gpt2j.train.graph;
 
 import dev.gpt2j.model.DType;
+import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
@@ -19,9 +20,11 @@ import org.tensorflow.types.TInt32;
  * process builds one over its whole batch; a cluster builds one per task ({@link DataParallel}).
  *
  * @param loss the mean loss over the batch's positions
+ * @param aux a mixture of experts' load-balancing loss (mean over blocks), else null; the gradients
+ *     are those of loss + moe_aux_loss * aux
  * @param gradients d loss / d each trained weight, in the order asked for
  */
-record Replica(Operand<TFloat32> loss, List<Operand<TFloat32>> gradients) {
+record Replica(Operand<TFloat32> loss, Operand<TFloat32> aux, List<Operand<TFloat32>> gradients) {
   static final String WTE = "model/wte";
 
   /** The pass over tokens {@code x} with targets {@code y}, differentiated by {@code trained}. */
@@ -33,7 +36,8 @@ record Replica(Operand<TFloat32> loss, List<Operand<TFloat32>> gradients) {
       ModelVariables model,
       List<Variable> trained,
       Operand<TInt32> x,
-      Operand<TInt32> y) {
+      Operand<TInt32> y,
+      Gpt2.Dropout dropout) {
     boolean bf16 = c.dtype() == DType.BFLOAT16;
     Backward net =
         new Backward(
@@ -43,11 +47,14 @@ record Replica(Operand<TFloat32> loss, List<Operand<TFloat32>> gradients) {
             x,
             TrainingWeights.paddedMlp(tf, hp, model.params()),
             c.recompute(),
-            bf16 ? Product.BFLOAT16_MATMUL : Product.MATMUL);
+            bf16 ? Product.BFLOAT16_MATMUL : Product.MATMUL,
+            dropout);
     HeadLoss head =
         HeadLoss.of(tf.withSubScope("head"), net.h, model.variable(WTE).float32(), y, bf16);
     return new Replica(
-        head.loss(), withHeadsShare(tf, net.gradients(head.dH(), trained), head, trained));
+        head.loss(),
+        net.aux,
+        withHeadsShare(tf, net.gradients(head.dH(), c.moeAuxLoss(), trained), head, trained));
   }
 
   // the output layer's own share of wte's gradient, added to the embedding's share

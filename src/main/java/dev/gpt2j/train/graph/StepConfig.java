@@ -16,6 +16,8 @@ import dev.gpt2j.train.optim.OptimizerSettings;
  * @param xla compile the step with XLA's auto-clustering
  * @param dtype the matrix products' number format (weights and optimiser stay float32)
  * @param trainEmbeddings whether wte and wpe are trained
+ * @param dropout the probability of dropping an activation (nanoGPT's sites); 0 = none
+ * @param moeAuxLoss the weight of a mixture of experts' load-balancing loss in the gradients
  * @param cluster the tasks that share each step, or null for this process alone
  */
 public record StepConfig(
@@ -28,6 +30,8 @@ public record StepConfig(
     DType dtype,
     boolean trainEmbeddings,
     OptimizerSettings optimizer,
+    double dropout,
+    double moeAuxLoss,
     Cluster cluster) {
 
   /** How many tasks compute each step: the cluster's, else 1. */

@@ -2,15 +2,18 @@ package dev.gpt2j.train.graph;
 
 import dev.gpt2j.checkpoint.CheckpointIO;
 import dev.gpt2j.checkpoint.Initializer;
+import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
+import dev.gpt2j.sampling.ContinuationScorer;
 import dev.gpt2j.sampling.DecodingGraph;
 import dev.gpt2j.train.optim.Optimizer;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
@@ -33,6 +36,16 @@ final class TrainGraph {
   final Placeholder<TInt32> x;
   final Placeholder<TInt32> y;
   final Placeholder<TFloat32> lr;
+
+  /**
+   * Dropout in the loss and gradients, or null when the run has none: its seed pair and rate are
+   * placeholders that default to zeros, so only {@link TrainStep#step} drops (not evaluation).
+   */
+  final Gpt2.Dropout dropout;
+
+  /** The run's dropout probability, which a step feeds. */
+  final float dropoutRate;
+
   final Initializer initializer;
 
   /**
@@ -45,6 +58,10 @@ final class TrainGraph {
   final List<Op> initOptimizer;
   final List<Op> initAccumulators = new ArrayList<>();
   final Operand<TFloat32> loss;
+
+  /** A mixture of experts' load-balancing loss; null for dense MLPs. */
+  final Operand<TFloat32> aux;
+
   final Operand<TFloat32> gradNorm;
 
   /** The weights training updates (all, or all but the embeddings). */
@@ -62,6 +79,7 @@ final class TrainGraph {
   private final Ops tf;
   private final HParams hp;
   private DecodingGraph sampler;
+  private ContinuationScorer continuationScorer;
 
   TrainGraph(Graph graph, HParams hp, StepConfig c) {
     this.tf = Ops.create(graph);
@@ -86,11 +104,14 @@ final class TrainGraph {
             .placeholder(
                 TInt32.class, Placeholder.shape(Shape.of(c.globalBatchSize(), c.blockSize())));
     lr = t.withName("lr").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    dropoutRate = (float) c.dropout();
+    dropout = c.dropout() > 0 ? dropoutInputs(t) : null;
     Replica replica =
         c.cluster() == null
-            ? Replica.build(graph, t, hp, c, model, params, x, y)
-            : DataParallel.across(c.cluster(), graph, t, hp, c, model, x, y);
+            ? Replica.build(graph, t, hp, c, model, params, x, y, dropout)
+            : DataParallel.across(c.cluster(), graph, t, hp, c, model, x, y, dropout);
     loss = replica.loss();
+    aux = replica.aux();
     List<Operand<TFloat32>> grads = replica.gradients();
     lossGradients = grads;
 
@@ -136,6 +157,13 @@ final class TrainGraph {
     step = t.withControlDependencies(after).noOp();
   }
 
+  /** Dropout's seed pair and rate, as placeholders that default to zeros (no dropout). */
+  static Gpt2.Dropout dropoutInputs(Ops tf) {
+    return new Gpt2.Dropout(
+        tf.withName("dropout_seed").placeholderWithDefault(tf.constant(new long[2]), Shape.of(2)),
+        tf.withName("dropout_rate").placeholderWithDefault(tf.constant(0f), Shape.scalar()));
+  }
+
   /**
    * A decoding graph over the live weights, added to this graph when first asked for (a session
    * takes in ops added after it was made): runs that print no samples never build it.
@@ -145,6 +173,14 @@ final class TrainGraph {
       sampler = new DecodingGraph(tf, hp, model.params());
     }
     return sampler;
+  }
+
+  /** Scoring over the live weights (for a run's eval_task), built when first asked for. */
+  ContinuationScorer continuationScorer(Session session) {
+    if (continuationScorer == null) {
+      continuationScorer = new ContinuationScorer(tf, hp, model.params(), session);
+    }
+    return continuationScorer;
   }
 
   // sqrt(sum of squares of every gradient)

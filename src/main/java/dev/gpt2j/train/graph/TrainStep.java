@@ -3,6 +3,7 @@ package dev.gpt2j.train.graph;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables.Variable;
+import dev.gpt2j.sampling.ContinuationScorer;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.util.Tensors;
 import java.nio.file.Path;
@@ -22,6 +23,7 @@ import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 
 /**
  * Runs a {@link TrainGraph} in its session: one graph run per optimiser step. With {@code xla}, the
@@ -32,9 +34,10 @@ import org.tensorflow.types.TInt32;
 public final class TrainStep implements AutoCloseable {
   /**
    * What one step reports: the mean loss of its micro-batches, the gradient norm before clipping,
-   * and (for a traced step) how many compiled XLA clusters ran, else -1.
+   * (for a traced step) how many compiled XLA clusters ran, else -1, and a mixture of experts' mean
+   * load-balancing loss (NaN for dense MLPs).
    */
-  public record Stats(double loss, double gradNorm, int xlaClusters) {}
+  public record Stats(double loss, double gradNorm, int xlaClusters, double aux) {}
 
   private final Graph graph;
   private final TrainGraph g;
@@ -119,44 +122,44 @@ public final class TrainStep implements AutoCloseable {
 
   /**
    * One optimiser step over {@code micro} batches (as many as gradient_accumulation_steps): all but
-   * the last accumulate their gradients, the last applies the update. {@code traced} also counts
-   * the XLA clusters that ran.
+   * the last accumulate their gradients, the last applies the update. Dropout's masks are drawn
+   * from {@code dropoutSeed} and the micro-batch's index: the same seed gives the same step. {@code
+   * traced} also counts the XLA clusters that ran.
    */
-  public Stats step(List<Batches.Batch> micro, double learningRate, boolean traced) {
+  public Stats step(
+      List<Batches.Batch> micro, double learningRate, long dropoutSeed, boolean traced) {
     double lossSum = 0;
-    for (Batches.Batch b : micro.subList(0, micro.size() - 1)) {
+    double auxSum = 0;
+    for (int m = 0; ; m++) {
+      boolean last = m == micro.size() - 1;
+      Batches.Batch b = micro.get(m);
       try (TInt32 xs = Tensors.matrix(b.x());
           TInt32 ys = Tensors.matrix(b.y());
-          Result r =
-              session
-                  .runner()
-                  .feed(g.x, xs)
-                  .feed(g.y, ys)
-                  .fetch(g.loss)
-                  .addTarget(g.accumulate)
-                  .run()) {
-        lossSum += ((TFloat32) r.get(0)).getFloat();
+          TInt64 seed = TInt64.vectorOf(dropoutSeed, (long) m << 40);
+          TFloat32 dropoutRate = TFloat32.scalarOf(g.dropoutRate);
+          TFloat32 rate = TFloat32.scalarOf((float) learningRate)) {
+        Session.Runner runner = session.runner().feed(g.x, xs).feed(g.y, ys).fetch(g.loss);
+        if (g.dropout != null) {
+          runner.feed(g.dropout.seed(), seed).feed(g.dropout.rate(), dropoutRate);
+        }
+        if (g.aux != null) {
+          runner.fetch(g.aux);
+        }
+        if (last) {
+          runner.feed(g.lr, rate).feed(g.zero, zero).fetch(g.gradNorm).addTarget(g.step);
+        } else {
+          runner.addTarget(g.accumulate);
+        }
+        try (Result r = run(runner, traced && last)) {
+          lossSum += ((TFloat32) r.get(0)).getFloat();
+          auxSum += g.aux == null ? Double.NaN : ((TFloat32) r.get(1)).getFloat();
+          if (last) {
+            int clusters = r.getMetadata().map(TrainStep::xlaClusters).orElse(-1);
+            double gradNorm = ((TFloat32) r.get(g.aux == null ? 1 : 2)).getFloat();
+            return new Stats(lossSum / micro.size(), gradNorm, clusters, auxSum / micro.size());
+          }
+        }
       }
-    }
-    Batches.Batch last = micro.get(micro.size() - 1);
-    try (TInt32 xs = Tensors.matrix(last.x());
-        TInt32 ys = Tensors.matrix(last.y());
-        TFloat32 rate = TFloat32.scalarOf((float) learningRate);
-        Result r =
-            run(
-                session
-                    .runner()
-                    .feed(g.x, xs)
-                    .feed(g.y, ys)
-                    .feed(g.lr, rate)
-                    .feed(g.zero, zero)
-                    .fetch(g.loss)
-                    .fetch(g.gradNorm)
-                    .addTarget(g.step),
-                traced)) {
-      lossSum += ((TFloat32) r.get(0)).getFloat();
-      int clusters = r.getMetadata().map(TrainStep::xlaClusters).orElse(-1);
-      return new Stats(lossSum / micro.size(), ((TFloat32) r.get(1)).getFloat(), clusters);
     }
   }
 
@@ -187,12 +190,20 @@ public final class TrainStep implements AutoCloseable {
     }
   }
 
-  /** d loss / d each trained weight on one batch, by tensor name, without updating anything. */
-  public Map<String, float[]> gradients(Batches.Batch b) {
+  /**
+   * d loss / d each trained weight on one batch, by tensor name, without updating anything; with
+   * the run's dropout drawn from {@code dropoutSeed}, as {@link #step}'s first micro-batch.
+   */
+  public Map<String, float[]> gradients(Batches.Batch b, long dropoutSeed) {
     Map<String, float[]> out = new LinkedHashMap<>();
     try (TInt32 xs = Tensors.matrix(b.x());
-        TInt32 ys = Tensors.matrix(b.y())) {
+        TInt32 ys = Tensors.matrix(b.y());
+        TInt64 seed = TInt64.vectorOf(dropoutSeed, 0);
+        TFloat32 dropoutRate = TFloat32.scalarOf(g.dropoutRate)) {
       Session.Runner r = session.runner().feed(g.x, xs).feed(g.y, ys);
+      if (g.dropout != null) {
+        r.feed(g.dropout.seed(), seed).feed(g.dropout.rate(), dropoutRate);
+      }
       g.lossGradients.forEach(r::fetch);
       try (Result result = r.run()) {
         for (int i = 0; i < g.lossGradients.size(); i++) {
@@ -212,6 +223,11 @@ public final class TrainStep implements AutoCloseable {
       sampler = new Decoder(session, g.sampler());
     }
     return sampler;
+  }
+
+  /** Scoring over the weights as they are now (for a run's eval_task). */
+  public ContinuationScorer continuationScorer() {
+    return g.continuationScorer(session);
   }
 
   /** The model's weights as they are, by OpenAI's tensor names (what {@link #saveModel} writes). */

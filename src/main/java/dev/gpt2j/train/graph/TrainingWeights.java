@@ -10,7 +10,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * Which weights a training step updates, and the view of them its forward pass computes with. The
@@ -23,12 +23,12 @@ public final class TrainingWeights {
   public static final int MLP_PADDING = 8;
 
   /**
-   * Whether the training graph widens each MLP's hidden layer by {@link #MLP_PADDING} units: when a
-   * hidden row is a multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that width
-   * run far slower here, from cache-set aliasing (docs/benchmarks.md, "Training").
+   * Whether the training graph widens each dense MLP's hidden layer by {@link #MLP_PADDING} units:
+   * when a hidden row is a multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that
+   * width run far slower here, from cache-set aliasing (docs/benchmarks.md, "Training").
    */
   public static boolean mlpPadded(HParams hp) {
-    return 4L * hp.nEmbd() * Float.BYTES % 4096 == 0;
+    return !hp.arch().moe() && (long) hp.mlpHidden() * Float.BYTES % 4096 == 0;
   }
 
   /** The weights training updates: all of them, or all but the embeddings (wte and wpe). */
@@ -39,27 +39,36 @@ public final class TrainingWeights {
   }
 
   // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
-  // bias when mlpPadded: gelu(0) = 0, so the output and every real gradient are unchanged; the
-  // padding costs two small copies per layer.
+  // bias when mlpPadded: gelu(0) = relu(0) = silu(0) = 0, so the output and every real gradient
+  // are unchanged; the padding costs two or three small copies per layer.
   static Params paddedMlp(Ops tf, HParams hp, Params p) {
     if (!mlpPadded(hp)) {
       return p;
     }
-    Operand<TFloat32> zero = tf.constant(0f);
-    Operand<TInt32> widenColumns = tf.constant(new int[][] {{0, 0}, {0, 0}, {0, MLP_PADDING}});
-    Operand<TInt32> widenRows = tf.constant(new int[][] {{0, 0}, {0, MLP_PADDING}, {0, 0}});
     List<Params.Block> blocks = new ArrayList<>();
     for (Params.Block b : p.h()) {
-      Params.Linear fc = b.mlp().cFc();
-      Params.Linear proj = b.mlp().cProj();
+      Params.Mlp m = b.mlp();
       Params.Mlp wide =
           new Params.Mlp(
+              widerOutput(tf, m.cFc()),
+              m.cGate() == null ? null : widerOutput(tf, m.cGate()),
               new Params.Linear(
-                  tf.pad(DType.float32(tf, fc.w()), widenColumns, zero),
-                  tf.pad(fc.b(), tf.constant(new int[][] {{0, MLP_PADDING}}), zero)),
-              new Params.Linear(tf.pad(DType.float32(tf, proj.w()), widenRows, zero), proj.b()));
+                  pad(tf, m.cProj().w(), new int[][] {{0, 0}, {0, MLP_PADDING}, {0, 0}}),
+                  m.cProj().b()),
+              null);
       blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
     }
     return new Params(p.wte(), p.wpe(), blocks, p.lnF());
+  }
+
+  // a linear layer with MLP_PADDING more output columns of zeros
+  private static Params.Linear widerOutput(Ops tf, Params.Linear l) {
+    return new Params.Linear(
+        pad(tf, l.w(), new int[][] {{0, 0}, {0, 0}, {0, MLP_PADDING}}),
+        l.b() == null ? null : pad(tf, l.b(), new int[][] {{0, MLP_PADDING}}));
+  }
+
+  private static Operand<TFloat32> pad(Ops tf, Operand<? extends TNumber> x, int[][] widths) {
+    return tf.pad(DType.float32(tf, x), tf.constant(widths), tf.constant(0f));
   }
 }
