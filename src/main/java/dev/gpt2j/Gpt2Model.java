@@ -14,6 +14,7 @@ import dev.gpt2j.sampling.Scorer;
 import dev.gpt2j.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -223,6 +224,37 @@ public final class Gpt2Model implements AutoCloseable {
   /** The same, telling {@code progress} how many tokens are scored so far, window by window. */
   public double[] score(int[] ids, IntConsumer progress) {
     return scorer().score(ids, progress);
+  }
+
+  /**
+   * One sample after each of {@code prompts}, {@code batchRows} prompts at a time, each row after
+   * its own prompt (prompts of different lengths share a batch); {@code listener} sees each token
+   * with the index of its prompt.
+   */
+  public List<Generation> generateEach(
+      int[][] prompts, SampleOptions options, int batchRows, Listener listener) {
+    List<Generation> all = new ArrayList<>();
+    int length = options.lengthFor(hparams.nCtx());
+    for (int first = 0; first < prompts.length; first += batchRows) {
+      int[][] batch =
+          Arrays.copyOfRange(prompts, first, Math.min(first + batchRows, prompts.length));
+      int offset = first;
+      listener.batchStarted(first);
+      int[][] out =
+          decoder.generate(
+              batch,
+              options,
+              length,
+              first / batchRows,
+              (row, token) -> listener.accept(offset + row, token));
+      List<Generation> done = new ArrayList<>();
+      for (int r = 0; r < out.length; r++) {
+        done.add(new Generation(batch[r].clone(), out[r], tokenizer.decode(out[r])));
+      }
+      listener.batchDone(done);
+      all.addAll(done);
+    }
+    return all;
   }
 
   // built when first used: sampling never needs it (a session takes in ops added after it was made)

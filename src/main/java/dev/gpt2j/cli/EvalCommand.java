@@ -127,7 +127,7 @@ final class EvalCommand implements Command {
               batch,
               (done, soFar) -> {
                 bar.stepTo(done);
-                bar.setExtraMessage(brief(soFar));
+                bar.setExtraMessage(" " + brief(soFar));
               });
     }
     if (args.has("per-example")) {

@@ -86,6 +86,13 @@ final class SampleCommand implements Command {
                 "samples generated together; divides nsamples (default "
                     + SampleOptions.DEFAULT_SAMPLES
                     + ")"))
+        .addOption(
+            flag(
+                "per-line",
+                "each non-blank line of --prompt-file (or standard input) is a prompt of its own,"
+                    + " one sample each, --batch-size lines decoding side by side (default up to "
+                    + PerLineSample.DEFAULT_ROWS
+                    + ")"))
         .addOption(flag("stop-at-eot", "end a sample at <|endoftext|>"))
         .addOption(flag("unconditional", "no prompt: start from <|endoftext|>"))
         .addOption(flag("interactive", "read prompts line by line and sample after each"))
@@ -158,6 +165,12 @@ final class SampleCommand implements Command {
       throw new UsageException(
           "--interactive reads its prompts from standard input: it takes no --prompt,"
               + " --prompt-file or --unconditional");
+    }
+    if (args.has("per-line")) {
+      if (args.has("prompt")) {
+        throw new UsageException("--per-line reads --prompt-file or standard input, not --prompt");
+      }
+      return PerLineSample.run(args, prompt(args, stdin), options, dir, hp, dtype, out, err);
     }
     Tokenizer tokenizer = Tokenizer.of(dir);
     String prompt = args.has("interactive") ? null : prompt(args, stdin);

@@ -194,32 +194,36 @@ public final class Gpt2 {
   }
 
   // [B, H, T, S] -> same; openai's mask_attn_weights: w*b - 1e10*(1-b), b[i, j] = i >= j - ns + T
-  // with ns = valid keys (= S unless a preallocated cache's tail is masked too)
+  // with ns = valid keys (= S unless a preallocated cache's tail is masked too), a scalar or one
+  // per row [B] (a cache whose rows hold different lengths)
   static Operand<TFloat32> maskAttnWeights(Ops tf, Operand<TFloat32> w, Operand<TInt32> ns) {
     Operand<TInt32> nd = dim(tf, w, 2);
     Operand<TInt32> i = tf.expandDims(tf.range(tf.constant(0), nd, tf.constant(1)), tf.constant(1));
     Operand<TInt32> j = tf.range(tf.constant(0), dim(tf, w, 3), tf.constant(1));
+    Operand<TInt32> perRow = tf.reshape(ns, tf.constant(new int[] {-1, 1, 1, 1}));
     Operand<TFloat32> b =
         tf.dtypes.cast(
-            tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, ns), nd)), TFloat32.class);
+            tf.math.greaterEqual(i, tf.math.add(tf.math.sub(j, perRow), nd)), TFloat32.class);
     return tf.math.sub(tf.math.mul(w, b), tf.math.mul(f(tf, 1e10), tf.math.sub(f(tf, 1), b)));
   }
 
-  /** Rotary angles of one pass's positions: cos and sin of p * f_i, [T, D/2] each. */
+  /**
+   * Rotary angles of one pass's positions: cos and sin of p * f_i, [1 or B, 1, T, D/2] each (one
+   * row, or one per row when rows start at different positions).
+   */
   public record Rotary(Operand<TFloat32> cos, Operand<TFloat32> sin) {}
 
-  // positions start..start+T-1 -> Rotary, f_i = theta^(-2i/D) for i < D/2
-  static Rotary rotary(Ops tf, Operand<TInt32> start, Operand<TInt32> t, int d, double theta) {
+  // positions [1 or B, T] -> Rotary, f_i = theta^(-2i/D) for i < D/2
+  static Rotary rotary(Ops tf, Operand<TInt32> positions, int d, double theta) {
     float[] frequencies = new float[d / 2];
     for (int i = 0; i < d / 2; i++) {
       frequencies[i] = (float) Math.pow(theta, -2.0 * i / d);
     }
-    Operand<TFloat32> p =
-        tf.dtypes.cast(
-            tf.math.add(start, tf.range(tf.constant(0), t, tf.constant(1))), TFloat32.class);
+    Operand<TFloat32> p = tf.dtypes.cast(positions, TFloat32.class);
     Operand<TFloat32> angles =
-        tf.math.mul(tf.expandDims(p, tf.constant(1)), tf.constant(frequencies));
-    return new Rotary(tf.math.cos(angles), tf.math.sin(angles));
+        tf.math.mul(tf.expandDims(p, tf.constant(2)), tf.constant(frequencies));
+    Operand<TFloat32> heads = tf.expandDims(angles, tf.constant(1)); // the same for every head
+    return new Rotary(tf.math.cos(heads), tf.math.sin(heads));
   }
 
   // [B, H, T, D] -> same; rotate-half (GPT-NeoX, Hugging Face LLaMA): the pair (x_i, x_{i+D/2})
@@ -323,14 +327,15 @@ public final class Gpt2 {
 
   /**
    * What a pass through the network is built with besides its weights: the model's shape, what it
-   * remembers of earlier positions (null: nothing), how products are made, the position of its
-   * first token, rotary angles (null with learned positions) and dropout (null outside training).
+   * remembers of earlier positions (null: nothing), how products are made, the positions of its
+   * tokens ([1, T], or [B, T] when the rows of a cache hold different lengths), rotary angles (null
+   * with learned positions) and dropout (null outside training).
    */
   public record Pass(
       HParams hp,
       Memory memory,
       Product product,
-      Operand<TInt32> start,
+      Operand<TInt32> positions,
       Rotary rotary,
       Dropout dropout) {
 
@@ -338,11 +343,16 @@ public final class Gpt2 {
     public static Pass of(
         Ops tf, HParams hp, Operand<TInt32> tokens, Memory memory, Product product, Dropout d) {
       Operand<TInt32> start = memory == null ? tf.constant(0) : memory.length();
+      // start + range(t), not range(start, start + t): its length stays static when t is
+      Operand<TInt32> positions =
+          tf.math.add(
+              tf.reshape(start, tf.constant(new int[] {-1, 1})),
+              tf.range(tf.constant(0), dim(tf, tokens, 1), tf.constant(1)));
       Rotary r =
           hp.arch().position() == Architecture.Position.ROPE
-              ? Gpt2.rotary(tf, start, dim(tf, tokens, 1), hp.headSize(), hp.arch().ropeTheta())
+              ? Gpt2.rotary(tf, positions, hp.headSize(), hp.arch().ropeTheta())
               : null;
-      return new Pass(hp, memory, product, start, r, d);
+      return new Pass(hp, memory, product, positions, r, d);
     }
   }
 
@@ -388,15 +398,12 @@ public final class Gpt2 {
     return xs.isEmpty() ? null : tf.math.div(tf.math.addN(xs), f(tf, xs.size()));
   }
 
-  // tokens [B, T] at positions pass.start.. -> [B, T, C]: token plus position embeddings (token
+  // tokens [B, T] at pass.positions -> [B, T, C]: token plus position embeddings (token
   // embeddings alone with rotary positions)
   public static Operand<TFloat32> embeddings(Ops tf, Operand<TInt32> tokens, Params p, Pass pass) {
     Operand<TFloat32> x = DType.float32(tf, tf.gather(p.wte(), tokens, tf.constant(0)));
     if (p.wpe() != null) {
-      // start + range(t), not range(start, start + t): its length stays static when t is
-      Operand<TInt32> positions =
-          tf.math.add(pass.start(), tf.range(tf.constant(0), dim(tf, tokens, 1), tf.constant(1)));
-      x = tf.math.add(x, DType.float32(tf, tf.gather(p.wpe(), positions, tf.constant(0))));
+      x = tf.math.add(x, DType.float32(tf, tf.gather(p.wpe(), pass.positions(), tf.constant(0))));
     }
     return dropout(tf, x, pass.dropout(), 0);
   }

@@ -12,9 +12,9 @@ import org.tensorflow.types.TInt32;
  */
 public interface Memory {
   /**
-   * One layer's keys and values, [B, H, S, D] each, of which the first {@code valid} (int32 scalar)
-   * positions hold keys: a preallocated cache may be longer than what it holds, and attention masks
-   * its tail.
+   * One layer's keys and values, [B, H, S, D] each, of which the first {@code valid} positions hold
+   * keys (int32, a scalar, or [B] when rows hold different lengths): a preallocated cache may be
+   * longer than what it holds, and attention masks its tail.
    */
   record KeysValues(Operand<TFloat32> k, Operand<TFloat32> v, Operand<TInt32> valid) {
     /** Keys and values that are all valid. */
@@ -23,7 +23,10 @@ public interface Memory {
     }
   }
 
-  /** How many positions are remembered (the position of the first new token), int32 scalar. */
+  /**
+   * How many positions are remembered (the position of the first new token): an int32 scalar, or
+   * [B], one per row, when rows hold different lengths.
+   */
   Operand<TInt32> length();
 
   KeysValues extend(Ops tf, int layer, KeysValues fresh);

@@ -69,40 +69,54 @@ public final class Decoder {
    */
   public int[][] generate(
       int[] prompt, int rows, SampleOptions o, int length, long stream, Sink sink) {
+    int[][] prompts = new int[rows][];
+    Arrays.fill(prompts, prompt);
+    return generate(prompts, o, length, stream, sink);
+  }
+
+  /**
+   * Generates {@code length} tokens after each row's own prompt, all rows at once: the cache holds
+   * each row's length, so prompts of different lengths decode side by side.
+   */
+  public int[][] generate(int[][] prompts, SampleOptions o, int length, long stream, Sink sink) {
     HParams hp = g.hp;
-    requireFits(hp, prompt, length, o.slidingWindow());
+    int rows = prompts.length;
     List<List<Integer>> context = new ArrayList<>();
     List<List<Integer>> generated = new ArrayList<>();
-    for (int r = 0; r < rows; r++) {
+    for (int[] prompt : prompts) {
+      requireFits(hp, prompt, length, o.slidingWindow());
       context.add(new ArrayList<>(Arrays.stream(prompt).boxed().toList()));
       generated.add(new ArrayList<>());
     }
     boolean[] done = new boolean[rows];
     Operand<TInt32> head = g.next(o);
-    int cached = 0; // positions held in the KV cache
+    int[] cached = new int[rows]; // positions each row holds in the KV cache
     int[][] feed = null;
     try (TFloat32 t = TFloat32.scalarOf((float) o.temperature());
         TInt32 k = TInt32.scalarOf(o.topK());
         TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
       for (int step = 0; step < length && !allDone(done); step++) {
-        if (feed == null || cached + 1 > hp.nCtx()) {
+        if (feed == null || Arrays.stream(cached).max().getAsInt() + 1 > hp.nCtx()) {
           int[][] window = refill(context);
-          // room for the window and the positions of the steps after this one
-          reset(rows, Math.min(hp.nCtx(), window[0].length + length - 1 - step));
-          // the cache takes all of the window but its last token, which goes through as a step
-          cached = window[0].length - 1;
-          if (cached > 0) {
+          int longest = Arrays.stream(window).mapToInt(w -> w.length).max().getAsInt();
+          // room for the windows and the positions of the steps after this one
+          reset(rows, Math.min(hp.nCtx(), longest + length - 1 - step));
+          // the cache takes all of each window but its last token, which goes through as a step
+          for (int r = 0; r < rows; r++) {
+            cached[r] = window[r].length - 1;
+          }
+          if (longest > 1) {
             prefill(
                 Arrays.stream(window)
-                    .map(w -> Arrays.copyOf(w, w.length - 1))
+                    .map(w -> Arrays.copyOf(w, longest - 1)) // cut, or padded on the right
                     .toArray(int[][]::new));
           }
           feed = Arrays.stream(window).map(w -> new int[] {w[w.length - 1]}).toArray(int[][]::new);
         }
         int[] next = step(feed, cached, head, t, k, p, o.seed(), (stream << 32) | step);
-        cached += 1;
         feed = new int[rows][1];
         for (int r = 0; r < rows; r++) {
+          cached[r] += 1;
           feed[r][0] = next[r];
           context.get(r).add(next[r]);
           if (done[r]) {
@@ -131,7 +145,7 @@ public final class Decoder {
     float[][] out = new float[tokens.length][];
     for (int i = 0; i < tokens.length; i++) {
       try (TInt32 in = Tensors.matrix(new int[][] {{tokens[i]}});
-          TInt32 start = TInt32.scalarOf(i);
+          TInt32 start = TInt32.vectorOf(i);
           Result r =
               session
                   .runner()
@@ -146,13 +160,13 @@ public final class Decoder {
     return out;
   }
 
-  // After a cache reset: the rows' whole context when it fits n_ctx, else (sliding window) its
+  // After a cache reset: each row's whole context when it fits n_ctx, else (sliding window) its
   // last n_ctx/2 tokens, leaving room for n_ctx/2 more steps before the next reset.
   private int[][] refill(List<List<Integer>> context) {
-    int len = context.get(0).size();
-    int from = len <= g.hp.nCtx() ? 0 : len - g.hp.nCtx() / 2;
     int[][] rows = new int[context.size()][];
     for (int r = 0; r < rows.length; r++) {
+      int len = context.get(r).size();
+      int from = len <= g.hp.nCtx() ? 0 : len - g.hp.nCtx() / 2;
       rows[r] = context.get(r).subList(from, len).stream().mapToInt(Integer::intValue).toArray();
     }
     return rows;
@@ -171,15 +185,23 @@ public final class Decoder {
     }
   }
 
+  // into a freshly reset cache: every row from position 0
   private void prefill(int[][] prompt) {
-    try (TInt32 in = Tensors.matrix(prompt)) {
-      session.runner().feed(g.tokens, in).addTarget(g.prefill).run().close();
+    try (TInt32 in = Tensors.matrix(prompt);
+        TInt32 start = TInt32.vectorOf(new int[prompt.length])) {
+      session
+          .runner()
+          .feed(g.tokens, in)
+          .feed(g.cache.length, start)
+          .addTarget(g.prefill)
+          .run()
+          .close();
     }
   }
 
   private int[] step(
       int[][] feed,
-      int cached,
+      int[] cached,
       Operand<TInt32> head,
       TFloat32 t,
       TInt32 k,
@@ -187,7 +209,7 @@ public final class Decoder {
       long seedHigh,
       long seedLow) {
     try (TInt32 in = Tensors.matrix(feed);
-        TInt32 start = TInt32.scalarOf(cached);
+        TInt32 start = TInt32.vectorOf(cached);
         TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
         Result r =
             session

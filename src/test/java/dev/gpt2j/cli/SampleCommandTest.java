@@ -31,6 +31,47 @@ class SampleCommandTest {
     return CliRunner.run(argv);
   }
 
+  // each line its own row, batched with lines of other lengths: the same tokens as each alone
+  @Test
+  void perLineGivesEachLineItsOwnRowAsIfSampledAlone(@TempDir Path tmp) throws Exception {
+    Path prompts = tmp.resolve("prompts.txt");
+    java.nio.file.Files.writeString(prompts, "Hello world\n\nThe quick brown fox jumps\r\nA\n");
+    CliRunner.Outcome o =
+        sample(
+            "--prompt-file",
+            prompts.toString(),
+            "--per-line",
+            "--greedy",
+            "--length",
+            "6",
+            "--batch-size",
+            "3",
+            "--json");
+    assertEquals(0, o.code(), o.err());
+    String[] lines = o.out().split("\n");
+    assertEquals(3, lines.length, o.out());
+    String[] texts = {"Hello world", "The quick brown fox jumps", "A"};
+    int[] numbers = {1, 3, 4};
+    for (int i = 0; i < 3; i++) {
+      JsonNode json = new ObjectMapper().readTree(lines[i]);
+      assertEquals(numbers[i], json.get("line").asInt());
+      CliRunner.Outcome alone = sample("--prompt", texts[i], "--greedy", "--length", "6", "--json");
+      assertEquals(0, alone.code(), alone.err());
+      assertEquals(
+          new ObjectMapper().readTree(alone.out()).get("tokens"), json.get("tokens"), texts[i]);
+    }
+    CliRunner.assertRefused(
+        "--per-line makes one sample per line: it takes no --nsamples (see --help)",
+        "sample",
+        "--model-dir",
+        model.toString(),
+        "--prompt-file",
+        prompts.toString(),
+        "--per-line",
+        "--nsamples",
+        "2");
+  }
+
   @Test
   void jsonLinesCarryPromptTokensGeneratedTokensAndTheirText() throws Exception {
     CliRunner.Outcome o =

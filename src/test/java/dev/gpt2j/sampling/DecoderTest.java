@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.kernels.NativeKernels;
+import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.DecodingSteps;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,9 +58,44 @@ class DecoderTest {
   void greedyIsTheArgmaxOfFullSequenceLogitsAtEveryStep() {
     int[] prompt = {464, 2068, 7586};
     int[] out = generate(prompt, 1, SampleOptions.greedy(10), 10)[0];
+    assertArrayEquals(fullSequenceGreedy(model, prompt, 10), out);
+  }
+
+  // the cache holds each row's own length: rows after prompts of 1 to 9 tokens, decoded side by
+  // side, each give the argmax of its own whole sequence's logits at every step, with learned and
+  // with rotary positions (and grouped-query attention)
+  @Test
+  void promptsOfDifferentLengthsDecodeSideBySideAsEachAlone(@TempDir Path tmp) {
+    int[][] prompts = {
+      {464}, {464, 2068, 7586, 11, 318}, {40, 1101, 257}, {7, 8, 9, 10, 11, 12, 13, 14, 15}
+    };
+    HParams rope =
+        new HParams(
+            50257,
+            24,
+            16,
+            2,
+            2,
+            Architecture.fromText(Map.of("position", "rope", "n_kv_head", "1", "norm", "rmsnorm")));
+    TinyModels.writeRandom(tmp.resolve("rope"), rope, 4);
+    try (Gpt2Model ropeModel = Gpt2Model.load(tmp.resolve("rope"))) {
+      for (Gpt2Model m : List.of(model, ropeModel)) {
+        List<Gpt2Model.Generation> side =
+            m.generateEach(prompts, SampleOptions.greedy(8), 4, (sample, token) -> {});
+        for (int r = 0; r < prompts.length; r++) {
+          assertArrayEquals(
+              fullSequenceGreedy(m, prompts[r], 8), side.get(r).tokens(), "prompt " + r);
+        }
+      }
+    }
+  }
+
+  // n tokens, each the argmax of the whole sequence's logits so far (no cache)
+  private static int[] fullSequenceGreedy(Gpt2Model m, int[] prompt, int n) {
     List<Integer> seq = new ArrayList<>(Arrays.stream(prompt).boxed().toList());
-    for (int step = 0; step < out.length; step++) {
-      float[][] logits = model.logits(new int[][] {seq.stream().mapToInt(i -> i).toArray()})[0];
+    int[] out = new int[n];
+    for (int step = 0; step < n; step++) {
+      float[][] logits = m.logits(new int[][] {seq.stream().mapToInt(i -> i).toArray()})[0];
       float[] last = logits[seq.size() - 1];
       int argmax = 0;
       for (int v = 1; v < last.length; v++) {
@@ -66,9 +103,10 @@ class DecoderTest {
           argmax = v;
         }
       }
-      assertEquals(argmax, out[step], "step " + step);
-      seq.add(out[step]);
+      out[step] = argmax;
+      seq.add(argmax);
     }
+    return out;
   }
 
   @Test
