@@ -27,7 +27,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test format check-format sample eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval clean
+.PHONY: help build test format check-format sample eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -99,6 +99,10 @@ bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 bench-eval: $(JAR) ## eval's examples/s at 124M per task, float32 and bfloat16 (rows cut from Tiny Shakespeare)
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
 	scripts/bench-eval.sh '$(BENCH_MODEL_DIR)' ../shared/data/tinyshakespeare.txt $(or $(LIMIT),100)
+
+bench-ggml: $(JAR) ## decoding against ggml's gpt-2 example on the same checkpoint (GGML_SRC=clone of ggml-org/ggml)
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	scripts/bench-ggml.sh '$(BENCH_MODEL_DIR)'
 
 bench-train: $(JAR) ## training tokens/s, XLA on and off, baby config and 124M shape
 	$(GPT2) bench-train

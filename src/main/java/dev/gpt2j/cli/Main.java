@@ -34,6 +34,7 @@ public final class Main {
             new TrainCommand(),
             new BenchTrainCommand(),
             new EvalCommand(),
+            new ExportGgmlCommand(),
             new WorkerCommand())) {
       COMMANDS.put(c.name(), c);
     }
