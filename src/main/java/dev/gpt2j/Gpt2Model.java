@@ -183,27 +183,9 @@ public final class Gpt2Model implements AutoCloseable {
    * batch); {@code listener} sees them as they are made.
    */
   public List<Generation> generate(int[] prompt, SampleOptions options, Listener listener) {
-    List<Generation> all = new ArrayList<>();
-    int length = options.lengthFor(hparams.nCtx());
-    for (int batch = 0; batch < options.nSamples() / options.batchSize(); batch++) {
-      int first = batch * options.batchSize();
-      listener.batchStarted(first);
-      int[][] out =
-          decoder.generate(
-              prompt,
-              options.batchSize(),
-              options,
-              length,
-              batch,
-              (row, token) -> listener.accept(first + row, token));
-      List<Generation> done = new ArrayList<>();
-      for (int[] row : out) {
-        done.add(new Generation(prompt.clone(), row, tokenizer.decode(row)));
-      }
-      listener.batchDone(done);
-      all.addAll(done);
-    }
-    return all;
+    int[][] prompts = new int[options.nSamples()][];
+    Arrays.fill(prompts, prompt);
+    return generateEach(prompts, options, options.batchSize(), listener);
   }
 
   /** The weights as they are, by OpenAI's tensor names, as float32 (what {@link #save} writes). */

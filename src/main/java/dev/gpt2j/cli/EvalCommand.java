@@ -118,7 +118,7 @@ final class EvalCommand implements Command {
     try (Gpt2Model model = ModelLoading.load(dir, dtype, err);
         ProgressBar bar =
             Progress.bar(task.label, eval.examples())
-                .setUnit(task.isText() ? " windows" : " examples", 1)
+                .setUnit(" " + eval.unit(), 1)
                 .showSpeed()
                 .build()) {
       report =
@@ -166,7 +166,8 @@ final class EvalCommand implements Command {
               source.zipEntry());
     }
     return source.ensure(
-        args.path("data-dir", "data/eval"), args.seconds("timeout", Download.DEFAULT_TIMEOUT));
+        args.path("data-dir", EvalTask.DATA_DIR.toString()),
+        args.seconds("timeout", Download.DEFAULT_TIMEOUT));
   }
 
   private static String brief(List<Metric> metrics) {
@@ -183,7 +184,7 @@ final class EvalCommand implements Command {
         dir,
         dtype.label,
         r.examples(),
-        r.extra().isEmpty() ? "examples" : "windows",
+        r.unit(),
         r.seconds(),
         r.examples() / r.seconds());
     for (Metric m : r.metrics()) {

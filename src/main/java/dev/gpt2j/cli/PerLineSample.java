@@ -23,7 +23,6 @@ import java.util.Map;
  */
 final class PerLineSample {
   static final int DEFAULT_ROWS = 8;
-  private static final String RULE = "=".repeat(40);
 
   private PerLineSample() {}
 
@@ -91,17 +90,16 @@ final class PerLineSample {
       if (args.has("json")) {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("line", lines.get(i).number());
-        line.put("prompt_tokens", g.promptTokens());
-        line.put("tokens", g.tokens());
-        line.put("text", g.text());
+        line.putAll(SampleCommand.fields(g));
         out.println(json.writeValueAsString(line));
       } else {
-        out.println(RULE + " LINE " + lines.get(i).number() + " " + RULE);
+        out.println(
+            SampleCommand.RULE + " LINE " + lines.get(i).number() + " " + SampleCommand.RULE);
         out.println(g.text());
       }
     }
     if (!args.has("json")) {
-      out.println(RULE + RULE);
+      out.println(SampleCommand.RULE + SampleCommand.RULE);
     }
     return 0;
   }

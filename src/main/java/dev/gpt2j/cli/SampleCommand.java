@@ -30,7 +30,7 @@ import org.apache.commons.cli.Options;
 /** {@code sample}: GPT-2 text after a prompt, streamed as it is generated. */
 final class SampleCommand implements Command {
   static final String DEFAULT_MODEL_DIR = "checkpoints/124M";
-  private static final String RULE = "=".repeat(40);
+  static final String RULE = "=".repeat(40);
 
   @Override
   public String name() {
@@ -310,15 +310,20 @@ final class SampleCommand implements Command {
   }
 
   private static String json(ObjectMapper mapper, Gpt2Model.Generation g) {
+    try {
+      return mapper.writeValueAsString(fields(g));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A sample's JSON line: prompt_tokens, tokens, text. */
+  static Map<String, Object> fields(Gpt2Model.Generation g) {
     Map<String, Object> line = new LinkedHashMap<>();
     line.put("prompt_tokens", g.promptTokens());
     line.put("tokens", g.tokens());
     line.put("text", g.text());
-    try {
-      return mapper.writeValueAsString(line);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return line;
   }
 
   private static String header(int sample) {

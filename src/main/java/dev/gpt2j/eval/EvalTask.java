@@ -1,6 +1,7 @@
 package dev.gpt2j.eval;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -28,8 +29,8 @@ public enum EvalTask {
           Checksum.sha256("4aa8d02cd17c719165fc8a7887fddd641f43fcafa4b1c806ca8abc31fabdb226"),
           null)),
   // WikiText-2 and WikiText-103 share their test articles, and their raw test files are the same
-  // (Hugging Face's dataset card: 4,358 lines, 1,305,092 bytes each), so the 4.7 MB archive of
-  // WikiText-2 gives WikiText-103's test split without fetching 190 MB
+  // (README, "Evaluation"), so WikiText-2's small archive gives WikiText-103's test split without
+  // fetching WikiText-103's large one
   WIKITEXT(
       "wikitext",
       new EvalSource(
@@ -44,6 +45,9 @@ public enum EvalTask {
           "wikitext-2-raw/wiki.test.raw")),
   TEXT("text", null);
 
+  /** Where downloaded task data is kept unless told otherwise. */
+  public static final Path DATA_DIR = Path.of("data", "eval");
+
   public final String label;
 
   /** Where the data is downloaded from; null for {@code text}, which needs {@code --data}. */
@@ -52,10 +56,6 @@ public enum EvalTask {
   EvalTask(String label, EvalSource source) {
     this.label = label;
     this.source = source;
-  }
-
-  public boolean isText() {
-    return this == WIKITEXT || this == TEXT;
   }
 
   /** The task called {@code label}; an error naming {@code option} otherwise. */

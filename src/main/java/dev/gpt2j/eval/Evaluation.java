@@ -16,10 +16,12 @@ public final class Evaluation {
   private static final int TOKENS_PER_RUN = 4096;
   private final Task<?, ?> task;
   private final Map<String, Object> extra;
+  private final Shape shape;
 
   private Evaluation(Task<?, ?> task, Map<String, Object> extra) {
     this.task = task;
     this.extra = extra;
+    this.shape = shapeOf(task);
   }
 
   /**
@@ -67,21 +69,26 @@ public final class Evaluation {
     return task.examples().size();
   }
 
+  /** What an example is called: "examples", or "windows" of a text. */
+  public String unit() {
+    return task.unit();
+  }
+
   /**
    * The continuations one example scores, and its longest prefix and continuation together: the
    * rows of a run and their length, for the memory plan.
    */
   public int rowsPerExample() {
-    return rowsOf(task).rows;
+    return shape.rows;
   }
 
   public int longestRow() {
-    return rowsOf(task).longest;
+    return shape.longest;
   }
 
   private record Shape(int rows, int longest) {}
 
-  private static <E> Shape rowsOf(Task<E, ?> t) {
+  private static <E> Shape shapeOf(Task<E, ?> t) {
     int rows = 0;
     int longest = 0;
     for (E e : t.examples()) {

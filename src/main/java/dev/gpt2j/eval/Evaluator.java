@@ -54,6 +54,7 @@ public final class Evaluator {
     double seconds = (System.nanoTime() - start) / 1e9;
     return new Report(
         task.name(),
+        task.unit(),
         examples.size(),
         seconds,
         task.metrics(results),
@@ -64,20 +65,23 @@ public final class Evaluator {
   // example indices, in batches of at most `batch` that share a prefix length
   static <E> List<List<Integer>> batches(Task<E, ?> task, int batch) {
     List<E> examples = task.examples();
-    Comparator<Integer> byPrefix =
-        Comparator.comparingInt((Integer i) -> -task.prefix(examples.get(i)).length);
+    int[] prefix = new int[examples.size()]; // each example's lengths, taken once
+    int[] continuation = new int[examples.size()];
+    for (int i = 0; i < prefix.length; i++) {
+      prefix[i] = task.prefix(examples.get(i)).length;
+      continuation[i] = longest(task.continuations(examples.get(i)));
+    }
     Integer[] order =
         IntStream.range(0, examples.size())
             .boxed()
-            .sorted(byPrefix.thenComparingInt(i -> -longest(task.continuations(examples.get(i)))))
+            .sorted(
+                Comparator.comparingInt((Integer i) -> -prefix[i])
+                    .thenComparingInt(i -> -continuation[i]))
             .toArray(Integer[]::new);
     List<List<Integer>> batches = new ArrayList<>();
     List<Integer> current = new ArrayList<>();
     for (Integer i : order) {
-      if (!current.isEmpty()
-          && (current.size() == batch
-              || task.prefix(examples.get(current.get(0))).length
-                  != task.prefix(examples.get(i)).length)) {
+      if (!current.isEmpty() && (current.size() == batch || prefix[current.get(0)] != prefix[i])) {
         batches.add(current);
         current = new ArrayList<>();
       }

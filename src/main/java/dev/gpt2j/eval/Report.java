@@ -6,6 +6,7 @@ import java.util.Map;
 /** What an evaluation measured: its figures, and each example's result. */
 public record Report(
     String task,
+    String unit,
     int examples,
     double seconds,
     List<Metric> metrics,

@@ -35,6 +35,11 @@ abstract class Task<E, R> {
     return headline;
   }
 
+  /** What an example is called in progress and reports. */
+  String unit() {
+    return "examples";
+  }
+
   final List<E> examples() {
     return examples;
   }

@@ -73,6 +73,11 @@ final class TextPerplexity extends Task<TextPerplexity.Window, TextPerplexity.Sc
     return m;
   }
 
+  @Override
+  String unit() {
+    return "windows";
+  }
+
   // a window's context is its prefix, its targets the one continuation
   @Override
   int[] prefix(Window w) {

@@ -35,7 +35,7 @@ final class TaskEval {
     }
     Path data =
         c.evalTaskData().isEmpty()
-            ? task.source.ensure(Path.of("data", "eval"), Download.DEFAULT_TIMEOUT)
+            ? task.source.ensure(EvalTask.DATA_DIR, Download.DEFAULT_TIMEOUT)
             : Path.of(c.evalTaskData());
     Evaluation e =
         Evaluation.read(task, data, tokenizer, hp.nCtx(), c.evalTaskLimit(), hp.nCtx() / 2);
@@ -68,7 +68,7 @@ final class TaskEval {
         m.lo(),
         m.hi(),
         r.examples(),
-        r.extra().isEmpty() ? "examples" : "windows",
+        r.unit(),
         r.seconds());
     return m.value();
   }
