@@ -10,6 +10,8 @@ GPT2 := $(JAVA) -jar $(JAR)
 MODEL ?= 124M
 MODEL_DIR ?= checkpoints/$(MODEL)
 PROMPT ?=
+PORT ?=
+CHECK_MODEL_DIR ?=
 LENGTH ?=
 TOP_K ?=
 TOP_P ?=
@@ -27,7 +29,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test format check-format sample eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml clean
+.PHONY: help build test format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -70,6 +72,14 @@ eval: $(JAR) ## score a model on a task: make eval TASK=hellaswag|lambada|wikite
 	@$(GPT2) eval --model-dir '$(MODEL_DIR)' --task $(TASK) \
 	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(DTYPE),--dtype $(DTYPE))
 
+serve: $(JAR) ## OpenAI-compatible completions server: make serve [MODEL=124M] [MODEL_DIR=...] [PORT=8000] [DTYPE=...]
+	@test -f '$(MODEL_DIR)/checkpoint' || test '$(MODEL_DIR)' != 'checkpoints/$(MODEL)' || \
+	  $(GPT2) download --model $(MODEL) --dir checkpoints
+	@$(GPT2) serve --model-dir '$(MODEL_DIR)' $(if $(PORT),--port $(PORT)) $(if $(DTYPE),--dtype $(DTYPE)) $(ARGS)
+
+check-openai-client: $(JAR) ## OpenAI's npm client against serve (needs node; [CHECK_MODEL_DIR=...], default a small init model)
+	scripts/check-openai-client.sh $(CHECK_MODEL_DIR)
+
 download: $(JAR) ## fetch OpenAI's checkpoint: make download MODEL=124M
 	$(GPT2) download --model $(MODEL) --dir checkpoints
 
@@ -99,6 +109,10 @@ bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 bench-eval: $(JAR) ## eval's examples/s at 124M per task, float32 and bfloat16 (rows cut from Tiny Shakespeare)
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
 	scripts/bench-eval.sh '$(BENCH_MODEL_DIR)' ../shared/data/tinyshakespeare.txt $(or $(LIMIT),100)
+
+bench-serve: $(JAR) ## serve under 1, 8 and 32 streaming clients beside bench-sample's batch 8 [DTYPE=float32]
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	scripts/bench-serve.sh '$(BENCH_MODEL_DIR)' $(or $(DTYPE),float32)
 
 bench-ggml: $(JAR) ## decoding against ggml's gpt-2 example on the same checkpoint (GGML_SRC=clone of ggml-org/ggml)
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1

@@ -9,6 +9,7 @@ import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.sampling.ContinuationScorer;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.DecodingGraph;
+import dev.gpt2j.sampling.RowDecoder;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.sampling.Scorer;
 import dev.gpt2j.tokenizer.Tokenizer;
@@ -49,6 +50,7 @@ public final class Gpt2Model implements AutoCloseable {
   private final ModelVariables variables;
   private final CheckpointIO checkpointIO;
   private final Initializer initializer; // null when the weights were restored
+  private final DecodingGraph decoding;
   private final Decoder decoder;
   private final Ops tf;
   private Scorer scorer;
@@ -93,7 +95,8 @@ public final class Gpt2Model implements AutoCloseable {
               : CompletableFuture.runAsync(() -> checkpointIO.restore(session, restoreFrom));
       try {
         initializer = restoreFrom == null ? new Initializer(tf, variables) : null;
-        decoder = new Decoder(session, new DecodingGraph(tf, hparams, variables.params()));
+        decoding = new DecodingGraph(tf, hparams, variables.params());
+        decoder = new Decoder(session, decoding);
       } finally {
         join(restoring);
       }
@@ -237,6 +240,15 @@ public final class Gpt2Model implements AutoCloseable {
       all.addAll(done);
     }
     return all;
+  }
+
+  /**
+   * Continuous batching: rows that join and leave between steps, each after its own prompt (what
+   * {@code serve} runs). It takes over the model's KV cache, sized for {@code maxRows} rows of
+   * n_ctx: do not {@link #generate} while it is in use.
+   */
+  public <R> RowDecoder<R> rowDecoder(int maxRows) {
+    return new RowDecoder<>(session, decoding, maxRows);
   }
 
   // built when first used: sampling never needs it (a session takes in ops added after it was made)

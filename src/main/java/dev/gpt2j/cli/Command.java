@@ -21,6 +21,14 @@ interface Command {
     return true;
   }
 
+  /**
+   * Whether Java code sits in its hot loop (serve draws every row's token in Java at every step):
+   * it then keeps the JVM's optimising compiler, which the others leave out to start faster.
+   */
+  default boolean hotJavaLoops() {
+    return false;
+  }
+
   /** Runs with parsed arguments; returns the exit code. */
   int run(Args args, PrintStream out, PrintStream err) throws Exception;
 }

@@ -35,6 +35,8 @@ public final class Main {
             new BenchTrainCommand(),
             new EvalCommand(),
             new ExportGgmlCommand(),
+            new ServeCommand(),
+            new BenchServeCommand(),
             new WorkerCommand())) {
       COMMANDS.put(c.name(), c);
     }
@@ -46,7 +48,7 @@ public final class Main {
     List<String> args = Arrays.asList(argv);
     Command command = argv.length == 0 ? null : COMMANDS.get(argv[0]);
     if (command != null && command.usesTensorFlow() && !args.contains("--help")) {
-      TfRuntime.configure(args.contains("--verbose"), argv);
+      TfRuntime.configure(args.contains("--verbose"), command.hotJavaLoops(), argv);
       if (!args.contains("--verbose")) {
         StderrFilter.install();
       }

@@ -23,14 +23,17 @@ final class TfRuntime {
   private static final List<String> JVM_FLAGS =
       List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
 
+  private static final List<String> HOT_JAVA_JVM_FLAGS = List.of("-XX:+UseSerialGC");
+
   private TfRuntime() {}
 
   /**
    * Puts {@link #environment}'s settings into this process's environment, then, once, replaces this
    * JVM by one with {@link #JVM_FLAGS} (exec: same PID, same standard streams, and the new
-   * environment). Call before TF loads; if exec fails, this JVM carries on as it is.
+   * environment), or with C2 kept when the command runs {@code hotJavaLoops}. Call before TF loads;
+   * if exec fails, this JVM carries on as it is.
    */
-  static void configure(boolean verbose, String[] argv) {
+  static void configure(boolean verbose, boolean hotJavaLoops, String[] argv) {
     if (System.getenv(RELAUNCHED) != null) {
       return;
     }
@@ -38,7 +41,7 @@ final class TfRuntime {
     LibC.setenv(RELAUNCHED, "1");
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("/proc/self/exe"));
-    cmd.addAll(JVM_FLAGS);
+    cmd.addAll(hotJavaLoops ? HOT_JAVA_JVM_FLAGS : JVM_FLAGS);
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
     cmd.addAll(List.of(argv));

@@ -130,6 +130,24 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     return b.build();
   }
 
+  /**
+   * Serving {@code rows} rows at n_ctx: the cache for all of them, one prompt's prefill, and the
+   * logits of one prompt when it asks for its own logprobs back ({@code echo}).
+   */
+  public static MemoryPlan serving(HParams hp, DType dtype, int rows) {
+    Builder b = new Builder(INFERENCE_RUNTIME);
+    b.weights(hp, dtype, RESTORED);
+    b.add(
+        "KV cache (" + rows + " rows x " + hp.nCtx() + " tokens)",
+        2L * hp.nLayer() * rows * hp.nCtx() * hp.nKvHead() * hp.headSize() * FLOAT);
+    b.add("a prompt's activations", transientBlock(hp, 1, hp.nCtx()));
+    b.add("an echoed prompt's logits", 3L * hp.nCtx() * hp.nVocab() * FLOAT);
+    b.add("step logits", 2L * rows * hp.nVocab() * FLOAT);
+    b.remedy("a smaller --max-batch");
+    b.remedy("--dtype bfloat16");
+    return b.build();
+  }
+
   /** Scoring windows of {@code window} tokens, {@code batch} at a time. */
   public static MemoryPlan scoring(HParams hp, DType dtype, int batch, int window) {
     Builder b = new Builder(INFERENCE_RUNTIME);

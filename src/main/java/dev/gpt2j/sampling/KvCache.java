@@ -11,6 +11,7 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Assign;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.PlaceholderWithDefault;
 import org.tensorflow.op.core.Stack;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
@@ -32,12 +33,34 @@ final class KvCache implements Memory {
   /** How many positions each row holds before this run [B]: where its new positions go. */
   final Placeholder<TInt32> length;
 
+  /**
+   * The cache row a pass's first row is (default 0): a pass of B rows writes and reads rows [first,
+   * first + B) of the buffers, so a new row can be prefilled into a free slot while others wait.
+   */
+  final PlaceholderWithDefault<TInt32> first;
+
+  /** Copies every layer's keys and values of row {@link #moveFrom} into row {@link #moveTo}. */
+  final Op move;
+
+  final Placeholder<TInt32> moveFrom;
+  final Placeholder<TInt32> moveTo;
+
+  /**
+   * Gives every buffer {@link #newCapacity} positions, keeping what they hold (cut, or padded with
+   * zeros): attention reads every position of the buffer, so it should hold no more than needed.
+   */
+  final Op resize;
+
+  final Placeholder<TInt32> newCapacity;
+
   /** Empties the cache and sizes it for {@code batchSize} rows of {@code capacity} positions. */
   final Op reset;
 
   private final Shape shape;
   private final int heads;
   private Operand<TInt32> writeAt; // where the pass being built writes: see extend
+  private Operand<TInt32> readBegin; // and the rows it reads, [first, first + B)
+  private Operand<TInt32> readSize;
 
   KvCache(Ops tf, HParams hp) {
     Ops s = tf.withSubScope("kv_cache");
@@ -45,6 +68,11 @@ final class KvCache implements Memory {
         s.withName("batch_size").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
     capacity = s.withName("capacity").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
     length = s.withName("length").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+    first = s.withName("first").placeholderWithDefault(s.constant(0), Shape.scalar());
+    moveFrom = s.withName("move_from").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    moveTo = s.withName("move_to").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    newCapacity =
+        s.withName("new_capacity").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
     // zeros, not garbage: masked positions still meet a 0 weight in attention, and 0 * NaN = NaN
     Operand<TFloat32> empty =
         s.zeros(
@@ -54,15 +82,37 @@ final class KvCache implements Memory {
     shape = Shape.of(-1, hp.nKvHead(), -1, hp.headSize());
     heads = hp.nKvHead();
     List<Op> resets = new ArrayList<>();
+    List<Op> moves = new ArrayList<>();
+    List<Op> resizes = new ArrayList<>();
+    Operand<TInt32> from = s.expandDims(moveFrom, s.constant(0));
+    Operand<TInt32> to = s.expandDims(moveTo, s.constant(0));
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       for (String kind : List.of("k", "v")) {
         Variable<TFloat32> var =
             s.withSubScope("h" + layer).withName(kind).variable(Shape.unknown(), TFloat32.class);
         buffers.add(var);
         resets.add(s.assign(var, empty, Assign.validateShape(false)));
+        moves.add(s.scatterUpdate(var, to, s.gather(var, from, s.constant(0))));
+        resizes.add(s.assign(var, resized(s, var), Assign.validateShape(false)));
       }
     }
     reset = s.withControlDependencies(resets).noOp();
+    move = s.withControlDependencies(moves).noOp();
+    resize = s.withControlDependencies(resizes).noOp();
+  }
+
+  // buffer [B, H, C, D] -> [B, H, newCapacity, D]: zeros after its C positions, or cut
+  private Operand<TFloat32> resized(Ops tf, Variable<TFloat32> buffer) {
+    Operand<TInt32> zero = tf.constant(0);
+    Operand<TInt32> all = tf.constant(-1);
+    Operand<TInt32> capacity = tf.gather(tf.shape(buffer), tf.constant(2), zero);
+    Operand<TInt32> more = tf.math.maximum(tf.math.sub(newCapacity, capacity), zero);
+    Operand<TInt32> paddings =
+        tf.reshape(
+            tf.stack(List.of(zero, zero, zero, zero, zero, more, zero, zero)),
+            tf.constant(new int[] {4, 2}));
+    Operand<TFloat32> padded = tf.pad(buffer, paddings, tf.constant(0f));
+    return tf.slice(padded, tf.constant(new int[4]), tf.stack(List.of(all, all, newCapacity, all)));
   }
 
   @Override
@@ -74,6 +124,10 @@ final class KvCache implements Memory {
   public Memory.KeysValues extend(Ops tf, int layer, Memory.KeysValues fresh) {
     if (layer == 0) { // every pass starts at layer 0, and writes the same positions in each layer
       writeAt = positions(tf, fresh.k());
+      Operand<TInt32> zero = tf.constant(0);
+      Operand<TInt32> all = tf.constant(-1);
+      readBegin = tf.stack(List.of(first, zero, zero, zero));
+      readSize = tf.stack(List.of(tf.gather(tf.shape(fresh.k()), zero, zero), all, all, all));
     }
     Operand<TInt32> valid = tf.math.add(length, fresh.valid());
     return new Memory.KeysValues(
@@ -82,8 +136,8 @@ final class KvCache implements Memory {
         valid);
   }
 
-  // (b, h, length[b] + i) for every row b, head h and new position i of fresh [B, Hkv, T, D]:
-  // [B, Hkv, T, 3]
+  // (first + b, h, length[b] + i) for every row b, head h and new position i of fresh [B, Hkv, T,
+  // D]: [B, Hkv, T, 3]
   private Operand<TInt32> positions(Ops tf, Operand<TFloat32> fresh) {
     Operand<TInt32> freshShape = tf.shape(fresh);
     Operand<TInt32> rowsHeadsPositions = tf.stridedSlice(freshShape, Indices.sliceTo(3));
@@ -91,7 +145,9 @@ final class KvCache implements Memory {
     Operand<TInt32> zero = tf.constant(0);
     Operand<TInt32> rows = tf.gather(freshShape, zero, zero);
     Operand<TInt32> t = tf.gather(freshShape, tf.constant(2), zero);
-    Operand<TInt32> b = tf.reshape(tf.range(zero, rows, one), tf.constant(new int[] {-1, 1, 1}));
+    Operand<TInt32> b =
+        tf.reshape(
+            tf.math.add(first, tf.range(zero, rows, one)), tf.constant(new int[] {-1, 1, 1}));
     Operand<TInt32> h =
         tf.reshape(tf.range(zero, tf.constant(heads), one), tf.constant(new int[] {1, -1, 1}));
     Operand<TInt32> p =
@@ -104,12 +160,14 @@ final class KvCache implements Memory {
         Stack.axis(-1L));
   }
 
-  // buffer[b, :, length[b]:length[b]+T, :] = fresh[b] for every row b, in place, and the whole
-  // buffer after the write. A ref variable, not a resource variable: TF puts a resource variable
-  // that sees an indexed assignment in "sparse" mode, where every later read copies the whole
-  // buffer.
+  // buffer[first + b, :, length[b]:length[b]+T, :] = fresh[b] for every row b, in place, and the
+  // pass's rows of the buffer after the write. A ref variable, not a resource variable: TF puts a
+  // resource variable that sees an indexed assignment in "sparse" mode, where every later read
+  // copies the whole buffer. Slicing whole rows off the front dimension shares the buffer (TF's
+  // Slice does not copy an aligned dim-0 slice), so reading a pass's rows copies nothing either.
   private Operand<TFloat32> write(Ops tf, Variable<TFloat32> buffer, Operand<TFloat32> fresh) {
     Operand<TFloat32> written = tf.scatterNdUpdate(buffer, writeAt, fresh);
-    return tf.ensureShape(written, shape); // ref variables cannot declare a partial shape
+    // ref variables cannot declare a partial shape
+    return tf.ensureShape(tf.slice(written, readBegin, readSize), shape);
   }
 }

@@ -1,0 +1,157 @@
+package dev.gpt2j.cli;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.memory.MemoryPlan;
+import dev.gpt2j.memory.SystemMemory;
+import dev.gpt2j.model.DType;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.serve.CompletionServer;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import sun.misc.Signal;
+
+/**
+ * {@code serve}: OpenAI's completions API with continuous batching. The first SIGTERM stops taking
+ * requests and lets those in flight finish (up to --drain-seconds), then exits 0; a second SIGTERM
+ * or Ctrl-C stops after the step being decoded.
+ */
+final class ServeCommand implements Command {
+  static final int DEFAULT_PORT = 8000;
+  static final int DEFAULT_MAX_BATCH = 8;
+  static final int DEFAULT_MAX_QUEUE = 64;
+  static final int DEFAULT_DRAIN_SECONDS = 30;
+  private static final int STOPPED_AT_ONCE = 130;
+
+  @Override
+  public String name() {
+    return "serve";
+  }
+
+  @Override
+  public String summary() {
+    return "serve OpenAI's completions API (/v1/completions), batching requests continuously";
+  }
+
+  @Override
+  public boolean hotJavaLoops() {
+    return true;
+  }
+
+  @Override
+  public Options options() {
+    return new Options()
+        .addOption(ModelDirOption.option("OpenAI-layout model directory to serve"))
+        .addOption(opt("host", "H", "address to bind (default 127.0.0.1: this machine only)"))
+        .addOption(opt("port", "P", "port (default " + DEFAULT_PORT + "; 0 = any free one)"))
+        .addOption(
+            opt("max-batch", "B", "rows decoded together (default " + DEFAULT_MAX_BATCH + ")"))
+        .addOption(
+            opt(
+                "max-queue",
+                "Q",
+                "rows waiting for a slot before requests get 429 (default "
+                    + DEFAULT_MAX_QUEUE
+                    + ")"))
+        .addOption(opt("api-key", "KEY", "require 'Authorization: Bearer KEY' on every request"))
+        .addOption(
+            opt("model-name", "NAME", "the model's name in the API (default: the directory's)"))
+        .addOption(
+            opt(
+                "drain-seconds",
+                "S",
+                "on SIGTERM, how long rows in flight may take to finish (default "
+                    + DEFAULT_DRAIN_SECONDS
+                    + ")"))
+        .addOption(
+            Option.builder()
+                .longOpt("dry-run")
+                .desc("print the memory plan and exit without loading the model")
+                .build())
+        .addOption(DTypeOption.option());
+  }
+
+  private static Option opt(String name, String arg, String desc) {
+    return Option.builder().longOpt(name).hasArg().argName(arg).desc(desc).build();
+  }
+
+  @Override
+  public int run(Args args, PrintStream out, PrintStream err) throws Exception {
+    Path dir = ModelDirOption.of(args, null);
+    int port = args.integer("port", DEFAULT_PORT);
+    if (port < 0 || port > 65535) {
+      throw new UsageException("--port must be in [0, 65535], got " + port);
+    }
+    String name = args.string("model-name", dir.toAbsolutePath().normalize().getFileName() + "");
+    CompletionServer.Options options =
+        new CompletionServer.Options(
+            args.string("host", "127.0.0.1"),
+            port,
+            args.positive("max-batch", DEFAULT_MAX_BATCH),
+            args.positive("max-queue", DEFAULT_MAX_QUEUE),
+            args.string("api-key", null),
+            name);
+    int drainSeconds = args.positive("drain-seconds", DEFAULT_DRAIN_SECONDS);
+    HParams hp = ModelDir.hparams(dir);
+    DType dtype = DTypeOption.of(args);
+    MemoryPlan plan = MemoryPlan.serving(hp, dtype, options.maxBatch());
+    if (args.has("dry-run")) {
+      out.println(plan.dryRun(SystemMemory.available()));
+      return 0;
+    }
+    plan.requireFits(SystemMemory.available());
+    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
+      CountDownLatch stop = new CountDownLatch(1);
+      AtomicInteger signals = new AtomicInteger();
+      // TERM once: drain; TERM again, or INT: at once
+      Signal.handle(new Signal("TERM"), s -> signal(signals, 1, stop));
+      Signal.handle(new Signal("INT"), s -> signal(signals, 2, stop));
+      CompletionServer server = CompletionServer.start(model, options, err);
+      out.println(
+          "serving "
+              + name
+              + " on http://"
+              + options.host()
+              + ":"
+              + server.port()
+              + "/v1 (max batch "
+              + options.maxBatch()
+              + ", "
+              + dtype.label
+              + ")");
+      stop.await();
+      if (signals.get() == 1) {
+        err.println("SIGTERM: finishing the requests in flight (at most " + drainSeconds + " s)");
+        Thread drain =
+            new Thread(
+                () -> {
+                  try {
+                    server.drain(drainSeconds);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                });
+        drain.start();
+        while (drain.isAlive() && signals.get() == 1) {
+          drain.join(100);
+        }
+        if (!drain.isAlive()) {
+          err.println("drained; stopping");
+          return 0;
+        }
+      }
+      server.close();
+      err.println("stopped");
+      return STOPPED_AT_ONCE;
+    }
+  }
+
+  private static void signal(AtomicInteger signals, int weight, CountDownLatch stop) {
+    signals.addAndGet(weight);
+    stop.countDown();
+  }
+}

@@ -1,0 +1,134 @@
+package dev.gpt2j.serve;
+
+import dev.gpt2j.sampling.LogitsSampler;
+import dev.gpt2j.tokenizer.Tokenizer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * One row of a request as it decodes: its prompt, its own random stream, the tokens drawn so far,
+ * its text ({@link StopText}) and how much of it was already sent.
+ */
+final class Choice {
+  /** A token as OpenAI's logprobs report it (logprob and top null when not asked for). */
+  record Token(String text, Double logprob, Map<String, Double> top, int offset) {}
+
+  /** What a step added to a choice: new text, its tokens, and why it ended (null: it goes on). */
+  record Delta(int index, String text, List<Token> tokens, String finishReason) {}
+
+  final Completion request;
+  final int index;
+  final int[] prompt;
+  private final SplittableRandom rng;
+  private final Map<Integer, Integer> counts = new HashMap<>();
+  private final StopText text;
+  private final List<Token> tokens = new ArrayList<>();
+  private int echoed; // chars of echoed prompt before the generated text
+  private int generated;
+  private int sentChars;
+  private int sentTokens;
+  volatile boolean cancelled;
+
+  Choice(Completion request, int index, int[] prompt, SplittableRandom rng) {
+    this.request = request;
+    this.index = index;
+    this.prompt = prompt;
+    this.rng = rng;
+    this.text = new StopText(request.body.stops());
+  }
+
+  /**
+   * The prompt as the choice's first delta ({@code echo}); {@code logits} [T, V] of the prompt's
+   * positions when logprobs are asked for, else null.
+   */
+  Delta echo(Tokenizer tokenizer, float[][] logits) {
+    StopText promptText = new StopText(List.of());
+    List<Token> echo = new ArrayList<>();
+    for (int i = 0; i < prompt.length; i++) {
+      byte[] bytes = tokenizer.decodeBytes(prompt[i]);
+      Token t = token(bytes, promptText.append(bytes));
+      echo.add(i == 0 || logits == null ? t : withLogprobs(t, logits[i - 1], prompt[i], tokenizer));
+    }
+    promptText.finish();
+    echoed = promptText.safeLength();
+    return new Delta(index, promptText.substring(0, echoed), echo, null);
+  }
+
+  /**
+   * Draws the next token from {@code logits} and takes it in; returns it and what can be sent now
+   * ({@link Delta#finishReason} non-null: the choice ended).
+   */
+  Delta take(int token, float[] logits, Tokenizer tokenizer) {
+    counts.merge(token, 1, Integer::sum);
+    generated++;
+    String finish = null;
+    if (tokenizer.endOfText().isPresent() && token == tokenizer.endOfText().getAsInt()) {
+      finish = "stop";
+    } else {
+      byte[] bytes = tokenizer.decodeBytes(token);
+      Token t = token(bytes, echoed + text.append(bytes));
+      tokens.add(logprobs() == null ? t : withLogprobs(t, logits, token, tokenizer));
+      if (text.stopped()) {
+        finish = "stop";
+      } else if (generated == request.body.maxTokens()) {
+        finish = "length";
+      }
+    }
+    if (finish != null) {
+      text.finish();
+    }
+    return delta(finish);
+  }
+
+  /** The next token after {@code logits}, as the request's sampler draws it for this choice. */
+  int draw(float[] logits, float[] scratch) {
+    return request.body.sampler().next(logits, counts, rng, scratch);
+  }
+
+  int generated() {
+    return generated;
+  }
+
+  private Integer logprobs() {
+    return request.body.logprobs();
+  }
+
+  private Token token(byte[] bytes, int offset) {
+    return new Token(new String(bytes, StandardCharsets.UTF_8), null, null, offset);
+  }
+
+  // the text and tokens that became final since the last delta: a token goes with the text it
+  // begins in; after a stop, tokens that begin in the stop string are not sent
+  private Delta delta(String finish) {
+    int safe = text.safeLength();
+    String newText = safe > sentChars ? text.substring(sentChars, safe) : "";
+    sentChars = Math.max(sentChars, safe);
+    List<Token> newTokens = new ArrayList<>();
+    while (sentTokens < tokens.size()) {
+      int at = tokens.get(sentTokens).offset() - echoed;
+      boolean sent = at < sentChars || (finish != null && !text.stopped());
+      if (!sent) {
+        break;
+      }
+      newTokens.add(tokens.get(sentTokens++));
+    }
+    return new Delta(index, newText, newTokens, finish);
+  }
+
+  // the token with its log-probability and the top alternatives under the model's distribution
+  private Token withLogprobs(Token t, float[] logits, int token, Tokenizer tokenizer) {
+    double[] logp = LogitsSampler.logSoftmax(logits);
+    Map<String, Double> top = new LinkedHashMap<>();
+    if (logprobs() > 0) {
+      for (int i : LogitsSampler.topIndices(logits, logprobs())) {
+        top.putIfAbsent(tokenizer.decode(i), logp[i]);
+      }
+    }
+    return new Token(t.text(), logp[token], top, t.offset());
+  }
+}

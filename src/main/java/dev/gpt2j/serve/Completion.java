@@ -1,0 +1,53 @@
+package dev.gpt2j.serve;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * A completion request in flight: its choices (n after each prompt), and the deltas they send back
+ * from the scheduler to the thread answering the client.
+ */
+final class Completion {
+  final String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+  final long created = System.currentTimeMillis() / 1000;
+  final long arrivedNanos = System.nanoTime();
+  final CompletionRequest body;
+  final List<Choice> choices = new ArrayList<>();
+  final BlockingQueue<Choice.Delta> deltas = new LinkedBlockingQueue<>();
+
+  /** Sent instead of a delta when the request cannot be finished ({@link #failure} says why). */
+  static final Choice.Delta FAILED = new Choice.Delta(-1, "", List.of(), "error");
+
+  volatile ApiError failure;
+
+  /**
+   * Choice i of prompt p is index p * n + i, as OpenAI numbers them. Each draws from its own stream
+   * split off the request's seed, so a seed gives the same text whatever else is being decoded.
+   */
+  Completion(CompletionRequest body) {
+    this.body = body;
+    SplittableRandom root =
+        new SplittableRandom(body.seed() != null ? body.seed() : new SecureRandom().nextLong());
+    for (int p = 0; p < body.prompts().size(); p++) {
+      for (int i = 0; i < body.n(); i++) {
+        choices.add(new Choice(this, choices.size(), body.prompts().get(p), root.split()));
+      }
+    }
+  }
+
+  int promptTokens() {
+    return body.prompts().stream().mapToInt(p -> p.length).sum();
+  }
+
+  /** The client has gone: its choices leave the batch at the next step. */
+  void cancel() {
+    for (Choice c : choices) {
+      c.cancelled = true;
+    }
+  }
+}

@@ -1,0 +1,383 @@
+package dev.gpt2j.serve;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.gpt2j.Gpt2Model;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * OpenAI's completions API over HTTP (the JDK's server): {@code POST /v1/completions}, plain or
+ * streamed as server-sent events, {@code GET /v1/models}, {@code /health} and {@code /metrics}.
+ * Requests are checked on the thread that answers them; decoding happens on the {@link
+ * Scheduler}'s, which batches every request in flight.
+ */
+public final class CompletionServer implements AutoCloseable {
+  /** How the server is set up. {@code apiKey} null: no key needed. */
+  public record Options(
+      String host, int port, int maxBatch, int maxQueue, String apiKey, String modelName) {}
+
+  static final int MAX_BODY = 1 << 20;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Gpt2Model model;
+  private final Options options;
+  private final ServerMetrics metrics = new ServerMetrics();
+  private final Scheduler scheduler;
+  private final HttpServer http;
+  private final ExecutorService pool;
+
+  private CompletionServer(Gpt2Model model, Options options, PrintStream log) throws IOException {
+    this.model = model;
+    this.options = options;
+    this.scheduler = new Scheduler(model, options.maxBatch(), options.maxQueue(), metrics, log);
+    this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 0);
+    this.pool =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "gpt2-http");
+              t.setDaemon(true);
+              return t;
+            });
+    http.setExecutor(pool);
+    http.createContext("/", this::handle);
+  }
+
+  /** Binds and starts answering. */
+  public static CompletionServer start(Gpt2Model model, Options options, PrintStream log)
+      throws IOException {
+    CompletionServer s = new CompletionServer(model, options, log);
+    s.scheduler.start();
+    s.http.start();
+    return s;
+  }
+
+  /** The port it listens on (the one chosen when asked for port 0). */
+  public int port() {
+    return http.getAddress().getPort();
+  }
+
+  /**
+   * Stops taking requests and lets the rows in flight finish, for at most {@code seconds}; then
+   * stops.
+   */
+  public void drain(long seconds) throws InterruptedException {
+    scheduler.drain(seconds, TimeUnit.SECONDS);
+    http.stop(1);
+    pool.shutdownNow();
+  }
+
+  /** Stops after the step being decoded, whatever is in flight. */
+  @Override
+  public void close() throws InterruptedException {
+    scheduler.stopNow();
+    http.stop(0);
+    pool.shutdownNow();
+  }
+
+  private void handle(HttpExchange ex) throws IOException {
+    int status;
+    try {
+      authorize(ex);
+      String route = ex.getRequestMethod() + " " + ex.getRequestURI().getPath();
+      status =
+          switch (route) {
+            case "POST /v1/completions" -> complete(ex);
+            case "GET /v1/models" -> send(ex, 200, models());
+            case "GET /health" -> send(ex, 200, JSON.createObjectNode().put("status", "ok"));
+            case "GET /metrics" -> metrics(ex);
+            default -> {
+              if (route.equals("GET /v1/models/" + options.modelName())) {
+                yield send(ex, 200, modelCard());
+              }
+              throw new ApiError(
+                  404,
+                  "invalid_request_error",
+                  null,
+                  "unknown_url",
+                  "Unknown request URL: " + route);
+            }
+          };
+    } catch (ApiError e) {
+      status = sendError(ex, e);
+    } catch (IOException e) { // the client went away
+      status = 499;
+    } finally {
+      ex.close();
+    }
+    metrics.answered(status);
+  }
+
+  private void authorize(HttpExchange ex) {
+    if (options.apiKey() == null) {
+      return;
+    }
+    String given = ex.getRequestHeaders().getFirst("Authorization");
+    byte[] expected = ("Bearer " + options.apiKey()).getBytes(StandardCharsets.UTF_8);
+    if (given == null || !MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8))) {
+      throw new ApiError(
+          401,
+          "invalid_request_error",
+          null,
+          "invalid_api_key",
+          given == null
+              ? "You didn't provide an API key (Authorization: Bearer KEY)"
+              : "Incorrect API key provided");
+    }
+  }
+
+  private int complete(HttpExchange ex) throws IOException {
+    JsonNode body;
+    try {
+      body = JSON.readTree(readBody(ex));
+    } catch (JsonProcessingException e) {
+      throw ApiError.invalid(null, "the body is not valid JSON: " + e.getOriginalMessage());
+    }
+    CompletionRequest request = CompletionRequest.parse(body, model.tokenizer(), model.hparams());
+    if (!request.model().equals(options.modelName())) {
+      throw new ApiError(
+          404,
+          "invalid_request_error",
+          "model",
+          "model_not_found",
+          "The model `"
+              + request.model()
+              + "` does not exist (this server has `"
+              + options.modelName()
+              + "`)");
+    }
+    Completion c = new Completion(request);
+    scheduler.submit(c);
+    return request.stream() ? stream(ex, c) : answer(ex, c);
+  }
+
+  private int answer(HttpExchange ex, Completion c) throws IOException {
+    List<StringBuilder> texts = new ArrayList<>();
+    List<List<Choice.Token>> tokens = new ArrayList<>();
+    String[] finish = new String[c.choices.size()];
+    for (int i = 0; i < finish.length; i++) {
+      texts.add(new StringBuilder());
+      tokens.add(new ArrayList<>());
+    }
+    for (int open = finish.length; open > 0; ) {
+      Choice.Delta d = next(c);
+      texts.get(d.index()).append(d.text());
+      tokens.get(d.index()).addAll(d.tokens());
+      if (d.finishReason() != null) {
+        finish[d.index()] = d.finishReason();
+        open--;
+      }
+    }
+    ArrayNode choices = JSON.createArrayNode();
+    for (int i = 0; i < finish.length; i++) {
+      choices.add(choice(c, i, texts.get(i).toString(), tokens.get(i), finish[i]));
+    }
+    return send(ex, 200, withUsage(c, chunk(c, choices)));
+  }
+
+  private static ObjectNode withUsage(Completion c, ObjectNode out) {
+    int generated = c.choices.stream().mapToInt(Choice::generated).sum();
+    ObjectNode u = out.putObject("usage");
+    u.put("prompt_tokens", c.promptTokens());
+    u.put("completion_tokens", generated);
+    u.put("total_tokens", c.promptTokens() + generated);
+    return out;
+  }
+
+  private int stream(HttpExchange ex, Completion c) throws IOException {
+    ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+    ex.getResponseHeaders().set("Cache-Control", "no-cache");
+    ex.sendResponseHeaders(200, 0);
+    OutputStream out = ex.getResponseBody();
+    try {
+      for (int open = c.choices.size(); open > 0; ) {
+        Choice.Delta d;
+        try {
+          d = next(c);
+        } catch (ApiError e) {
+          event(out, JSON.writeValueAsString(error(e)));
+          return 200;
+        }
+        ArrayNode choices = JSON.createArrayNode();
+        choices.add(choice(c, d.index(), d.text(), d.tokens(), d.finishReason()));
+        event(out, JSON.writeValueAsString(chunk(c, choices)));
+        if (d.finishReason() != null) {
+          open--;
+        }
+      }
+      if (c.body.includeUsage()) {
+        event(out, JSON.writeValueAsString(withUsage(c, chunk(c, JSON.createArrayNode()))));
+      }
+      event(out, "[DONE]");
+      return 200;
+    } catch (IOException e) {
+      c.cancel(); // the client went away: its rows leave at the next step
+      throw e;
+    }
+  }
+
+  private static void event(OutputStream out, String data) throws IOException {
+    out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+    out.flush();
+  }
+
+  // the next delta of any of the request's choices
+  private static Choice.Delta next(Completion c) {
+    try {
+      Choice.Delta d = c.deltas.take();
+      if (d == Completion.FAILED) {
+        throw c.failure;
+      }
+      return d;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      c.cancel();
+      throw new ApiError(503, "server_error", null, null, "the server is shutting down");
+    }
+  }
+
+  private ObjectNode chunk(Completion c, ArrayNode choices) {
+    ObjectNode out = JSON.createObjectNode();
+    out.put("id", c.id);
+    out.put("object", "text_completion");
+    out.put("created", c.created);
+    out.put("model", options.modelName());
+    out.set("choices", choices);
+    return out;
+  }
+
+  private static ObjectNode choice(
+      Completion c, int index, String text, List<Choice.Token> tokens, String finish) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("text", text);
+    o.put("index", index);
+    if (c.body.logprobs() == null) {
+      o.putNull("logprobs");
+    } else {
+      ObjectNode lp = o.putObject("logprobs");
+      ArrayNode texts = lp.putArray("tokens");
+      ArrayNode logprobs = lp.putArray("token_logprobs");
+      ArrayNode top = lp.putArray("top_logprobs");
+      ArrayNode offsets = lp.putArray("text_offset");
+      for (Choice.Token t : tokens) {
+        texts.add(t.text());
+        if (t.logprob() == null) {
+          logprobs.addNull();
+          top.addNull();
+        } else {
+          logprobs.add(t.logprob());
+          ObjectNode best = top.addObject();
+          t.top().forEach(best::put);
+        }
+        offsets.add(t.offset());
+      }
+    }
+    if (finish == null) {
+      o.putNull("finish_reason");
+    } else {
+      o.put("finish_reason", finish);
+    }
+    return o;
+  }
+
+  private ObjectNode models() {
+    ObjectNode out = JSON.createObjectNode();
+    out.put("object", "list");
+    out.putArray("data").add(modelCard());
+    return out;
+  }
+
+  private ObjectNode modelCard() {
+    ObjectNode m = JSON.createObjectNode();
+    m.put("id", options.modelName());
+    m.put("object", "model");
+    m.put("created", 0);
+    m.put("owned_by", "gpt2-java");
+    m.put("n_ctx", model.hparams().nCtx());
+    m.put("n_vocab", model.hparams().nVocab());
+    m.put("dtype", model.dtype().label);
+    return m;
+  }
+
+  private int metrics(HttpExchange ex) throws IOException {
+    ByteArrayOutputStream text = new ByteArrayOutputStream();
+    metrics.write(text);
+    ex.getResponseHeaders().set("Content-Type", ServerMetrics.CONTENT_TYPE);
+    ex.sendResponseHeaders(200, text.size());
+    ex.getResponseBody().write(text.toByteArray());
+    return 200;
+  }
+
+  private static byte[] readBody(HttpExchange ex) throws IOException {
+    String length = ex.getRequestHeaders().getFirst("Content-Length");
+    if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > MAX_BODY) {
+      throw tooLarge();
+    }
+    try (InputStream in = ex.getRequestBody()) {
+      byte[] body = in.readNBytes(MAX_BODY + 1);
+      if (body.length > MAX_BODY) {
+        throw tooLarge();
+      }
+      return body;
+    }
+  }
+
+  private static ApiError tooLarge() {
+    return new ApiError(
+        413,
+        "invalid_request_error",
+        null,
+        "request_too_large",
+        "the request body is over " + MAX_BODY + " bytes (1 MiB)");
+  }
+
+  private static ObjectNode error(ApiError e) {
+    ObjectNode out = JSON.createObjectNode();
+    ObjectNode err = out.putObject("error");
+    err.put("message", e.getMessage());
+    err.put("type", e.type);
+    if (e.param == null) {
+      err.putNull("param");
+    } else {
+      err.put("param", e.param);
+    }
+    if (e.code == null) {
+      err.putNull("code");
+    } else {
+      err.put("code", e.code);
+    }
+    return out;
+  }
+
+  private static int sendError(HttpExchange ex, ApiError e) {
+    try {
+      return send(ex, e.status, error(e));
+    } catch (IOException gone) {
+      return e.status;
+    }
+  }
+
+  private static int send(HttpExchange ex, int status, ObjectNode body) throws IOException {
+    byte[] bytes = JSON.writeValueAsBytes(body);
+    ex.getResponseHeaders().set("Content-Type", "application/json");
+    ex.sendResponseHeaders(status, bytes.length);
+    ex.getResponseBody().write(bytes);
+    return status;
+  }
+}

@@ -1,0 +1,239 @@
+package dev.gpt2j.serve;
+
+import dev.gpt2j.Gpt2Model;
+import dev.gpt2j.sampling.RowDecoder;
+import dev.gpt2j.tokenizer.Tokenizer;
+import java.io.PrintStream;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Continuous batching: one thread owns the model and runs the loop. Between steps it admits waiting
+ * rows into free slots (prefilling their prompts), then steps every row at once, draws each row's
+ * token its own way, sends what became final, and frees the slot of every row that ended or whose
+ * client went away.
+ */
+final class Scheduler {
+  private final Gpt2Model model;
+  private final Tokenizer tokenizer;
+  private final RowDecoder<Choice> decoder;
+  private final ServerMetrics metrics;
+  private final PrintStream log;
+  private final int maxQueue;
+  private final Deque<Choice> waiting = new ArrayDeque<>(); // guarded by this
+  private final Thread thread;
+  private final float[] scratch;
+  private boolean draining; // guarded by this
+  private volatile boolean stopNow;
+  private long lastStepEnd;
+
+  Scheduler(Gpt2Model model, int maxRows, int maxQueue, ServerMetrics metrics, PrintStream log) {
+    this.model = model;
+    this.tokenizer = model.tokenizer();
+    this.decoder = model.rowDecoder(maxRows);
+    this.metrics = metrics;
+    this.log = log;
+    this.maxQueue = maxQueue;
+    this.scratch = new float[model.hparams().nVocab()];
+    this.thread = new Thread(this::loop, "gpt2-scheduler");
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  /** Queues a request's rows; refused (429) when the queue has no room for all of them. */
+  synchronized void submit(Completion c) {
+    if (draining) {
+      throw new ApiError(503, "server_error", null, null, "the server is shutting down");
+    }
+    int rows = c.choices.size();
+    if (rows > maxQueue) {
+      throw ApiError.invalid(
+          "n", "the request asks for " + rows + " rows; this server queues at most " + maxQueue);
+    }
+    if (waiting.size() + rows > maxQueue) {
+      throw new ApiError(
+          429,
+          "rate_limit_error",
+          null,
+          "queue_full",
+          "the server's queue is full (" + maxQueue + " rows); try again shortly");
+    }
+    waiting.addAll(c.choices);
+    metrics.rows(waiting.size(), decoder.rows().size());
+    notifyAll();
+  }
+
+  /**
+   * Stops taking requests, refuses those still queued, and waits up to {@code timeout} for the rows
+   * being decoded to finish; then stops the loop.
+   */
+  void drain(long timeout, TimeUnit unit) throws InterruptedException {
+    synchronized (this) {
+      draining = true;
+      for (Choice c : waiting) {
+        fail(
+            c.request,
+            new ApiError(503, "server_error", null, null, "the server is shutting down"));
+      }
+      waiting.clear();
+      notifyAll();
+    }
+    thread.join(unit.toMillis(timeout));
+    stopNow();
+  }
+
+  /** Stops the loop after the step it is in. */
+  void stopNow() throws InterruptedException {
+    stopNow = true;
+    synchronized (this) {
+      notifyAll();
+    }
+    thread.join();
+  }
+
+  private void loop() {
+    try {
+      while (!stopNow) {
+        admit();
+        if (decoder.rows().isEmpty()) {
+          if (!awaitWork()) {
+            return;
+          }
+          continue;
+        }
+        step();
+      }
+    } catch (RuntimeException e) {
+      log.println("serve: decoding failed: " + e);
+      failAll(new ApiError(500, "server_error", null, null, "decoding failed: " + e.getMessage()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // false when the loop should end (draining with nothing left)
+  private synchronized boolean awaitWork() throws InterruptedException {
+    while (waiting.isEmpty() && !stopNow) {
+      if (draining) {
+        return false;
+      }
+      wait();
+    }
+    return !stopNow;
+  }
+
+  // waiting rows into the free slots: prompts of similar lengths prefilled together in one pass
+  private void admit() {
+    List<Choice> joining = new ArrayList<>();
+    synchronized (this) {
+      while (joining.size() < decoder.free() && !waiting.isEmpty()) {
+        Choice c = waiting.poll();
+        if (!c.cancelled) {
+          joining.add(c);
+        }
+      }
+    }
+    joining.sort(Comparator.comparingInt(c -> c.prompt.length));
+    for (List<Choice> group : similarLengths(joining)) {
+      for (Choice c : group) {
+        if (c.request.body.echo()) {
+          boolean logprobs = c.request.body.logprobs() != null;
+          float[][] logits = logprobs ? model.logits(new int[][] {c.prompt})[0] : null;
+          c.request.deltas.add(c.echo(tokenizer, logits));
+        }
+        metrics.prefilled(c.prompt.length);
+      }
+      decoder.join(
+          group,
+          group.stream().map(c -> c.prompt).toList(),
+          group.stream().mapToInt(c -> c.request.body.maxTokens()).toArray());
+    }
+    metrics.rows(waitingRows(), decoder.rows().size());
+  }
+
+  // rows sorted by prompt length, cut into groups whose padding adds at most a quarter to the
+  // tokens a prefill computes
+  private static List<List<Choice>> similarLengths(List<Choice> sorted) {
+    List<List<Choice>> groups = new ArrayList<>();
+    List<Choice> group = new ArrayList<>();
+    long tokens = 0;
+    for (Choice c : sorted) {
+      long padded = (long) c.prompt.length * (group.size() + 1);
+      if (!group.isEmpty() && padded > 1.25 * (tokens + c.prompt.length)) {
+        groups.add(group);
+        group = new ArrayList<>();
+        tokens = 0;
+      }
+      group.add(c);
+      tokens += c.prompt.length;
+    }
+    if (!group.isEmpty()) {
+      groups.add(group);
+    }
+    return groups;
+  }
+
+  private synchronized int waitingRows() {
+    return waiting.size();
+  }
+
+  private void step() {
+    float[][] logits = decoder.step();
+    long now = System.nanoTime();
+    List<Choice> rows = decoder.rows();
+    boolean[] leaving = new boolean[rows.size()];
+    int tokens = 0;
+    for (int i = 0; i < rows.size(); i++) {
+      Choice c = rows.get(i);
+      if (c.cancelled) {
+        leaving[i] = true;
+        metrics.cancelled();
+        continue;
+      }
+      int token = c.draw(logits[i], scratch);
+      Choice.Delta d = c.take(token, logits[i], tokenizer);
+      tokens++;
+      if (c.generated() == 1) {
+        metrics.firstToken((now - c.request.arrivedNanos) / 1e9);
+      } else {
+        metrics.nextToken((now - lastStepEnd) / 1e9);
+      }
+      if (!d.text().isEmpty() || !d.tokens().isEmpty() || d.finishReason() != null) {
+        c.request.deltas.add(d);
+      }
+      if (d.finishReason() != null) {
+        leaving[i] = true;
+      } else {
+        decoder.feed(i, token);
+      }
+    }
+    metrics.generated(tokens, now);
+    for (int i = rows.size() - 1; i >= 0; i--) { // the last row moves into a freed slot
+      if (leaving[i]) {
+        decoder.leave(i);
+      }
+    }
+    lastStepEnd = System.nanoTime();
+  }
+
+  private synchronized void failAll(ApiError e) {
+    for (Choice c : decoder.rows()) {
+      fail(c.request, e);
+    }
+    for (Choice c : waiting) {
+      fail(c.request, e);
+    }
+    waiting.clear();
+  }
+
+  private static void fail(Completion c, ApiError e) {
+    c.failure = e;
+    c.deltas.add(Completion.FAILED);
+  }
+}
