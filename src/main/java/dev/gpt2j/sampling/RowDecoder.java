@@ -167,6 +167,14 @@ public final class RowDecoder<R> {
     fitCapacity(last);
   }
 
+  /**
+   * Forgets every row (after a failed run, whose cache contents no longer matter: a joining row
+   * writes its own positions).
+   */
+  public void clear() {
+    rows.clear();
+  }
+
   // the cache's capacity: what the first n slots need, rounded up to CAPACITY_STEP; it grows at
   // once and shrinks only by a quarter or more, since resizing copies the whole cache
   private void fitCapacity(int n) {

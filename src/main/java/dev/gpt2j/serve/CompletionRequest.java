@@ -142,13 +142,13 @@ record CompletionRequest(
     if (p == null || p.isNull()) {
       throw ApiError.invalid("prompt", "you must provide a prompt");
     } else if (p.isTextual()) {
-      prompts.add(tokenizer.encode(p.asText()));
+      prompts.add(encode(tokenizer, p.asText()));
     } else if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
       prompts.add(tokens(p, hp));
     } else if (p.isArray() && !p.isEmpty()) {
       for (JsonNode one : p) {
         if (one.isTextual()) {
-          prompts.add(tokenizer.encode(one.asText()));
+          prompts.add(encode(tokenizer, one.asText()));
         } else if (one.isArray()) {
           prompts.add(tokens(one, hp));
         } else {
@@ -170,6 +170,15 @@ record CompletionRequest(
       }
     }
     return prompts;
+  }
+
+  // a character model refuses text with characters outside its vocabulary
+  private static int[] encode(Tokenizer tokenizer, String text) {
+    try {
+      return tokenizer.encode(text);
+    } catch (IllegalArgumentException e) {
+      throw ApiError.invalid("prompt", e.getMessage());
+    }
   }
 
   private static int[] tokens(JsonNode array, HParams hp) {

@@ -39,13 +39,17 @@ public final class CompletionServer implements AutoCloseable {
   private final Gpt2Model model;
   private final Options options;
   private final ServerMetrics metrics = new ServerMetrics();
+  private final ResponseJson json;
   private final Scheduler scheduler;
   private final HttpServer http;
   private final ExecutorService pool;
+  private final PrintStream log;
 
   private CompletionServer(Gpt2Model model, Options options, PrintStream log) throws IOException {
     this.model = model;
     this.options = options;
+    this.log = log;
+    this.json = new ResponseJson(model, options.modelName());
     this.scheduler = new Scheduler(model, options.maxBatch(), options.maxQueue(), metrics, log);
     this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 0);
     this.pool =
@@ -99,12 +103,12 @@ public final class CompletionServer implements AutoCloseable {
       status =
           switch (route) {
             case "POST /v1/completions" -> complete(ex);
-            case "GET /v1/models" -> send(ex, 200, models());
-            case "GET /health" -> send(ex, 200, JSON.createObjectNode().put("status", "ok"));
+            case "GET /v1/models" -> send(ex, 200, json.models());
+            case "GET /health" -> health(ex);
             case "GET /metrics" -> metrics(ex);
             default -> {
               if (route.equals("GET /v1/models/" + options.modelName())) {
-                yield send(ex, 200, modelCard());
+                yield send(ex, 200, json.modelCard());
               }
               throw new ApiError(
                   404,
@@ -118,6 +122,9 @@ public final class CompletionServer implements AutoCloseable {
       status = sendError(ex, e);
     } catch (IOException e) { // the client went away
       status = 499;
+    } catch (RuntimeException e) {
+      log.println("serve: " + ex.getRequestURI() + " failed: " + e);
+      status = sendError(ex, new ApiError(500, "server_error", null, null, e.toString()));
     } finally {
       ex.close();
     }
@@ -186,18 +193,9 @@ public final class CompletionServer implements AutoCloseable {
     }
     ArrayNode choices = JSON.createArrayNode();
     for (int i = 0; i < finish.length; i++) {
-      choices.add(choice(c, i, texts.get(i).toString(), tokens.get(i), finish[i]));
+      choices.add(ResponseJson.choice(c, i, texts.get(i).toString(), tokens.get(i), finish[i]));
     }
-    return send(ex, 200, withUsage(c, chunk(c, choices)));
-  }
-
-  private static ObjectNode withUsage(Completion c, ObjectNode out) {
-    int generated = c.choices.stream().mapToInt(Choice::generated).sum();
-    ObjectNode u = out.putObject("usage");
-    u.put("prompt_tokens", c.promptTokens());
-    u.put("completion_tokens", generated);
-    u.put("total_tokens", c.promptTokens() + generated);
-    return out;
+    return send(ex, 200, json.withUsage(c, json.chunk(c, choices)));
   }
 
   private int stream(HttpExchange ex, Completion c) throws IOException {
@@ -211,18 +209,19 @@ public final class CompletionServer implements AutoCloseable {
         try {
           d = next(c);
         } catch (ApiError e) {
-          event(out, JSON.writeValueAsString(error(e)));
+          event(out, JSON.writeValueAsString(ResponseJson.error(e)));
           return 200;
         }
         ArrayNode choices = JSON.createArrayNode();
-        choices.add(choice(c, d.index(), d.text(), d.tokens(), d.finishReason()));
-        event(out, JSON.writeValueAsString(chunk(c, choices)));
+        choices.add(ResponseJson.choice(c, d.index(), d.text(), d.tokens(), d.finishReason()));
+        event(out, JSON.writeValueAsString(json.chunk(c, choices)));
         if (d.finishReason() != null) {
           open--;
         }
       }
       if (c.body.includeUsage()) {
-        event(out, JSON.writeValueAsString(withUsage(c, chunk(c, JSON.createArrayNode()))));
+        event(
+            out, JSON.writeValueAsString(json.withUsage(c, json.chunk(c, JSON.createArrayNode()))));
       }
       event(out, "[DONE]");
       return 200;
@@ -252,67 +251,11 @@ public final class CompletionServer implements AutoCloseable {
     }
   }
 
-  private ObjectNode chunk(Completion c, ArrayNode choices) {
-    ObjectNode out = JSON.createObjectNode();
-    out.put("id", c.id);
-    out.put("object", "text_completion");
-    out.put("created", c.created);
-    out.put("model", options.modelName());
-    out.set("choices", choices);
-    return out;
-  }
-
-  private static ObjectNode choice(
-      Completion c, int index, String text, List<Choice.Token> tokens, String finish) {
-    ObjectNode o = JSON.createObjectNode();
-    o.put("text", text);
-    o.put("index", index);
-    if (c.body.logprobs() == null) {
-      o.putNull("logprobs");
-    } else {
-      ObjectNode lp = o.putObject("logprobs");
-      ArrayNode texts = lp.putArray("tokens");
-      ArrayNode logprobs = lp.putArray("token_logprobs");
-      ArrayNode top = lp.putArray("top_logprobs");
-      ArrayNode offsets = lp.putArray("text_offset");
-      for (Choice.Token t : tokens) {
-        texts.add(t.text());
-        if (t.logprob() == null) {
-          logprobs.addNull();
-          top.addNull();
-        } else {
-          logprobs.add(t.logprob());
-          ObjectNode best = top.addObject();
-          t.top().forEach(best::put);
-        }
-        offsets.add(t.offset());
-      }
-    }
-    if (finish == null) {
-      o.putNull("finish_reason");
-    } else {
-      o.put("finish_reason", finish);
-    }
-    return o;
-  }
-
-  private ObjectNode models() {
-    ObjectNode out = JSON.createObjectNode();
-    out.put("object", "list");
-    out.putArray("data").add(modelCard());
-    return out;
-  }
-
-  private ObjectNode modelCard() {
-    ObjectNode m = JSON.createObjectNode();
-    m.put("id", options.modelName());
-    m.put("object", "model");
-    m.put("created", 0);
-    m.put("owned_by", "gpt2-java");
-    m.put("n_ctx", model.hparams().nCtx());
-    m.put("n_vocab", model.hparams().nVocab());
-    m.put("dtype", model.dtype().label);
-    return m;
+  // 200 while it takes requests; 503 once draining, or if decoding stopped
+  private int health(HttpExchange ex) throws IOException {
+    boolean ok = scheduler.healthy();
+    return send(
+        ex, ok ? 200 : 503, JSON.createObjectNode().put("status", ok ? "ok" : "unavailable"));
   }
 
   private int metrics(HttpExchange ex) throws IOException {
@@ -347,27 +290,9 @@ public final class CompletionServer implements AutoCloseable {
         "the request body is over " + MAX_BODY + " bytes (1 MiB)");
   }
 
-  private static ObjectNode error(ApiError e) {
-    ObjectNode out = JSON.createObjectNode();
-    ObjectNode err = out.putObject("error");
-    err.put("message", e.getMessage());
-    err.put("type", e.type);
-    if (e.param == null) {
-      err.putNull("param");
-    } else {
-      err.put("param", e.param);
-    }
-    if (e.code == null) {
-      err.putNull("code");
-    } else {
-      err.put("code", e.code);
-    }
-    return out;
-  }
-
   private static int sendError(HttpExchange ex, ApiError e) {
     try {
-      return send(ex, e.status, error(e));
+      return send(ex, e.status, ResponseJson.error(e));
     } catch (IOException gone) {
       return e.status;
     }

@@ -29,6 +29,7 @@ final class Scheduler {
   private final float[] scratch;
   private boolean draining; // guarded by this
   private volatile boolean stopNow;
+  private volatile boolean stopped;
   private long lastStepEnd;
 
   Scheduler(Gpt2Model model, int maxRows, int maxQueue, ServerMetrics metrics, PrintStream log) {
@@ -97,6 +98,7 @@ final class Scheduler {
     thread.join();
   }
 
+  // a failed graph run fails the requests it was decoding (500) and the loop goes on with the next
   private void loop() {
     try {
       while (!stopNow) {
@@ -107,14 +109,30 @@ final class Scheduler {
           }
           continue;
         }
-        step();
+        try {
+          step();
+        } catch (RuntimeException e) {
+          log.println("serve: a decoding step failed: " + e);
+          for (Choice c : decoder.rows()) {
+            fail(c.request, failed(e));
+          }
+          decoder.clear();
+        }
       }
-    } catch (RuntimeException e) {
-      log.println("serve: decoding failed: " + e);
-      failAll(new ApiError(500, "server_error", null, null, "decoding failed: " + e.getMessage()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      stopped = true;
     }
+  }
+
+  /** Whether it takes requests: not draining, and its loop running. */
+  synchronized boolean healthy() {
+    return !draining && !stopped && thread.isAlive();
+  }
+
+  private static ApiError failed(RuntimeException e) {
+    return new ApiError(500, "server_error", null, null, "decoding failed: " + e.getMessage());
   }
 
   // false when the loop should end (draining with nothing left)
@@ -149,10 +167,15 @@ final class Scheduler {
         }
         metrics.prefilled(c.prompt.length);
       }
-      decoder.join(
-          group,
-          group.stream().map(c -> c.prompt).toList(),
-          group.stream().mapToInt(c -> c.request.body.maxTokens()).toArray());
+      try {
+        decoder.join(
+            group,
+            group.stream().map(c -> c.prompt).toList(),
+            group.stream().mapToInt(c -> c.request.body.maxTokens()).toArray());
+      } catch (RuntimeException e) {
+        log.println("serve: a prefill failed: " + e);
+        group.forEach(c -> fail(c.request, failed(e)));
+      }
     }
     metrics.rows(waitingRows(), decoder.rows().size());
   }
@@ -222,17 +245,9 @@ final class Scheduler {
     lastStepEnd = System.nanoTime();
   }
 
-  private synchronized void failAll(ApiError e) {
-    for (Choice c : decoder.rows()) {
-      fail(c.request, e);
-    }
-    for (Choice c : waiting) {
-      fail(c.request, e);
-    }
-    waiting.clear();
-  }
-
+  // the request ends with this error; its other rows leave at the next step
   private static void fail(Completion c, ApiError e) {
+    c.cancel();
     c.failure = e;
     c.deltas.add(Completion.FAILED);
   }

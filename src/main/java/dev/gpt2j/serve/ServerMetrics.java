@@ -32,7 +32,8 @@ final class ServerMetrics {
   private final Counter cancelled =
       Counter.builder()
           .name("gpt2_cancelled_rows")
-          .help("rows that left the batch because their client went away")
+          .help(
+              "rows that left the batch unfinished: their client went away, or their request failed")
           .register(registry);
   private final Gauge queue =
       Gauge.builder().name("gpt2_queue_rows").help("rows waiting for a slot").register(registry);

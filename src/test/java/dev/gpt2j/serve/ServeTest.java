@@ -107,6 +107,45 @@ class ServeTest {
     }
   }
 
+  // top_k 1 and a tiny top_p are greedy at any temperature; penalties lower each generated
+  // token's logit by count * frequency + presence (the penalised argmax worked out step by step
+  // from the reference model's whole-sequence logits)
+  @Test
+  void samplingParametersReachTheRow() throws Exception {
+    String prompt = "Zan Zan";
+    String greedy = greedy(prompt, 10);
+    assertEquals(greedy, text(post(request(prompt, 10).put("top_k", 1).put("seed", 3))));
+    assertEquals(greedy, text(post(request(prompt, 10).put("top_p", 1e-6).put("seed", 3))));
+    List<Integer> seq = new ArrayList<>();
+    for (int t : reference.tokenizer().encode(prompt)) {
+      seq.add(t);
+    }
+    java.util.Map<Integer, Integer> counts = new java.util.HashMap<>();
+    List<Integer> out = new ArrayList<>();
+    for (int step = 0; step < 10; step++) {
+      int[] ids = seq.stream().mapToInt(Integer::intValue).toArray();
+      float[] last = reference.logits(new int[][] {ids})[0][ids.length - 1];
+      double[] penalised = new double[last.length];
+      int best = 0;
+      for (int v = 0; v < last.length; v++) {
+        int c = counts.getOrDefault(v, 0);
+        penalised[v] = last[v] - (c > 0 ? c * 1.5 + 0.5 : 0);
+        best = penalised[v] > penalised[best] ? v : best;
+      }
+      seq.add(best);
+      out.add(best);
+      counts.merge(best, 1, Integer::sum);
+    }
+    String want = reference.tokenizer().decode(out.stream().mapToInt(Integer::intValue).toArray());
+    ObjectNode penalty =
+        request(prompt, 10)
+            .put("temperature", 0)
+            .put("frequency_penalty", 1.5)
+            .put("presence_penalty", 0.5);
+    assertEquals(want, text(post(penalty)));
+    assertNotEquals(greedy, want, "the penalties changed the text");
+  }
+
   // stop strings cut the text before the first one, across token boundaries, in plain and
   // streamed responses; streamed chunks concatenate to the plain text
   @Test
