@@ -9,8 +9,9 @@
  *
  *   Gpt2MatVec   x [M, K], w [K, N] -> x w     (c_attn, c_proj, c_fc: OpenAI's [nx, nf] layout)
  *   Gpt2MatVecT  x [M, K], w [N, K] -> x w^T   (the LM head against wte [n_vocab, n_embd])
- *   Gpt2MatVecBf16, Gpt2MatVecTBf16: the same with w in bfloat16 (half the bytes to read), widened
- *                as it is read; x, y and the sums stay float32
+ *   Gpt2MatVecTBf16: x w^T with w in bfloat16 (half the bytes to read), widened as it is read;
+ *                x, y and the sums stay float32 (the decoding step reads its bfloat16 matrices
+ *                from copies held [N, K]: NativeKernels.StepProduct)
  *
  * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
  * per 8 rows of x; its partial sums reuse one buffer per calling thread, not a malloc per call.
@@ -90,37 +91,11 @@ static inline float widen_bf16(uint16_t h) {
 #define LOAD_BF16(p, i) widen_bf16((p)[i])
 
 /* The kernels, once per weight type (float32, bfloat16 widened to float32 as it is read); x, y
- * and the sums are float32 either way. A macro rather than two copies of each loop. */
-#define MAT_VEC_KERNELS(NAME, WT, LOAD, ROWS, T_ROWS)                                           \
-/* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous     \
- * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */   \
-VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_t m_rows,         \
-                                   int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {        \
-  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {                                                    \
-    int64_t m1 = min64(m0 + 8, m_rows);                                                           \
-    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;                                   \
-    int64_t k = k0;                                                                               \
-    for (; k + 4 <= k1; k += 4) {                                                                 \
-      const WT *w0 = w + k * n_dim, *w1 = w0 + n_dim, *w2 = w1 + n_dim, *w3 = w2 + n_dim;         \
-      for (int64_t m = m0; m < m1; m++) {                                                         \
-        const float* xm = x + m * k_dim + k;                                                      \
-        float a0 = xm[0], a1 = xm[1], a2 = xm[2], a3 = xm[3];                                     \
-        float* ym = y + m * n_dim;                                                                \
-        for (int64_t n = 0; n < n_dim; n++)                                                       \
-          ym[n] += a0 * LOAD(w0, n) + a1 * LOAD(w1, n) + a2 * LOAD(w2, n) + a3 * LOAD(w3, n);     \
-      }                                                                                           \
-    }                                                                                             \
-    for (; k < k1; k++) {                                                                         \
-      const WT* wk = w + k * n_dim;                                                               \
-      for (int64_t m = m0; m < m1; m++) {                                                         \
-        float a = x[m * k_dim + k];                                                               \
-        float* ym = y + m * n_dim;                                                                \
-        for (int64_t n = 0; n < n_dim; n++) ym[n] += a * LOAD(wk, n);                             \
-      }                                                                                           \
-    }                                                                                             \
-  }                                                                                               \
-}                                                                                                 \
-                                                                                                  \
+ * and the sums are float32 either way. Macros rather than two copies of each loop. Bfloat16
+ * weights are only read [N, K] (the decoding step repacks OpenAI's [K, N] matrices once): widened
+ * as read, the [K, N] loop, which loads and stores its partial sums every few multiply-adds, was
+ * compute-bound (docs/benchmarks.md, "Weights held [out, in] for bfloat16 decoding"). */
+#define MAT_VEC_T_KERNELS(NAME, WT, LOAD, T_ROWS)                                                \
 /* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four          \
  * independent sums hide the add latency. */                                                      \
 VECTORIZED static void NAME##_t_rows(const float* x, const WT* w, float* y, int64_t m_rows,       \
@@ -152,6 +127,48 @@ VECTORIZED static void NAME##_t_rows(const float* x, const WT* w, float* y, int6
   }                                                                                               \
 }                                                                                                 \
                                                                                                   \
+/* x w^T: each thread takes a contiguous block of w's rows (outputs). */                          \
+static void NAME##_t(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
+                     int64_t n_dim) {                                                             \
+  _Pragma("omp parallel")                                                                         \
+  {                                                                                               \
+    int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
+    int64_t chunk = (n_dim + team - 1) / team;                                                    \
+    int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                          \
+    T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                              \
+  }                                                                                               \
+}
+
+#define MAT_VEC_KERNELS(NAME, WT, LOAD, ROWS)                                                    \
+/* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous     \
+ * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */   \
+VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_t m_rows,         \
+                                   int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {        \
+  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {                                                    \
+    int64_t m1 = min64(m0 + 8, m_rows);                                                           \
+    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;                                   \
+    int64_t k = k0;                                                                               \
+    for (; k + 4 <= k1; k += 4) {                                                                 \
+      const WT *w0 = w + k * n_dim, *w1 = w0 + n_dim, *w2 = w1 + n_dim, *w3 = w2 + n_dim;         \
+      for (int64_t m = m0; m < m1; m++) {                                                         \
+        const float* xm = x + m * k_dim + k;                                                      \
+        float a0 = xm[0], a1 = xm[1], a2 = xm[2], a3 = xm[3];                                     \
+        float* ym = y + m * n_dim;                                                                \
+        for (int64_t n = 0; n < n_dim; n++)                                                       \
+          ym[n] += a0 * LOAD(w0, n) + a1 * LOAD(w1, n) + a2 * LOAD(w2, n) + a3 * LOAD(w3, n);     \
+      }                                                                                           \
+    }                                                                                             \
+    for (; k < k1; k++) {                                                                         \
+      const WT* wk = w + k * n_dim;                                                               \
+      for (int64_t m = m0; m < m1; m++) {                                                         \
+        float a = x[m * k_dim + k];                                                               \
+        float* ym = y + m * n_dim;                                                                \
+        for (int64_t n = 0; n < n_dim; n++) ym[n] += a * LOAD(wk, n);                             \
+      }                                                                                           \
+    }                                                                                             \
+  }                                                                                               \
+}                                                                                                 \
+                                                                                                  \
 /* x w: each thread reads its own block of w's rows into its own partial y, then the partials    \
  * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns     \
  * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command"). */ \
@@ -175,18 +192,7 @@ static int NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k
   }                                                                                               \
   return 1;                                                                                       \
 }                                                                                                 \
-                                                                                                  \
-/* x w^T: each thread takes a contiguous block of w's rows (outputs). */                          \
-static void NAME##_t(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
-                     int64_t n_dim) {                                                             \
-  _Pragma("omp parallel")                                                                         \
-  {                                                                                               \
-    int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
-    int64_t chunk = (n_dim + team - 1) / team;                                                    \
-    int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                          \
-    T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                              \
-  }                                                                                               \
-}
+
 
 /* Room for n partial sums, kept with the calling (TF executor) thread for its next call rather
  * than a malloc per call; NULL when out of memory. */
@@ -205,11 +211,11 @@ static float* partial_sums(int64_t n) {
  * has AVX-512; chosen once, when the library loads (choose_bf16_loops). */
 typedef void (*bf16_loop)(const float* x, const uint16_t* w, float* y, int64_t m_rows,
                           int64_t k_dim, int64_t n_dim, int64_t from, int64_t to);
-static bf16_loop bf16_rows;
 static bf16_loop bf16_t_rows;
 
-MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows, mat_vec_f32_t_rows)
-MAT_VEC_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_rows, bf16_t_rows)
+MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows)
+MAT_VEC_T_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_t_rows)
+MAT_VEC_T_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_t_rows)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -219,44 +225,8 @@ __attribute__((target("avx512f"))) static inline __m512 widen16(const uint16_t* 
   return _mm512_castsi512_ps(_mm512_slli_epi32(bits, 16));
 }
 
-/* mat_vec_bf16_rows with 16 columns per AVX-512 register. gcc vectorizes the macro's loop only 8
- * wide for bfloat16 (widening 16-bit loads), which left the kernel compute-bound at twice
- * float32's time for half its bytes (docs/benchmarks.md, "where the time goes"). */
-__attribute__((target("avx512f"))) static void bf16_rows_avx512(
-    const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim, int64_t n_dim,
-    int64_t k0, int64_t k1) {
-  for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {
-    int64_t m1 = min64(m0 + 8, m_rows);
-    for (int64_t i = m0 * n_dim; i < m1 * n_dim; i++) y[i] = 0;
-    for (int64_t k = k0; k < k1; k += 4) {
-      int64_t rows = min64(4, k1 - k);
-      const uint16_t* wk[4];
-      for (int r = 0; r < 4; r++) wk[r] = w + (k + min64(r, rows - 1)) * n_dim;
-      for (int64_t m = m0; m < m1; m++) {
-        const float* xm = x + m * k_dim + k;
-        float a[4];
-        for (int r = 0; r < 4; r++) a[r] = r < rows ? xm[r] : 0.0f;
-        __m512 a0 = _mm512_set1_ps(a[0]), a1 = _mm512_set1_ps(a[1]);
-        __m512 a2 = _mm512_set1_ps(a[2]), a3 = _mm512_set1_ps(a[3]);
-        float* ym = y + m * n_dim;
-        int64_t n = 0;
-        for (; n + 16 <= n_dim; n += 16) {
-          __m512 acc = _mm512_loadu_ps(ym + n);
-          acc = _mm512_fmadd_ps(a0, widen16(wk[0] + n), acc);
-          acc = _mm512_fmadd_ps(a1, widen16(wk[1] + n), acc);
-          acc = _mm512_fmadd_ps(a2, widen16(wk[2] + n), acc);
-          acc = _mm512_fmadd_ps(a3, widen16(wk[3] + n), acc);
-          _mm512_storeu_ps(ym + n, acc);
-        }
-        for (; n < n_dim; n++) {
-          for (int r = 0; r < 4; r++) ym[n] += a[r] * widen_bf16(wk[r][n]);
-        }
-      }
-    }
-  }
-}
-
-/* mat_vec_bf16_t_rows the same way: four rows of w, a 16-wide sum for each. */
+/* mat_vec_bf16_t_rows with 16 columns per AVX-512 register (gcc vectorizes the macro's loop only 8
+ * wide for bfloat16's widening 16-bit loads): four rows of w, a 16-wide sum for each. */
 __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
     const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim, int64_t n_dim,
     int64_t n0, int64_t n1) {
@@ -284,12 +254,10 @@ __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
 #endif
 
 static void choose_bf16_loops(void) {
-  bf16_rows = mat_vec_bf16_rows;
   bf16_t_rows = mat_vec_bf16_t_rows;
 #if defined(__x86_64__)
   __builtin_cpu_init(); /* this runs from a constructor, before libgcc's own may have */
   if (__builtin_cpu_supports("avx512f")) {
-    bf16_rows = bf16_rows_avx512;
     bf16_t_rows = bf16_t_rows_avx512;
   }
 #endif
@@ -320,8 +288,7 @@ static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
         } else if (transposed) {
           mat_vec_f32_t(xp, wp, yp, m_rows, k_dim, n_dim);
         } else {
-          ok = bf16 ? mat_vec_bf16(xp, wp, yp, m_rows, k_dim, n_dim)
-                    : mat_vec_f32(xp, wp, yp, m_rows, k_dim, n_dim);
+          ok = mat_vec_f32(xp, wp, yp, m_rows, k_dim, n_dim);
         }
         if (!ok) TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
       }
@@ -336,7 +303,6 @@ static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
 
 static void compute_mat_vec(void* kernel, TF_OpKernelContext* ctx) { compute(0, 0, ctx); }
 static void compute_mat_vec_t(void* kernel, TF_OpKernelContext* ctx) { compute(1, 0, ctx); }
-static void compute_mat_vec_bf16(void* kernel, TF_OpKernelContext* ctx) { compute(0, 1, ctx); }
 static void compute_mat_vec_t_bf16(void* kernel, TF_OpKernelContext* ctx) { compute(1, 1, ctx); }
 
 /* y's shape: [x's rows, w's dimension n_axis] */
@@ -386,6 +352,5 @@ __attribute__((constructor)) static void register_ops(void) {
   choose_bf16_loops();
   register_op("Gpt2MatVec", "w: float", compute_mat_vec, shape_mat_vec);
   register_op("Gpt2MatVecT", "w: float", compute_mat_vec_t, shape_mat_vec_t);
-  register_op("Gpt2MatVecBf16", "w: bfloat16", compute_mat_vec_bf16, shape_mat_vec);
   register_op("Gpt2MatVecTBf16", "w: bfloat16", compute_mat_vec_t_bf16, shape_mat_vec_t);
 }

@@ -100,6 +100,9 @@ public final class Gpt2Model implements AutoCloseable {
       } finally {
         join(restoring);
       }
+      if (restoreFrom != null) {
+        decoder.weightsChanged();
+      }
     } catch (RuntimeException e) {
       if (created != null) {
         created.close();
@@ -150,6 +153,7 @@ public final class Gpt2Model implements AutoCloseable {
     Gpt2Model model = new Gpt2Model(hp, Tokenizer.GPT2, null, DType.FLOAT32);
     try {
       model.initializer.run(model.session, seed);
+      model.decoder.weightsChanged();
       return model;
     } catch (RuntimeException e) {
       model.close();

@@ -7,12 +7,17 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.tensorflow.Operand;
 import org.tensorflow.TensorFlow;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Assign;
 import org.tensorflow.op.core.SwitchCond;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.proto.OpDef;
 import org.tensorflow.proto.OpList;
 import org.tensorflow.types.TBfloat16;
@@ -31,8 +36,7 @@ public final class NativeKernels {
   private NativeKernels() {}
 
   private static final String LIBRARY = "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so";
-  private static final Set<String> OPS =
-      Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecBf16", "Gpt2MatVecTBf16");
+  private static final Set<String> OPS = Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecTBf16");
 
   /** Up to this many rows the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
   static final int MAX_NATIVE_ROWS = 16;
@@ -51,10 +55,54 @@ public final class NativeKernels {
    * The product for a decoding step's graph, whose every row is one position of its own sequence:
    * our matrix-vector op for batches of at most {@value #MAX_NATIVE_ROWS} rows (chosen at run time
    * when the batch is not static) and TF's MatMul above; TF's MatMul alone when the library is not
-   * loaded.
+   * loaded. A new one for each graph: it may keep copies of the weights ({@link StepProduct}).
    */
-  public static Product decodingStep() {
-    return loaded() ? NativeKernels::oneRowPerSequence : Product.MATMUL;
+  public static StepProduct decodingStep() {
+    return new StepProduct(loaded());
+  }
+
+  /**
+   * A decoding step's product. Bfloat16 weights stored [in, out] (OpenAI's layout) are read from a
+   * copy of their own held [out, in], so that each output is one dot product summed in registers:
+   * widening bfloat16 as it is read leaves the [in, out] loop, which loads and stores its partial
+   * sums for every few multiply-adds, compute-bound (docs/benchmarks.md, "Weights held [out, in]
+   * for bfloat16 decoding"). The copies are filled by {@link #repack}, to be run whenever the
+   * weights change (after a restore or an initialisation).
+   */
+  public static final class StepProduct implements Product {
+    private final boolean nativeKernels;
+    private final List<Op> copies = new ArrayList<>();
+
+    private StepProduct(boolean nativeLoaded) {
+      this.nativeKernels = nativeLoaded;
+    }
+
+    @Override
+    public Operand<TFloat32> apply(
+        Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW) {
+      if (!nativeKernels) {
+        return Product.MATMUL.apply(tf, x, w, transposeW);
+      }
+      if (transposeW || w.type() != TBfloat16.class) {
+        return oneRowPerSequence(tf, x, w, transposeW);
+      }
+      @SuppressWarnings("unchecked")
+      Operand<TBfloat16> inOut = (Operand<TBfloat16>) w;
+      Ops s = tf.withSubScope("out_in");
+      Variable<TBfloat16> outIn = s.variable(Shape.unknown(), TBfloat16.class);
+      copies.add(
+          s.assign(
+              outIn,
+              s.linalg.transpose(inOut, s.constant(new int[] {1, 0})),
+              Assign.validateShape(false)));
+      Operand<TBfloat16> read = s.ensureShape(outIn, Shape.of(w.shape().get(1), w.shape().get(0)));
+      return oneRowPerSequence(tf, x, read, true);
+    }
+
+    /** The ops that copy the weights into the [out, in] copies (none with float32 weights). */
+    public List<Op> repack() {
+      return copies;
+    }
   }
 
   private static Operand<TFloat32> oneRowPerSequence(

@@ -318,6 +318,10 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
         add(
             "restore's float32 staging (one block's matrices) and wte's cast",
             12L * hp.nEmbd() * hp.nEmbd() * FLOAT + wte * dtype.bytes());
+        // the decoding step reads the blocks' bfloat16 matrices from copies held [out, in]
+        add(
+            "block matrices again, [out, in], for decoding",
+            (matrices - embeddingParameters(hp)) * dtype.bytes());
       }
     }
 

@@ -34,6 +34,14 @@ public final class Decoder {
   }
 
   /**
+   * Brings the step's own copies of the weights up to date ({@link DecodingGraph#repack}): after
+   * the weights were restored, initialised or trained.
+   */
+  public void weightsChanged() {
+    session.runner().addTarget(g.repack).run().close();
+  }
+
+  /**
    * Checks that the prompt's tokens exist in the model's vocabulary and that prompt + length fits
    * the context (or that a sliding window was asked for).
    */

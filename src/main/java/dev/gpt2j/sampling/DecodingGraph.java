@@ -9,6 +9,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Squeeze;
@@ -29,6 +30,10 @@ public final class DecodingGraph {
   final Operation prefill;
   final Placeholder<TInt32> stepTokens;
   final Operand<TFloat32> stepLogits;
+
+  /** Copies the weights into the layouts the step reads: run when the weights change. */
+  final Op repack;
+
   final Placeholder<TFloat32> temperature;
   final Placeholder<TInt32> topK;
   final Placeholder<TFloat32> topP;
@@ -47,7 +52,9 @@ public final class DecodingGraph {
     // every shape but the batch is static, and each row is one position: matrix-vector products
     stepTokens =
         s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
-    Gpt2.Forward step = Gpt2.gpt2(tf, hp, stepTokens, params, cache, NativeKernels.decodingStep());
+    NativeKernels.StepProduct product = NativeKernels.decodingStep();
+    Gpt2.Forward step = Gpt2.gpt2(tf, hp, stepTokens, params, cache, product);
+    repack = s.withName("repack").withControlDependencies(product.repack()).noOp();
     stepLogits = s.squeeze(step.logits(), Squeeze.axis(List.of(1L)));
 
     temperature =

@@ -67,7 +67,7 @@ class ServeCommandTest {
   void sigtermDrainsAndASecondSignalStopsAtOnce() throws Exception {
     try (Server s = new Server()) {
       Iterator<String> stream = s.stream(200);
-      s.signal("TERM");
+      s.signals("TERM");
       int generated = 0;
       String last = null;
       while (stream.hasNext()) {
@@ -86,8 +86,7 @@ class ServeCommandTest {
     }
     try (Server s = new Server()) {
       Iterator<String> stream = s.stream(250);
-      s.signal("TERM");
-      s.signal("INT");
+      s.signals("TERM", "INT"); // the second one long before the request could finish
       assertTrue(s.process.waitFor(30, TimeUnit.SECONDS));
       assertEquals(130, s.process.exitValue());
       try {
@@ -149,8 +148,14 @@ class ServeCommandTest {
       return lines;
     }
 
-    void signal(String name) throws Exception {
-      new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start().waitFor();
+    // one shell, one kill after the other
+    void signals(String... names) throws Exception {
+      String pid = Long.toString(process.pid());
+      String kills =
+          java.util.Arrays.stream(names)
+              .map(n -> "kill -" + n + " " + pid)
+              .collect(java.util.stream.Collectors.joining("; "));
+      assertEquals(0, new ProcessBuilder("sh", "-c", kills).start().waitFor());
     }
 
     String stderr() throws Exception {

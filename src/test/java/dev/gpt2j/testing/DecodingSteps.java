@@ -28,6 +28,7 @@ public final class DecodingSteps implements AutoCloseable {
     CheckpointIO io = new CheckpointIO(tf, model.all());
     decoder = new Decoder(session = new Session(graph), new DecodingGraph(tf, hp, model.params()));
     io.restore(session, ModelDir.latestCheckpoint(dir));
+    decoder.weightsChanged();
   }
 
   /**

@@ -222,6 +222,7 @@ public final class TrainStep implements AutoCloseable {
     if (sampler == null) {
       sampler = new Decoder(session, g.sampler());
     }
+    sampler.weightsChanged();
     return sampler;
   }
 
