@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct TF_Status TF_Status;
 typedef struct TF_Tensor TF_Tensor;
@@ -72,13 +73,15 @@ extern void TF_ShapeInferenceContextSetOutput(TF_ShapeInferenceContext*, int i, 
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* One copy of each loop per vector width, chosen when the library loads, so a jar built on one
- * x86-64 machine runs on any other. */
+/* Each loop once per instruction set: AVX-512, AVX2 with FMA, and plain C for any x86-64, so a jar
+ * built on one machine runs on any other. choose_loops takes the widest the processor has when
+ * the library loads; GPT2J_ISA=avx2 or GPT2J_ISA=generic forces a narrower one, so that every
+ * path is tested on any machine. */
 #if defined(__x86_64__)
-#define VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTORIZED
+#define ISA_AVX512 __attribute__((target("avx512f")))
+#define ISA_AVX2 __attribute__((target("avx2,fma")))
 #endif
+#define ISA_GENERIC
 
 /* A bfloat16 is the top half of a float32: widening is a shift. */
 static inline float widen_bf16(uint16_t h) {
@@ -95,10 +98,10 @@ static inline float widen_bf16(uint16_t h) {
  * weights are only read [N, K] (the decoding step repacks OpenAI's [K, N] matrices once): widened
  * as read, the [K, N] loop, which loads and stores its partial sums every few multiply-adds, was
  * compute-bound (docs/benchmarks.md, "Weights held [out, in] for bfloat16 decoding"). */
-#define MAT_VEC_T_KERNELS(NAME, WT, LOAD, T_ROWS)                                                \
+#define MAT_VEC_T_ROWS(NAME, WT, LOAD, ATTR)                                                \
 /* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four          \
  * independent sums hide the add latency. */                                                      \
-VECTORIZED static void NAME##_t_rows(const float* x, const WT* w, float* y, int64_t m_rows,       \
+ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows,                     \
                                      int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {      \
   int64_t n = n0;                                                                                 \
   for (; n + 4 <= n1; n += 4) {                                                                   \
@@ -125,10 +128,11 @@ VECTORIZED static void NAME##_t_rows(const float* x, const WT* w, float* y, int6
       y[m * n_dim + n] = s;                                                                       \
     }                                                                                             \
   }                                                                                               \
-}                                                                                                 \
-                                                                                                  \
+}
+
+#define MAT_VEC_T(NAME, WT, T_ROWS)                                                               \
 /* x w^T: each thread takes a contiguous block of w's rows (outputs). */                          \
-static void NAME##_t(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
+static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
                      int64_t n_dim) {                                                             \
   _Pragma("omp parallel")                                                                         \
   {                                                                                               \
@@ -139,10 +143,10 @@ static void NAME##_t(const float* x, const WT* w, float* y, int64_t m_rows, int6
   }                                                                                               \
 }
 
-#define MAT_VEC_KERNELS(NAME, WT, LOAD, ROWS)                                                    \
+#define MAT_VEC_ROWS(NAME, WT, LOAD, ATTR)                                                    \
 /* y[m, :] = sum over k in [k0, k1) of x[m, k] w[k, :]. Rows k0..k1 of w are one contiguous     \
  * block, read front to back once per 8 rows of x; four rows of w go into each pass over y. */   \
-VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_t m_rows,         \
+ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows,         \
                                    int64_t k_dim, int64_t n_dim, int64_t k0, int64_t k1) {        \
   for (int64_t m0 = 0; m0 < m_rows; m0 += 8) {                                                    \
     int64_t m1 = min64(m0 + 8, m_rows);                                                           \
@@ -167,8 +171,9 @@ VECTORIZED static void NAME##_rows(const float* x, const WT* w, float* y, int64_
       }                                                                                           \
     }                                                                                             \
   }                                                                                               \
-}                                                                                                 \
-                                                                                                  \
+}
+
+#define MAT_VEC(NAME, WT, ROWS)                                                                  \
 /* x w: each thread reads its own block of w's rows into its own partial y, then the partials    \
  * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns     \
  * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command"). */ \
@@ -207,15 +212,30 @@ static float* partial_sums(int64_t n) {
   return scratch;
 }
 
-/* The bfloat16 loops the kernels call: the macro's, or the AVX-512 ones below when the processor
- * has AVX-512; chosen once, when the library loads (choose_bf16_loops). */
+/* The loops the kernels call, chosen once, when the library loads (choose_loops). */
+typedef void (*f32_loop)(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
+                         int64_t n_dim, int64_t from, int64_t to);
 typedef void (*bf16_loop)(const float* x, const uint16_t* w, float* y, int64_t m_rows,
                           int64_t k_dim, int64_t n_dim, int64_t from, int64_t to);
+static f32_loop f32_rows;
+static f32_loop f32_t_rows;
 static bf16_loop bf16_t_rows;
+static const char* isa = "generic";
 
-MAT_VEC_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_rows)
-MAT_VEC_T_KERNELS(mat_vec_f32, float, LOAD_F32, mat_vec_f32_t_rows)
-MAT_VEC_T_KERNELS(mat_vec_bf16, uint16_t, LOAD_BF16, bf16_t_rows)
+MAT_VEC_ROWS(f32_rows_generic, float, LOAD_F32, ISA_GENERIC)
+MAT_VEC_T_ROWS(f32_t_rows_generic, float, LOAD_F32, ISA_GENERIC)
+MAT_VEC_T_ROWS(bf16_t_rows_generic, uint16_t, LOAD_BF16, ISA_GENERIC)
+#if defined(__x86_64__)
+MAT_VEC_ROWS(f32_rows_avx2, float, LOAD_F32, ISA_AVX2)
+MAT_VEC_T_ROWS(f32_t_rows_avx2, float, LOAD_F32, ISA_AVX2)
+MAT_VEC_T_ROWS(bf16_t_rows_avx2, uint16_t, LOAD_BF16, ISA_AVX2)
+MAT_VEC_ROWS(f32_rows_avx512, float, LOAD_F32, ISA_AVX512)
+MAT_VEC_T_ROWS(f32_t_rows_avx512, float, LOAD_F32, ISA_AVX512)
+#endif
+
+MAT_VEC(mat_vec_f32, float, f32_rows)
+MAT_VEC_T(mat_vec_f32_t, float, f32_t_rows)
+MAT_VEC_T(mat_vec_bf16_t, uint16_t, bf16_t_rows)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -253,15 +273,40 @@ __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
 }
 #endif
 
-static void choose_bf16_loops(void) {
-  bf16_t_rows = mat_vec_bf16_t_rows;
+/* The widest loops the processor runs, or the narrower ones GPT2J_ISA asks for. */
+static void choose_loops(void) {
+  f32_rows = f32_rows_generic;
+  f32_t_rows = f32_t_rows_generic;
+  bf16_t_rows = bf16_t_rows_generic;
 #if defined(__x86_64__)
   __builtin_cpu_init(); /* this runs from a constructor, before libgcc's own may have */
-  if (__builtin_cpu_supports("avx512f")) {
+  int has = __builtin_cpu_supports("avx512f") ? 2
+            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+  const char* asked = getenv("GPT2J_ISA");
+  int want = asked == NULL || strcmp(asked, "avx512") == 0 ? 2
+             : strcmp(asked, "avx2") == 0 ? 1 : strcmp(asked, "generic") == 0 ? 0 : -1;
+  if (want < 0 || want > has) {
+    fprintf(stderr, "[gpt2j] GPT2J_ISA=%s: expected avx512, avx2 or generic, one this processor"
+            " runs; using the widest it has\n", asked);
+    want = has;
+  }
+  if (want >= 1) {
+    f32_rows = f32_rows_avx2;
+    f32_t_rows = f32_t_rows_avx2;
+    bf16_t_rows = bf16_t_rows_avx2;
+    isa = "avx2";
+  }
+  if (want == 2) {
+    f32_rows = f32_rows_avx512;
+    f32_t_rows = f32_t_rows_avx512;
     bf16_t_rows = bf16_t_rows_avx512;
+    isa = "avx512";
   }
 #endif
 }
+
+/* Which loops run: "avx512", "avx2" or "generic" (NativeKernels.instructionSet reads it). */
+const char* gpt2j_isa(void) { return isa; }
 
 static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
@@ -349,7 +394,7 @@ static void register_op(const char* name, const char* w_spec,
 
 /* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
 __attribute__((constructor)) static void register_ops(void) {
-  choose_bf16_loops();
+  choose_loops();
   register_op("Gpt2MatVec", "w: float", compute_mat_vec, shape_mat_vec);
   register_op("Gpt2MatVecT", "w: float", compute_mat_vec_t, shape_mat_vec_t);
   register_op("Gpt2MatVecTBf16", "w: bfloat16", compute_mat_vec_t_bf16, shape_mat_vec_t);

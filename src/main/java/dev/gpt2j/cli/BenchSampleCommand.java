@@ -2,6 +2,7 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -78,8 +79,12 @@ final class BenchSampleCommand implements Command {
       long start = System.nanoTime();
       try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
         out.printf(
-            "%s: loaded %s (%,d parameters) in %.2f s%n",
-            dtype.label, dir, hp.parameterCount(), (System.nanoTime() - start) / 1e9);
+            "%s: loaded %s (%,d parameters) in %.2f s; native kernels: %s%n",
+            dtype.label,
+            dir,
+            hp.parameterCount(),
+            (System.nanoTime() - start) / 1e9,
+            NativeKernels.instructionSet().orElse("not loaded"));
         for (int[] config : new int[][] {{8, 1}, {8, BATCH}, {LONG_PROMPT, 1}}) {
           int promptLength = Math.min(config[0], nCtx - newTokens);
           out.println(

@@ -107,7 +107,9 @@ final class ServeCommand implements Command {
     try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
       CountDownLatch stop = new CountDownLatch(1);
       AtomicInteger signals = new AtomicInteger();
-      // TERM once: drain; TERM again, or INT: at once
+      // TERM once: drain; TERM again, or INT: at once. sun.misc.Signal, not a shutdown hook: the
+      // JVM exits 143 after a hook, and a drained server exits 0
+
       Signal.handle(new Signal("TERM"), s -> signal(signals, 1, stop));
       Signal.handle(new Signal("INT"), s -> signal(signals, 2, stop));
       CompletionServer server = CompletionServer.start(model, options, err);

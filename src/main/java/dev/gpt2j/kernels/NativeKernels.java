@@ -46,6 +46,22 @@ public final class NativeKernels {
     static final boolean LOADED = load();
   }
 
+  private static Path loadedFrom; // the library file TF loaded, when it did
+
+  /**
+   * Which loops the library runs: "avx512", "avx2" or "generic", chosen when it loads from what the
+   * processor has, or forced narrower with {@code GPT2J_ISA}; empty when it is not loaded.
+   */
+  public static java.util.Optional<String> instructionSet() {
+    if (!loaded()) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(
+        com.sun.jna.NativeLibrary.getInstance(loadedFrom.toString())
+            .getFunction("gpt2j_isa")
+            .invokeString(new Object[0], false));
+  }
+
   /** Whether the matrix-vector ops are registered in this process (loads them on first call). */
   public static boolean loaded() {
     return Library.LOADED;
@@ -161,6 +177,7 @@ public final class NativeKernels {
       file.toFile().deleteOnExit();
       Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
       OpList registered = TensorFlow.loadLibrary(file.toString());
+      loadedFrom = file;
       Set<String> names = Set.copyOf(registered.getOpList().stream().map(OpDef::getName).toList());
       return names.containsAll(OPS)
           ? null

@@ -8,16 +8,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.Bfloat16Rounding;
+import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.Steps;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.graph.TrainStep;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -50,9 +56,33 @@ class NativeKernelsTest {
     }
   }
 
+  // the loops this process runs (the widest the processor has) against the whole-sequence graph
+  @Test
+  void decodingOnTheLoopsChosenHereMatchesTheGraph(@TempDir Path tmp) {
+    KernelCheck.decoding(tmp);
+  }
+
+  // the narrower loops, forced in a JVM of its own (GPT2J_ISA), each checked as above
+  @ParameterizedTest
+  @ValueSource(strings = {"avx2", "generic"})
+  void everyNarrowerInstructionSetIsCheckedToo(String isa, @TempDir Path tmp) throws Exception {
+    String flags = Files.readString(Path.of("/proc/cpuinfo"));
+    assumeTrue(
+        isa.equals("generic") || flags.contains(" avx2") && flags.contains(" fma"),
+        "this processor has no " + isa + ": skipped");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                CliProcess.java(
+                    KernelCheck.class.getName(), List.of(isa, tmp.resolve("m").toString())))
+            .redirectErrorStream(true);
+    pb.environment().put("GPT2J_ISA", isa);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(0, p.waitFor(), isa + ":\n" + out);
+  }
+
   // bfloat16 weights: the reference multiplies by the rounded values, which the kernel widens
-  private static void assertProductMatchesFloat64(
-      int m, int k, int n, boolean transposed, boolean bf16) {
+  static void assertProductMatchesFloat64(int m, int k, int n, boolean transposed, boolean bf16) {
     Random random = new Random(31L * m + k + n);
     float[][] x = randomMatrix(random, m, k);
     float[][] w = transposed ? randomMatrix(random, n, k) : randomMatrix(random, k, n);
