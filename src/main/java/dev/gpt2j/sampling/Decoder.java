@@ -108,7 +108,7 @@ public final class Decoder {
           int[][] window = refill(context);
           int longest = Arrays.stream(window).mapToInt(w -> w.length).max().getAsInt();
           // room for the windows and the positions of the steps after this one
-          reset(rows, Math.min(hp.nCtx(), longest + length - 1 - step));
+          g.cache.reset(session, rows, Math.min(hp.nCtx(), longest + length - 1 - step));
           // the cache takes all of each window but its last token, which goes through as a step
           for (int r = 0; r < rows; r++) {
             cached[r] = window[r].length - 1;
@@ -149,7 +149,7 @@ public final class Decoder {
    * through the KV cache ([T, n_vocab]; row i predicts token i+1).
    */
   public float[][] stepLogits(int[] tokens) {
-    reset(1, tokens.length);
+    g.cache.reset(session, 1, tokens.length);
     float[][] out = new float[tokens.length][];
     for (int i = 0; i < tokens.length; i++) {
       try (TInt32 in = Tensors.matrix(new int[][] {{tokens[i]}});
@@ -178,19 +178,6 @@ public final class Decoder {
       rows[r] = context.get(r).subList(from, len).stream().mapToInt(Integer::intValue).toArray();
     }
     return rows;
-  }
-
-  private void reset(int rows, int capacity) {
-    try (TInt32 b = TInt32.scalarOf(rows);
-        TInt32 c = TInt32.scalarOf(capacity)) {
-      session
-          .runner()
-          .feed(g.cache.batchSize, b)
-          .feed(g.cache.capacity, c)
-          .addTarget(g.cache.reset)
-          .run()
-          .close();
-    }
   }
 
   // into a freshly reset cache: every row from position 0

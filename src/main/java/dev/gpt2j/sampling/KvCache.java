@@ -5,6 +5,7 @@ import dev.gpt2j.model.Memory;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Op;
@@ -27,8 +28,8 @@ import org.tensorflow.types.TInt32;
  */
 final class KvCache implements Memory {
   private final List<Variable<TFloat32>> buffers = new ArrayList<>();
-  final Placeholder<TInt32> batchSize;
-  final Placeholder<TInt32> capacity;
+  private final Placeholder<TInt32> batchSize;
+  private final Placeholder<TInt32> capacity;
 
   /** How many positions each row holds before this run [B]: where its new positions go. */
   final Placeholder<TInt32> length;
@@ -39,22 +40,12 @@ final class KvCache implements Memory {
    */
   final PlaceholderWithDefault<TInt32> first;
 
-  /** Copies every layer's keys and values of row {@link #moveFrom} into row {@link #moveTo}. */
-  final Op move;
-
-  final Placeholder<TInt32> moveFrom;
-  final Placeholder<TInt32> moveTo;
-
-  /**
-   * Gives every buffer {@link #newCapacity} positions, keeping what they hold (cut, or padded with
-   * zeros): attention reads every position of the buffer, so it should hold no more than needed.
-   */
-  final Op resize;
-
-  final Placeholder<TInt32> newCapacity;
-
-  /** Empties the cache and sizes it for {@code batchSize} rows of {@code capacity} positions. */
-  final Op reset;
+  private final Op move; // copies every layer's keys and values of row moveFrom into row moveTo
+  private final Placeholder<TInt32> moveFrom;
+  private final Placeholder<TInt32> moveTo;
+  private final Op resize; // gives every buffer newCapacity positions: see resize(Session, int)
+  private final Placeholder<TInt32> newCapacity;
+  private final Op reset; // empties the cache, sized for batchSize rows of capacity positions
 
   private final Shape shape;
   private final int heads;
@@ -99,6 +90,32 @@ final class KvCache implements Memory {
     reset = s.withControlDependencies(resets).noOp();
     move = s.withControlDependencies(moves).noOp();
     resize = s.withControlDependencies(resizes).noOp();
+  }
+
+  /** Empties the cache and sizes it for {@code rows} rows of {@code capacity} positions each. */
+  void reset(Session session, int rows, int capacity) {
+    try (TInt32 b = TInt32.scalarOf(rows);
+        TInt32 c = TInt32.scalarOf(capacity)) {
+      session.runner().feed(batchSize, b).feed(this.capacity, c).addTarget(reset).run().close();
+    }
+  }
+
+  /** Copies every layer's keys and values of row {@code from} into row {@code to}. */
+  void move(Session session, int from, int to) {
+    try (TInt32 f = TInt32.scalarOf(from);
+        TInt32 t = TInt32.scalarOf(to)) {
+      session.runner().feed(moveFrom, f).feed(moveTo, t).addTarget(move).run().close();
+    }
+  }
+
+  /**
+   * Gives every buffer {@code capacity} positions, keeping what they hold (cut, or padded with
+   * zeros): attention reads every position of the buffer, so it should hold no more than needed.
+   */
+  void resize(Session session, int capacity) {
+    try (TInt32 c = TInt32.scalarOf(capacity)) {
+      session.runner().feed(newCapacity, c).addTarget(resize).run().close();
+    }
   }
 
   // buffer [B, H, C, D] -> [B, H, newCapacity, D]: zeros after its C positions, or cut

@@ -45,16 +45,7 @@ public final class RowDecoder<R> {
     need = new int[maxRows];
     capacity = Math.min(CAPACITY_STEP, graph.hp.nCtx());
     logits = new float[maxRows][graph.hp.nVocab()];
-    try (TInt32 b = TInt32.scalarOf(maxRows);
-        TInt32 c = TInt32.scalarOf(capacity)) {
-      session
-          .runner()
-          .feed(g.cache.batchSize, b)
-          .feed(g.cache.capacity, c)
-          .addTarget(g.cache.reset)
-          .run()
-          .close();
-    }
+    graph.cache.reset(session, maxRows, capacity);
   }
 
   public HParams hparams() {
@@ -148,16 +139,7 @@ public final class RowDecoder<R> {
   public void leave(int i) {
     int last = rows.size() - 1;
     if (i != last) {
-      try (TInt32 from = TInt32.scalarOf(last);
-          TInt32 to = TInt32.scalarOf(i)) {
-        session
-            .runner()
-            .feed(g.cache.moveFrom, from)
-            .feed(g.cache.moveTo, to)
-            .addTarget(g.cache.move)
-            .run()
-            .close();
-      }
+      g.cache.move(session, last, i);
       rows.set(i, rows.get(last));
       cached[i] = cached[last];
       next[i] = next[last];
@@ -184,9 +166,7 @@ public final class RowDecoder<R> {
     }
     int fit = Math.min(g.hp.nCtx(), (most + CAPACITY_STEP - 1) / CAPACITY_STEP * CAPACITY_STEP);
     if (fit > capacity || fit <= capacity * 3 / 4) {
-      try (TInt32 c = TInt32.scalarOf(fit)) {
-        session.runner().feed(g.cache.newCapacity, c).addTarget(g.cache.resize).run().close();
-      }
+      g.cache.resize(session, fit);
       capacity = fit;
     }
   }
