@@ -7,13 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 jar="$here/target/gpt2.jar"
 command -v node >/dev/null || { echo "check-openai-client: node is not installed" >&2; exit 2; }
-work=$(mktemp -d)
-server=
-cleanup() {
-  if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/scripts/lib/serve.sh"
 echo "installing the openai npm package into $work"
 (cd "$work" && npm install --silent --no-audit --no-fund openai >/dev/null)
 echo "openai $(node -p "require('$work/node_modules/openai/package.json').version")"
@@ -24,16 +18,8 @@ if [ -z "$model_dir" ]; then
     --seed 1 >/dev/null
 fi
 key="sk-check-$RANDOM"
-java -jar "$jar" serve --model-dir "$model_dir" --port 0 --api-key "$key" --model-name gpt2-check \
-  >"$work/serve.out" 2>"$work/serve.err" &
-server=$!
-for _ in $(seq 1 600); do
-  url=$(grep -o 'http://[^ ]*/v1' "$work/serve.out" || true)
-  [ -n "$url" ] && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/serve.err" >&2; exit 1; }
-  sleep 0.2
-done
-[ -n "$url" ] || { echo "check-openai-client: the server did not start" >&2; exit 1; }
+serve_on_free_port check-openai-client "$jar" --model-dir "$model_dir" --api-key "$key" \
+  --model-name gpt2-check
 echo "server at $url"
 cp "$here/scripts/openai-client-check.mjs" "$work/"
 node "$work/openai-client-check.mjs" "$url" gpt2-check "$key"
