@@ -34,6 +34,7 @@ public final class CompletionServer implements AutoCloseable {
       String host, int port, int maxBatch, int maxQueue, String apiKey, String modelName) {}
 
   static final int MAX_BODY = 1 << 20;
+  private static final long DISCARD_LIMIT = 16L * MAX_BODY;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Gpt2Model model;
@@ -269,19 +270,30 @@ public final class CompletionServer implements AutoCloseable {
 
   private static byte[] readBody(HttpExchange ex) throws IOException {
     String length = ex.getRequestHeaders().getFirst("Content-Length");
-    if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > MAX_BODY) {
-      throw tooLarge();
-    }
     try (InputStream in = ex.getRequestBody()) {
+      if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > MAX_BODY) {
+        throw tooLarge(in);
+      }
       byte[] body = in.readNBytes(MAX_BODY + 1);
       if (body.length > MAX_BODY) {
-        throw tooLarge();
+        throw tooLarge(in);
       }
       return body;
     }
   }
 
-  private static ApiError tooLarge() {
+  // Reads what is left of a body too large (up to DISCARD_LIMIT) before the 413 goes out: a
+  // connection closed on unread bytes is reset, and a reset can drop the answer before the client
+  // reads it, so a client that sent a little too much would see a broken connection, not the 413.
+  // read, not skip: the JDK server's body stream does not override skip, which would read on past
+  // the body's end and wait for bytes that never come.
+  private static ApiError tooLarge(InputStream body) throws IOException {
+    byte[] sink = new byte[64 * 1024];
+    long left = DISCARD_LIMIT;
+    int read;
+    while (left > 0 && (read = body.read(sink, 0, (int) Math.min(sink.length, left))) > 0) {
+      left -= read;
+    }
     return new ApiError(
         413,
         "invalid_request_error",
