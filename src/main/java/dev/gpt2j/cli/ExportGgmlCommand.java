@@ -3,6 +3,7 @@ package dev.gpt2j.cli;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.GgmlExport;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.tokenizer.Tokenizer;
@@ -56,7 +57,7 @@ final class ExportGgmlCommand implements Command {
     try (Graph g = new Graph()) {
       ModelVariables.create(Ops.create(g), hp).all().forEach(v -> shapes.put(v.name(), v.shape()));
     }
-    try (Gpt2Model model = ModelLoading.load(dir, dev.gpt2j.model.DType.FLOAT32, err)) {
+    try (Gpt2Model model = ModelLoading.load(dir, new DTypeOption.Chosen(DType.FLOAT32, ""), err)) {
       GgmlExport.write(file, hp, model.tokenizer(), model.weights(), shapes, ftype.equals("f16"));
     }
     out.println("wrote " + file + " (" + ftype + ")");

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
-import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
@@ -58,7 +57,7 @@ final class PerLineSample {
       SampleOptions options,
       Path dir,
       HParams hp,
-      DType dtype,
+      DTypeOption.Chosen dtype,
       PrintStream out,
       PrintStream err)
       throws IOException {
@@ -71,7 +70,8 @@ final class PerLineSample {
     int rows = args.positive("batch-size", Math.min(DEFAULT_ROWS, lines.size()));
     int longest = lines.stream().mapToInt(l -> l.tokens().length).max().getAsInt();
     int tokens = Math.min(hp.nCtx(), longest + options.lengthFor(hp.nCtx()));
-    MemoryPlan.sampling(hp, dtype, rows, tokens, longest).requireFits(SystemMemory.available());
+    MemoryPlan.sampling(hp, dtype.dtype(), rows, tokens, longest)
+        .requireFits(SystemMemory.available());
     List<Gpt2Model.Generation> samples;
     try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
       if (!args.has("seed") && !options.greedy()) {

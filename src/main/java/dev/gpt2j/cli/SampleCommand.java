@@ -3,6 +3,7 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.kernels.AutoDType;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -102,7 +103,7 @@ final class SampleCommand implements Command {
                 "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
         .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"))
         .addOption(flag("dry-run", "print the memory plan and exit without loading the model"))
-        .addOption(DTypeOption.option());
+        .addOption(DTypeOption.option(DTypeOption.AUTO));
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -153,7 +154,8 @@ final class SampleCommand implements Command {
     SampleOptions options = sampleOptions(args);
     Path dir = ModelDirOption.of(args, DEFAULT_MODEL_DIR);
     HParams hp = ModelDir.hparams(dir);
-    DType dtype = DTypeOption.of(args);
+    DTypeOption.Chosen chosen = DTypeOption.of(args, DTypeOption.AUTO, AutoDType::forDecoding);
+    DType dtype = chosen.dtype();
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
       out.println(memoryPlan(hp, dtype, options, 1).dryRun(SystemMemory.available()));
       return 0;
@@ -170,7 +172,7 @@ final class SampleCommand implements Command {
       if (args.has("prompt")) {
         throw new UsageException("--per-line reads --prompt-file or standard input, not --prompt");
       }
-      return PerLineSample.run(args, prompt(args, stdin), options, dir, hp, dtype, out, err);
+      return PerLineSample.run(args, prompt(args, stdin), options, dir, hp, chosen, out, err);
     }
     Tokenizer tokenizer = Tokenizer.of(dir);
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
@@ -181,7 +183,7 @@ final class SampleCommand implements Command {
     if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }
-    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
+    try (Gpt2Model model = ModelLoading.load(dir, chosen, err)) {
       if (!args.has("seed") && !options.greedy()) {
         err.println("(seed " + options.seed() + ")"); // to repeat this run
       }

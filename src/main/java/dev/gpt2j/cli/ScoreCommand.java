@@ -3,6 +3,8 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.kernels.AutoDType;
+import dev.gpt2j.kernels.CpuFlags;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -60,7 +62,7 @@ final class ScoreCommand implements Command {
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
                 .build())
-        .addOption(DTypeOption.option());
+        .addOption(DTypeOption.option(DTypeOption.AUTO));
   }
 
   @Override
@@ -91,7 +93,16 @@ final class ScoreCommand implements Command {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
     }
     HParams hp = ModelDir.hparams(dir);
-    DType dtype = DTypeOption.of(args);
+    for (int t : tokens) {
+      if (t < 0 || t >= hp.nVocab()) {
+        throw new UsageException(
+            "--tokens: id " + t + " is outside the model's vocabulary [0, " + hp.nVocab() + ")");
+      }
+    }
+    DTypeOption.Chosen chosen =
+        DTypeOption.of(
+            args, DTypeOption.AUTO, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+    DType dtype = chosen.dtype();
     MemoryPlan plan = MemoryPlan.scoring(hp, dtype, 1, Math.min(tokens.length, hp.nCtx()));
     if (args.has("dry-run")) {
       out.println(plan.dryRun(SystemMemory.available()));
@@ -99,17 +110,7 @@ final class ScoreCommand implements Command {
     }
     plan.requireFits(SystemMemory.available());
     double[] logprobs;
-    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
-      for (int t : tokens) {
-        if (t < 0 || t >= model.hparams().nVocab()) {
-          throw new UsageException(
-              "--tokens: id "
-                  + t
-                  + " is outside the model's vocabulary [0, "
-                  + model.hparams().nVocab()
-                  + ")");
-        }
-      }
+    try (Gpt2Model model = ModelLoading.load(dir, chosen, err)) {
       logprobs = score(model, tokens);
     }
     double total = Arrays.stream(logprobs).sum();

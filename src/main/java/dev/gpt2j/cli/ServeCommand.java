@@ -2,6 +2,7 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.kernels.AutoDType;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -72,7 +73,7 @@ final class ServeCommand implements Command {
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
                 .build())
-        .addOption(DTypeOption.option());
+        .addOption(DTypeOption.option(DTypeOption.AUTO));
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -97,14 +98,15 @@ final class ServeCommand implements Command {
             name);
     int drainSeconds = args.positive("drain-seconds", DEFAULT_DRAIN_SECONDS);
     HParams hp = ModelDir.hparams(dir);
-    DType dtype = DTypeOption.of(args);
+    DTypeOption.Chosen chosen = DTypeOption.of(args, DTypeOption.AUTO, AutoDType::forDecoding);
+    DType dtype = chosen.dtype();
     MemoryPlan plan = MemoryPlan.serving(hp, dtype, options.maxBatch());
     if (args.has("dry-run")) {
       out.println(plan.dryRun(SystemMemory.available()));
       return 0;
     }
     plan.requireFits(SystemMemory.available());
-    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
+    try (Gpt2Model model = ModelLoading.load(dir, chosen, err)) {
       CountDownLatch stop = new CountDownLatch(1);
       AtomicInteger signals = new AtomicInteger();
       // TERM once: drain; TERM again, or INT: at once. sun.misc.Signal, not a shutdown hook: the

@@ -9,6 +9,8 @@ import static dev.gpt2j.train.ConfigKey.text;
 
 import dev.gpt2j.cluster.Cluster;
 import dev.gpt2j.eval.EvalTask;
+import dev.gpt2j.kernels.AutoDType;
+import dev.gpt2j.kernels.CpuFlags;
 import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
@@ -87,6 +89,31 @@ public record TrainConfig(
   private static final ConfigKey.Type POSITIVE = integer(v -> v > 0, "> 0");
   private static final ConfigKey.Type NON_NEGATIVE = integer(v -> v >= 0, ">= 0");
   private static final ConfigKey.Type TOGGLE = choice(Toggle.class, Toggle::label);
+
+  // auto is read as what it picks, so the run directory's config names the dtype a resumed run
+  // keeps, whichever machine resumes it
+  private static final ConfigKey.Type DTYPE =
+      new ConfigKey.Type() {
+        private final ConfigKey.Type labels = choice(DType.class, d -> d.label);
+
+        @Override
+        public Object read(String key, String text) {
+          if (text.equalsIgnoreCase("auto")) {
+            return AutoDType.forTraining(CpuFlags.ofThisMachine()).dtype();
+          }
+          try {
+            return labels.read(key, text);
+          } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                key + " must be auto, float32 or bfloat16, got '" + text + "'");
+          }
+        }
+
+        @Override
+        public String write(Object value) {
+          return labels.write(value);
+        }
+      };
 
   public static final List<ConfigKey> KEYS =
       List.of(
@@ -191,11 +218,12 @@ public record TrainConfig(
                   + " grad_clip=0)"),
           new ConfigKey(
               "dtype",
-              choice(DType.class, d -> d.label),
+              DTYPE,
               "float32",
-              "float32, or bfloat16: matrix products in bfloat16 (accumulated in float32) with"
+              "float32, bfloat16: matrix products in bfloat16 (accumulated in float32) with"
                   + " float32 weights, layer norms, softmax, loss and optimiser; checkpoints stay"
-                  + " float32"),
+                  + " float32; or auto: bfloat16 where the processor computes it natively"
+                  + " (avx512_bf16 or amx_bf16), else float32, fixed for the run when it starts"),
           new ConfigKey("beta1", number(v -> v >= 0 && v < 1, "in [0, 1)"), "0.9", "AdamW beta1"),
           new ConfigKey("beta2", number(v -> v >= 0 && v < 1, "in [0, 1)"), "0.99", "AdamW beta2"),
           new ConfigKey(

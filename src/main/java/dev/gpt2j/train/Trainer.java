@@ -232,9 +232,11 @@ public final class Trainer {
     out.println(memoryLine(plan));
     out.printf(
         Locale.ROOT,
-        "model: %,d parameters (%s); data: %,d train / %,d val tokens; %d tokens per step%n",
+        "model: %,d parameters (%s), products in %s; data: %,d train / %,d val tokens;"
+            + " %d tokens per step%n",
         hp.parameterCount(),
         hp.describe(),
+        c.dtype().label,
         train.size(),
         val.size(),
         tokensPerStep());

@@ -79,7 +79,7 @@ class BadInputTest {
     Files.write(model.resolve("checkpoint"), new byte[] {(byte) 0xFF, (byte) 0xFE, 3});
     assertEquals(
         model.resolve("checkpoint") + ": is not UTF-8 text",
-        refused("score", "--model-dir", model.toString(), "--text", "a b c"));
+        refused("score", "--model-dir", model.toString(), "--tokens", "1,2,3"));
   }
 
   @Test
@@ -88,7 +88,7 @@ class BadInputTest {
     Files.writeString(
         model.resolve("hparams.json"),
         new HParams(hp.nVocab(), hp.nCtx(), hp.nEmbd(), hp.nHead(), 1).toJson());
-    String message = refused("score", "--model-dir", model.toString(), "--text", "a b c");
+    String message = refused("score", "--model-dir", model.toString(), "--tokens", "1,2,3");
     assertTrue(
         message.startsWith(
             model.resolve("model.ckpt.index")

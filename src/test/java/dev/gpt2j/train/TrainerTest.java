@@ -281,7 +281,7 @@ class TrainerTest {
     assertBad("batch_size must be > 0, got 0 (see --help)", "--batch_size=0");
     assertBad("learning_rate expects a number, got 'fast' (see --help)", "--learning_rate=fast");
     assertBad("xla must be auto, true or false, got 'yes' (see --help)", "--xla=yes");
-    assertBad("dtype must be float32 or bfloat16, got 'fp16' (see --help)", "--dtype=fp16");
+    assertBad("dtype must be auto, float32 or bfloat16, got 'fp16' (see --help)", "--dtype=fp16");
     assertBad("optimizer must be adamw or adafactor, got 'sgd' (see --help)", "--optimizer=sgd");
     assertBad(
         "lr_decay_iters (10) must be >= warmup_iters (100) (see --help)", "--lr_decay_iters=10");
