@@ -1,6 +1,5 @@
 package dev.gpt2j.kernels;
 
-import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.Product;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,12 +15,10 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Assign;
-import org.tensorflow.op.core.SwitchCond;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.proto.OpDef;
 import org.tensorflow.proto.OpList;
 import org.tensorflow.types.TBfloat16;
-import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.family.TNumber;
 
@@ -39,7 +36,7 @@ public final class NativeKernels {
   private static final Set<String> OPS = Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecTBf16");
 
   /** Up to this many rows the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
-  static final int MAX_NATIVE_ROWS = 16;
+  public static final int MAX_NATIVE_ROWS = 16;
 
   // loaded when a decoding step's graph first asks for it
   private static final class Library {
@@ -69,9 +66,10 @@ public final class NativeKernels {
 
   /**
    * The product for a decoding step's graph, whose every row is one position of its own sequence:
-   * our matrix-vector op for batches of at most {@value #MAX_NATIVE_ROWS} rows (chosen at run time
-   * when the batch is not static) and TF's MatMul above; TF's MatMul alone when the library is not
-   * loaded. A new one for each graph: it may keep copies of the weights ({@link StepProduct}).
+   * our matrix-vector op, for a graph run with at most {@value #MAX_NATIVE_ROWS} rows (TF's MatMul
+   * where the batch is static and larger: a caller with more rows runs a MatMul graph of its own);
+   * TF's MatMul alone when the library is not loaded. A new one for each graph: it may keep copies
+   * of the weights ({@link StepProduct}).
    */
   public static StepProduct decodingStep() {
     return new StepProduct(loaded());
@@ -124,19 +122,9 @@ public final class NativeKernels {
   private static Operand<TFloat32> oneRowPerSequence(
       Ops tf, Operand<TFloat32> x, Operand<? extends TNumber> w, boolean transposeW) {
     long rows = x.shape().isUnknown() ? -1 : x.shape().get(0);
-    if (rows > MAX_NATIVE_ROWS) {
-      return Product.MATMUL.apply(tf, x, w, transposeW);
-    }
-    if (rows >= 0) {
-      return matVec(tf, x, w, transposeW);
-    }
-    Operand<TBool> few = tf.math.lessEqual(Gpt2.dim(tf, x, 0), tf.constant(MAX_NATIVE_ROWS));
-    SwitchCond<TFloat32> branch = tf.switchCond(x, few);
-    return tf.merge(
-            List.of(
-                matVec(tf, branch.outputTrue(), w, transposeW),
-                Product.MATMUL.apply(tf, branch.outputFalse(), w, transposeW)))
-        .output();
+    return rows > MAX_NATIVE_ROWS
+        ? Product.MATMUL.apply(tf, x, w, transposeW)
+        : matVec(tf, x, w, transposeW);
   }
 
   private static Operand<TFloat32> matVec(

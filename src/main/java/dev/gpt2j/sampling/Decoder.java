@@ -97,7 +97,7 @@ public final class Decoder {
       generated.add(new ArrayList<>());
     }
     boolean[] done = new boolean[rows];
-    Operand<TInt32> head = g.next(o);
+    Operand<TInt32> head = g.step(rows).next(o);
     int[] cached = new int[rows]; // positions each row holds in the KV cache
     int[][] feed = null;
     try (TFloat32 t = TFloat32.scalarOf((float) o.temperature());
@@ -159,7 +159,7 @@ public final class Decoder {
                   .runner()
                   .feed(g.stepTokens, in)
                   .feed(g.cache.length, start)
-                  .fetch(g.stepLogits)
+                  .fetch(g.step(1).logits())
                   .run()) {
         out[i] = new float[g.hp.nVocab()];
         ((TFloat32) r.get(0)).copyTo(DataBuffers.of(out[i], false, false));

@@ -29,7 +29,6 @@ public final class DecodingGraph {
   final Placeholder<TInt32> tokens;
   final Operation prefill;
   final Placeholder<TInt32> stepTokens;
-  final Operand<TFloat32> stepLogits;
 
   /** Copies the weights into the layouts the step reads: run when the weights change. */
   final Op repack;
@@ -38,10 +37,31 @@ public final class DecodingGraph {
   final Placeholder<TInt32> topK;
   final Placeholder<TFloat32> topP;
   final Placeholder<TInt64> seed;
-  final Operand<TInt32> greedyNext;
-  final Operand<TInt32> plainNext;
-  final Operand<TInt32> topKNext;
-  final Operand<TInt32> topPNext;
+
+  /**
+   * A step's outputs: each row's logits [B, n_vocab], and its next token drawn by each filter.
+   * Decoding builds two: one on our matrix-vector kernels for up to {@link
+   * NativeKernels#MAX_NATIVE_ROWS} rows, one on TF's MatMul for more, so that a step's products are
+   * chosen when it is run, not by a switch inside the graph, whose untaken branch the executor
+   * would walk through at every product of every step.
+   */
+  record Step(
+      Operand<TFloat32> logits,
+      Operand<TInt32> greedyNext,
+      Operand<TInt32> plainNext,
+      Operand<TInt32> topKNext,
+      Operand<TInt32> topPNext) {
+
+    /** The op that draws the next tokens as {@code o} says: argmax, or a draw after its filters. */
+    Operand<TInt32> next(SampleOptions o) {
+      return o.greedy()
+          ? greedyNext
+          : o.topP() < 1 ? topPNext : o.topK() > 0 ? topKNext : plainNext;
+    }
+  }
+
+  private final Step fewRows;
+  private final Step manyRows;
 
   public DecodingGraph(Ops tf, HParams hp, Params params) {
     this.hp = hp;
@@ -52,29 +72,38 @@ public final class DecodingGraph {
     // every shape but the batch is static, and each row is one position: matrix-vector products
     stepTokens =
         s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));
-    NativeKernels.StepProduct product = NativeKernels.decodingStep();
-    Gpt2.Forward step = Gpt2.gpt2(tf, hp, stepTokens, params, cache, product);
-    repack = s.withName("repack").withControlDependencies(product.repack()).noOp();
-    stepLogits = s.squeeze(step.logits(), Squeeze.axis(List.of(1L)));
-
     temperature =
         s.withName("temperature").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     topK = s.withName("top_k").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
     topP = s.withName("top_p").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     seed = s.withName("seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
-    Operand<TFloat32> scaled = LogitFilters.temperature(s, stepLogits, temperature);
-    Operand<TFloat32> afterK = LogitFilters.topK(s, scaled, topK);
-    greedyNext = LogitFilters.argmax(s, stepLogits);
-    plainNext = LogitFilters.draw(s, scaled, seed);
-    topKNext = LogitFilters.draw(s, afterK, seed);
-    topPNext = LogitFilters.draw(s, LogitFilters.topP(s, afterK, topP), seed);
+    NativeKernels.StepProduct product = NativeKernels.decodingStep();
+    fewRows = step(tf.withSubScope("few_rows"), params, product);
+    repack = s.withName("repack").withControlDependencies(product.repack()).noOp();
+    manyRows =
+        NativeKernels.loaded()
+            ? step(tf.withSubScope("many_rows"), params, Product.MATMUL)
+            : fewRows;
   }
 
-  /**
-   * The op that draws the next tokens as {@code o} says: argmax, or a draw after the filters it
-   * turns on.
-   */
-  Operand<TInt32> next(SampleOptions o) {
-    return o.greedy() ? greedyNext : o.topP() < 1 ? topPNext : o.topK() > 0 ? topKNext : plainNext;
+  // a step of the whole network, one position per row, its products by `product`
+  private Step step(Ops tf, Params params, Product product) {
+    Operand<TFloat32> logits =
+        tf.squeeze(
+            Gpt2.gpt2(tf, hp, stepTokens, params, cache, product).logits(),
+            Squeeze.axis(List.of(1L)));
+    Operand<TFloat32> scaled = LogitFilters.temperature(tf, logits, temperature);
+    Operand<TFloat32> afterK = LogitFilters.topK(tf, scaled, topK);
+    return new Step(
+        logits,
+        LogitFilters.argmax(tf, logits),
+        LogitFilters.draw(tf, scaled, seed),
+        LogitFilters.draw(tf, afterK, seed),
+        LogitFilters.draw(tf, LogitFilters.topP(tf, afterK, topP), seed));
+  }
+
+  /** The step to run for {@code rows} rows. */
+  Step step(int rows) {
+    return rows <= NativeKernels.MAX_NATIVE_ROWS ? fewRows : manyRows;
   }
 }

@@ -113,7 +113,7 @@ public final class RowDecoder<R> {
                 .runner()
                 .feed(g.stepTokens, in)
                 .feed(g.cache.length, start)
-                .fetch(g.stepLogits)
+                .fetch(g.step(n).logits())
                 .run()) {
       TFloat32 out = (TFloat32) r.get(0);
       for (int i = 0; i < n; i++) {

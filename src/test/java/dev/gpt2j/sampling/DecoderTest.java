@@ -61,6 +61,17 @@ class DecoderTest {
     assertArrayEquals(fullSequenceGreedy(model, prompt, 10), out);
   }
 
+  // more rows than the native kernels take run the step built on TF's MatMul: the same argmax
+  @Test
+  void moreRowsThanTheKernelsTakeDecodeTheSame() {
+    int[] prompt = {464, 2068, 7586};
+    int[] alone = fullSequenceGreedy(model, prompt, 6);
+    for (int[] row :
+        generate(prompt, NativeKernels.MAX_NATIVE_ROWS + 1, SampleOptions.greedy(6), 6)) {
+      assertArrayEquals(alone, row);
+    }
+  }
+
   // the cache holds each row's own length: rows after prompts of 1 to 9 tokens, decoded side by
   // side, each give the argmax of its own whole sequence's logits at every step, with learned and
   // with rotary positions (and grouped-query attention)
