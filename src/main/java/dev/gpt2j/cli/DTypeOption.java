@@ -14,8 +14,6 @@ import org.apache.commons.cli.Option;
 final class DTypeOption {
   private DTypeOption() {}
 
-  static final String AUTO = "auto";
-
   /** The option, saying that {@code fallback} is what it is when not given. */
   static Option option(String fallback) {
     return Option.builder()
@@ -40,7 +38,7 @@ final class DTypeOption {
   /** The option's dtype, {@code fallback} when not given; for auto, what {@code auto} picks. */
   static Chosen of(Args args, String fallback, Supplier<AutoDType> auto) {
     String label = args.string("dtype", fallback);
-    if (!label.equals(AUTO)) {
+    if (!label.equals(AutoDType.LABEL)) {
       return new Chosen(parse(label, "auto, float32 or bfloat16"), "");
     }
     AutoDType choice = auto.get();

@@ -103,7 +103,7 @@ final class SampleCommand implements Command {
                 "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
         .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"))
         .addOption(flag("dry-run", "print the memory plan and exit without loading the model"))
-        .addOption(DTypeOption.option(DTypeOption.AUTO));
+        .addOption(DTypeOption.option(AutoDType.LABEL));
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -154,7 +154,7 @@ final class SampleCommand implements Command {
     SampleOptions options = sampleOptions(args);
     Path dir = ModelDirOption.of(args, DEFAULT_MODEL_DIR);
     HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.of(args, DTypeOption.AUTO, AutoDType::forDecoding);
+    DTypeOption.Chosen chosen = DTypeOption.of(args, AutoDType.LABEL, AutoDType::forDecoding);
     DType dtype = chosen.dtype();
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
       out.println(memoryPlan(hp, dtype, options, 1).dryRun(SystemMemory.available()));

@@ -62,7 +62,7 @@ final class ScoreCommand implements Command {
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
                 .build())
-        .addOption(DTypeOption.option(DTypeOption.AUTO));
+        .addOption(DTypeOption.option(AutoDType.LABEL));
   }
 
   @Override
@@ -101,7 +101,7 @@ final class ScoreCommand implements Command {
     }
     DTypeOption.Chosen chosen =
         DTypeOption.of(
-            args, DTypeOption.AUTO, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+            args, AutoDType.LABEL, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
     DType dtype = chosen.dtype();
     MemoryPlan plan = MemoryPlan.scoring(hp, dtype, 1, Math.min(tokens.length, hp.nCtx()));
     if (args.has("dry-run")) {

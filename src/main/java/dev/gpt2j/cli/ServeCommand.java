@@ -73,7 +73,7 @@ final class ServeCommand implements Command {
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
                 .build())
-        .addOption(DTypeOption.option(DTypeOption.AUTO));
+        .addOption(DTypeOption.option(AutoDType.LABEL));
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -98,7 +98,7 @@ final class ServeCommand implements Command {
             name);
     int drainSeconds = args.positive("drain-seconds", DEFAULT_DRAIN_SECONDS);
     HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.of(args, DTypeOption.AUTO, AutoDType::forDecoding);
+    DTypeOption.Chosen chosen = DTypeOption.of(args, AutoDType.LABEL, AutoDType::forDecoding);
     DType dtype = chosen.dtype();
     MemoryPlan plan = MemoryPlan.serving(hp, dtype, options.maxBatch());
     if (args.has("dry-run")) {

@@ -12,6 +12,9 @@ import java.util.Set;
  */
 public record AutoDType(DType dtype, String why) {
 
+  /** The word that asks for it, in place of a dtype's label. */
+  public static final String LABEL = "auto";
+
   /**
    * Decoding (sample, serve): one position per row, through our matrix-vector kernels, which read
    * half the bytes in bfloat16 with every instruction set they are built for. Without them a step

@@ -98,7 +98,7 @@ public record TrainConfig(
 
         @Override
         public Object read(String key, String text) {
-          if (text.equalsIgnoreCase("auto")) {
+          if (text.equalsIgnoreCase(AutoDType.LABEL)) {
             return AutoDType.forTraining(CpuFlags.ofThisMachine()).dtype();
           }
           try {
