@@ -111,7 +111,6 @@ final class ServeCommand implements Command {
       AtomicInteger signals = new AtomicInteger();
       // TERM once: drain; TERM again, or INT: at once. sun.misc.Signal, not a shutdown hook: the
       // JVM exits 143 after a hook, and a drained server exits 0
-
       Signal.handle(new Signal("TERM"), s -> signal(signals, 1, stop));
       Signal.handle(new Signal("INT"), s -> signal(signals, 2, stop));
       CompletionServer server = CompletionServer.start(model, options, err);

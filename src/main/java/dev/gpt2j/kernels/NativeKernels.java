@@ -1,5 +1,6 @@
 package dev.gpt2j.kernels;
 
+import com.sun.jna.NativeLibrary;
 import dev.gpt2j.model.Product;
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.tensorflow.Operand;
 import org.tensorflow.TensorFlow;
@@ -49,12 +51,12 @@ public final class NativeKernels {
    * Which loops the library runs: "avx512", "avx2" or "generic", chosen when it loads from what the
    * processor has, or forced narrower with {@code GPT2J_ISA}; empty when it is not loaded.
    */
-  public static java.util.Optional<String> instructionSet() {
+  public static Optional<String> instructionSet() {
     if (!loaded()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
-    return java.util.Optional.of(
-        com.sun.jna.NativeLibrary.getInstance(loadedFrom.toString())
+    return Optional.of(
+        NativeLibrary.getInstance(loadedFrom.toString())
             .getFunction("gpt2j_isa")
             .invokeString(new Object[0], false));
   }
