@@ -18,10 +18,12 @@ trap 'rm -rf "$tmp"' EXIT
 # soname, so the loader binds it to the libtensorflow_framework TF Java has already loaded.
 # No -ffast-math: gcc would link crtfastmath.o, whose constructor turns on flush-to-zero for the
 # JVM thread that loads the library; `omp simd` pragmas vectorize the dot products instead.
+# -fno-trapping-math changes no result: it lets gcc compute both sides of a select (the GELU's
+# tanh), so that the loop vectorizes.
 if "$cc" -shared -fPIC -o "$tmp/libtensorflow_framework.so.2" -Wl,-soname,libtensorflow_framework.so.2 \
      -x c /dev/null >"$tmp/log" 2>&1 &&
-   "$cc" -O3 -mprefer-vector-width=512 -fopenmp -fPIC -shared -Wall \
-     -o "$tmp/libgpt2j_kernels.so" "$src" -L"$tmp" -Wl,--no-as-needed -l:libtensorflow_framework.so.2 \
+   "$cc" -O3 -fno-trapping-math -mprefer-vector-width=512 -fopenmp -fPIC -shared -Wall \
+     -o "$tmp/libgpt2j_kernels.so" "$src" -L"$tmp" -Wl,--no-as-needed -l:libtensorflow_framework.so.2 -lm \
      >>"$tmp/log" 2>&1; then
   mkdir -p "$out" && mv "$tmp/libgpt2j_kernels.so" "$out/libgpt2j_kernels.so"
 else

@@ -1,6 +1,6 @@
 /*
- * Matrix-vector products for KV-cached decoding, as two TensorFlow ops loaded with
- * TensorFlow.loadLibrary (see dev.gpt2j.kernels.NativeKernels).
+ * Matrix-vector products and whole blocks for KV-cached decoding, as TensorFlow ops loaded with
+ * TensorFlow.loadLibrary (see dev.gpt2j.kernels.NativeKernels and FusedBlock).
  *
  * Why: one decoding step reads every weight once and does little else, so its speed is the speed
  * of reading memory, and TF's MatMul reads a one-row product well below it (docs/benchmarks.md,
@@ -13,11 +13,15 @@
  *                x, y and the sums stay float32 (the decoding step reads its bfloat16 matrices
  *                from copies held [N, K]: NativeKernels.StepProduct)
  *
+ *   Gpt2Block, Gpt2BlockBf16: a whole GPT-2 block of a decoding step on those products (see
+ *                block_step below)
+ *
  * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
  * per 8 rows of x; its partial sums reuse one buffer per calling thread, not a malloc per call.
- * Threads: OpenMP, one per core. Only TF's C API is used; its headers are not shipped with TF
+ * Threads: OpenMP, one per core, one parallel region per op. Only TF's C API is used; its headers are not shipped with TF
  * Java, so the few declarations needed are below (tensorflow/c/{c_api,kernels,ops,tf_tensor}.h).
  */
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,7 +37,7 @@ typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
 typedef struct TF_ShapeInferenceContext TF_ShapeInferenceContext;
 typedef struct TF_ShapeHandle TF_ShapeHandle;
 enum { TF_OK = 0, TF_INVALID_ARGUMENT = 3, TF_RESOURCE_EXHAUSTED = 8 };
-enum { TF_FLOAT = 1 };
+enum { TF_FLOAT = 1, TF_INT32 = 3 };
 
 extern TF_Status* TF_NewStatus(void);
 extern void TF_DeleteStatus(TF_Status*);
@@ -59,6 +63,7 @@ extern void TF_OpDefinitionBuilderSetShapeInferenceFunction(TF_OpDefinitionBuild
     void (*fn)(TF_ShapeInferenceContext*, TF_Status*));
 extern void TF_RegisterOpDefinition(TF_OpDefinitionBuilder*, TF_Status*);
 extern TF_ShapeHandle* TF_NewShapeHandle(void);
+extern TF_ShapeHandle* TF_ShapeInferenceContextVectorFromSize(TF_ShapeInferenceContext*, size_t);
 extern void TF_DeleteShapeHandle(TF_ShapeHandle*);
 extern void TF_ShapeInferenceContextGetInput(TF_ShapeInferenceContext*, int i, TF_ShapeHandle*,
     TF_Status*);
@@ -130,17 +135,73 @@ ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows,    
   }                                                                                               \
 }
 
+/* tanh as Eigen computes it for TF's Tanh (a rational function, clamped; within 4e-7 of tanh): a
+ * loop of it vectorizes, where one of libm's tanhf does not. Written without branches (and without
+ * fminf and fmaxf, which gcc calls from libm without -ffast-math) so that it does. */
+static inline float tanh_rational(float a) {
+  const float clamp = 7.90531110763549805f;
+  float x = a > clamp ? clamp : a;
+  x = x < -clamp ? -clamp : x;
+  float x2 = x * x;
+  float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = x2 * p - 8.60467152213735e-11f;
+  p = x2 * p + 5.12229709037114e-08f;
+  p = x2 * p + 1.48572235717979e-05f;
+  p = x2 * p + 6.37261928875436e-04f;
+  p = x2 * p + 4.89352455891786e-03f;
+  float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = x2 * q + 2.26843463243900e-03f;
+  q = x2 * q + 4.89352518554385e-03f;
+  float r = x * p / q;
+  return fabsf(a) < 0.0004f ? a : r;
+}
+
+/* What a product does to its outputs before it returns, in the block: y = y + bias (+ residual),
+ * then GELU (openai's gelu(), the tanh approximation) when asked; NULL: nothing. Done by the
+ * thread that computed those outputs, so that a block needs no pass of its own for them. */
+typedef struct {
+  const float* bias;     /* [N] */
+  const float* residual; /* [M, N], or NULL */
+  int gelu;
+} epilogue;
+
+/* the epilogue on columns [n0, n1) of y [m_rows, n_dim] */
+static void finish(float* y, int64_t m_rows, int64_t n_dim, int64_t n0, int64_t n1,
+                   const epilogue* e) {
+  if (e == NULL) return;
+  for (int64_t m = 0; m < m_rows; m++) {
+    float* ym = y + m * n_dim;
+    const float* rm = e->residual == NULL ? NULL : e->residual + m * n_dim;
+#pragma omp simd
+    for (int64_t n = n0; n < n1; n++) ym[n] += e->bias[n];
+    if (rm != NULL) {
+#pragma omp simd
+      for (int64_t n = n0; n < n1; n++) ym[n] += rm[n];
+    }
+    if (e->gelu) {
+#pragma omp simd
+      for (int64_t n = n0; n < n1; n++) {
+        float u = ym[n];
+        ym[n] = 0.5f * u * (1 + tanh_rational(0.7978845608028654f * (u + 0.044715f * u * u * u)));
+      }
+    }
+  }
+}
+
+/* The products are called by every thread of a parallel region (a kernel's, or a whole block's:
+ * one region per block, not one per product), and return when all are done. Each thread ends
+ * with its own block of outputs, on which it runs the epilogue e. */
+
 #define MAT_VEC_T(NAME, WT, T_ROWS)                                                               \
 /* x w^T: each thread takes a contiguous block of w's rows (outputs). */                          \
 static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
-                     int64_t n_dim) {                                                             \
-  _Pragma("omp parallel")                                                                         \
-  {                                                                                               \
-    int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
-    int64_t chunk = (n_dim + team - 1) / team;                                                    \
-    int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                          \
-    T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                              \
-  }                                                                                               \
+                     int64_t n_dim, const epilogue* e) {                                          \
+  int t = omp_get_thread_num(), team = omp_get_num_threads();                                     \
+  int64_t chunk = (n_dim + team - 1) / team;                                                      \
+  int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                            \
+  T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                                \
+  finish(y, m_rows, n_dim, n0, n1, e);                                                            \
+  _Pragma("omp barrier")                                                                          \
 }
 
 #define MAT_VEC_ROWS(NAME, WT, LOAD, ATTR)                                                    \
@@ -176,40 +237,46 @@ ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows,    
 #define MAT_VEC(NAME, WT, ROWS)                                                                  \
 /* x w: each thread reads its own block of w's rows into its own partial y, then the partials    \
  * are summed. Splitting by rows keeps every thread's reads contiguous (splitting y's columns     \
- * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command"). */ \
-static int NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,             \
-                int64_t n_dim) {                                                                  \
-  int threads = omp_get_max_threads();                                                            \
+ * instead, with no partials, measured slower: docs/benchmarks.md, "one process per command").    \
+ * Then each thread sums a block of y's columns. partial: room for (threads - 1) m_rows n_dim sums \
+ * (partial_room), shared by the team; y must not be e's residual. */                             \
+static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,            \
+                 int64_t n_dim, float* partial, const epilogue* e) {                              \
+  int t = omp_get_thread_num(), team = omp_get_num_threads();                                     \
   int64_t size = m_rows * n_dim;                                                                  \
-  float* partial = partial_sums(size * (threads - 1));                                            \
-  if (partial == NULL && threads > 1) return 0;                                                   \
-  _Pragma("omp parallel num_threads(threads)")                                                    \
-  {                                                                                               \
-    int t = omp_get_thread_num(), team = omp_get_num_threads();                                   \
-    int64_t chunk = (k_dim + team - 1) / team;                                                    \
-    int64_t k0 = min64(t * chunk, k_dim), k1 = min64(k0 + chunk, k_dim);                          \
-    ROWS(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);            \
-    _Pragma("omp barrier")                                                                        \
-    _Pragma("omp for")                                                                            \
-    for (int64_t i = 0; i < size; i++) {                                                          \
-      for (int p = 1; p < team; p++) y[i] += partial[(p - 1) * size + i];                         \
+  int64_t chunk = (k_dim + team - 1) / team;                                                      \
+  int64_t k0 = min64(t * chunk, k_dim), k1 = min64(k0 + chunk, k_dim);                            \
+  ROWS(x, w, t == 0 ? y : partial + (t - 1) * size, m_rows, k_dim, n_dim, k0, k1);              \
+  _Pragma("omp barrier")                                                                          \
+  int64_t columns = (n_dim + team - 1) / team;                                                    \
+  int64_t n0 = min64(t * columns, n_dim), n1 = min64(n0 + columns, n_dim);                        \
+  for (int p = 1; p < team; p++) {                                                                \
+    for (int64_t m = 0; m < m_rows; m++) {                                                        \
+      const float* from = partial + (p - 1) * size + m * n_dim;                                   \
+      for (int64_t n = n0; n < n1; n++) y[m * n_dim + n] += from[n];                              \
     }                                                                                             \
   }                                                                                               \
-  return 1;                                                                                       \
-}                                                                                                 \
+  finish(y, m_rows, n_dim, n0, n1, e);                                                            \
+  _Pragma("omp barrier")                                                                          \
+}
 
 
-/* Room for n partial sums, kept with the calling (TF executor) thread for its next call rather
- * than a malloc per call; NULL when out of memory. */
-static float* partial_sums(int64_t n) {
-  static _Thread_local float* scratch = NULL;
+/* Room for n floats, kept with the calling (TF executor) thread for its next call rather than a
+ * malloc per call; NULL when out of memory. */
+static float* scratch(int64_t n) {
+  static _Thread_local float* room = NULL;
   static _Thread_local int64_t capacity = 0;
   if (n > capacity) {
-    free(scratch);
-    scratch = malloc(sizeof(float) * n);
-    capacity = scratch == NULL ? 0 : n;
+    free(room);
+    room = malloc(sizeof(float) * n);
+    capacity = room == NULL ? 0 : n;
   }
-  return scratch;
+  return room;
+}
+
+/* How many floats MAT_VEC's partial sums of an m_rows x n_dim product take */
+static int64_t partial_room(int64_t m_rows, int64_t n_dim) {
+  return m_rows * n_dim * (omp_get_max_threads() - 1);
 }
 
 /* The loops the kernels call, chosen once, when the library loads (choose_loops). */
@@ -327,15 +394,21 @@ static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
         const float* xp = TF_TensorData(x);
         const void* wp = TF_TensorData(w);
         float* yp = TF_TensorData(y);
-        int ok = 1;
-        if (transposed && bf16) {
-          mat_vec_bf16_t(xp, wp, yp, m_rows, k_dim, n_dim);
-        } else if (transposed) {
-          mat_vec_f32_t(xp, wp, yp, m_rows, k_dim, n_dim);
+        float* partial = transposed ? NULL : scratch(partial_room(m_rows, n_dim));
+        if (!transposed && partial == NULL && omp_get_max_threads() > 1) {
+          TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
         } else {
-          ok = mat_vec_f32(xp, wp, yp, m_rows, k_dim, n_dim);
+#pragma omp parallel
+          {
+            if (transposed && bf16) {
+              mat_vec_bf16_t(xp, wp, yp, m_rows, k_dim, n_dim, NULL);
+            } else if (transposed) {
+              mat_vec_f32_t(xp, wp, yp, m_rows, k_dim, n_dim, NULL);
+            } else {
+              mat_vec_f32(xp, wp, yp, m_rows, k_dim, n_dim, partial, NULL);
+            }
+          }
         }
-        if (!ok) TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
       }
     }
   }
@@ -392,10 +465,307 @@ static void register_op(const char* name, const char* w_spec,
   TF_DeleteStatus(status);
 }
 
+/* ---- A whole GPT-2 block of a decoding step, as one op ----
+ *
+ * Gpt2Block (float32 matrices) and Gpt2BlockBf16 (bfloat16) compute openai/gpt-2's block() for
+ * one new position per row, given the keys and values the cache holds:
+ *
+ *   inputs  x [B, C]; k, v [R, Hkv, S, D] the cache, of which rows [first, first + B) are x's;
+ *           first a scalar; length [B] (positions each row holds);
+ *           vectors: ln_1 g, b, c_attn b, attn c_proj b, ln_2 g, b, c_fc b, mlp c_proj b, one
+ *           after another [6 C + W + F] (one input, where eight would cost eight variable reads);
+ *           the matrices c_attn [C, W = C + 2 Hkv D], attn c_proj [C, C], c_fc [C, F], mlp
+ *           c_proj [F, C]
+ *   outputs y [B, C] the block's output; k, v [B, Hkv, 1, D] the new position's key and value
+ *
+ * Row b attends to the first length[b] positions of the cache and to its new key: the op reads the
+ * cache but does not write it (the graph writes k and v after it, at position length[b]). Matrices
+ * are float32 [1, K, N] as OpenAI stores them, or bfloat16 [N, K] (the decoding step's repacked
+ * copies). H = C / D. Why: a step of the picoGPT-style graph runs a hundred small TF ops per
+ * block, and TF's executor, running them one after another, took a third of a bfloat16 step
+ * (docs/benchmarks.md, "What a batch-1 bfloat16 step spends outside the products"). */
+
+enum { X, K_PAST, V_PAST, FIRST, LENGTH, VECTORS, ATTN_W, PROJ_W, FC_W, MPROJ_W, BLOCK_INPUTS };
+
+/* The functions below are called by every thread of the block's one parallel region: each splits
+ * its work among them (omp for) or leaves it to one (omp single), and returns when all are done. */
+
+/* openai's norm(): mean and variance over each row of C, eps 1e-5, then gain and bias; a few
+ * microseconds' work, which every thread does into its own y rather than wait for one */
+static void layer_norm(const float* x, const float* g, const float* b, float* y, int64_t rows,
+                       int64_t c) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * c;
+    float* yr = y + r * c;
+    float mean = 0, var = 0;
+    for (int64_t i = 0; i < c; i++) mean += xr[i];
+    mean /= c;
+    for (int64_t i = 0; i < c; i++) var += (xr[i] - mean) * (xr[i] - mean);
+    float inv = 1 / sqrtf(var / c + 1e-5f);
+    for (int64_t i = 0; i < c; i++) yr[i] = (xr[i] - mean) * inv * g[i] + b[i];
+  }
+}
+
+/* Attention of each row's new query over its cached keys and its new key, per head (not inlined,
+ * so that a profile shows it apart):
+ * softmax(q k^T / sqrt(D)) v, query head h reading key/value head h / (H / Hkv). qkv [B, C + 2 Hkv
+ * D] is c_attn's output; out [B, C] the heads merged; scores room for B H (S + 1). */
+__attribute__((noinline)) static void attend(const float* qkv, const float* k_past, const float* v_past,
+                   const int32_t* length, float* out, float* scores, int64_t rows, int64_t heads,
+                   int64_t kv_heads, int64_t s_dim, int64_t d) {
+  int64_t c = heads * d, width = c + 2 * kv_heads * d;
+  float scale = 1 / sqrtf((float)d);
+#pragma omp for collapse(2)
+  for (int64_t b = 0; b < rows; b++) {
+    for (int64_t h = 0; h < heads; h++) {
+      int64_t kvh = h / (heads / kv_heads), n = length[b];
+      const float* q = qkv + b * width + h * d;
+      const float* k_new = qkv + b * width + c + kvh * d;
+      const float* v_new = k_new + kv_heads * d;
+      const float* kp = k_past + (b * kv_heads + kvh) * s_dim * d;
+      const float* vp = v_past + (b * kv_heads + kvh) * s_dim * d;
+      float* w = scores + (b * heads + h) * (s_dim + 1);
+      float max = -INFINITY, sum = 0;
+      for (int64_t s = 0; s <= n; s++) {
+        const float* key = s < n ? kp + s * d : k_new;
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t i = 0; i < d; i++) dot += q[i] * key[i];
+        w[s] = dot * scale;
+        max = w[s] > max ? w[s] : max;
+      }
+      for (int64_t s = 0; s <= n; s++) sum += w[s] = expf(w[s] - max);
+      float* o = out + b * c + h * d;
+      for (int64_t i = 0; i < d; i++) o[i] = 0;
+      for (int64_t s = 0; s <= n; s++) {
+        const float* value = s < n ? vp + s * d : v_new;
+        float p = w[s] / sum;
+#pragma omp simd
+        for (int64_t i = 0; i < d; i++) o[i] += p * value[i];
+      }
+    }
+  }
+}
+
+/* y = e(x w) (w float32 [.., K, N]) or e(x w^T) (w bfloat16 [N, K]) */
+static void block_product(int bf16, const float* x, TF_Tensor* w, float* y, int64_t m, int64_t k,
+                          int64_t n, float* partial, epilogue e) {
+  if (bf16) {
+    mat_vec_bf16_t(x, TF_TensorData(w), y, m, k, n, &e);
+  } else {
+    mat_vec_f32(x, TF_TensorData(w), y, m, k, n, partial, &e);
+  }
+}
+
+/* N of a block's matrix whose K is k, or -1 when it is not shaped as the op says */
+static int64_t product_width(int bf16, TF_Tensor* w, int64_t k) {
+  int r = TF_NumDims(w);
+  if (bf16) return r == 2 && TF_Dim(w, 1) == k ? TF_Dim(w, 0) : -1;
+  if (r < 2 || TF_Dim(w, r - 2) != k) return -1;
+  for (int i = 0; i < r - 2; i++) {
+    if (TF_Dim(w, i) != 1) return -1;
+  }
+  return TF_Dim(w, r - 1);
+}
+
+static int is_vector(TF_Tensor* t, int64_t n) { return TF_NumDims(t) == 1 && TF_Dim(t, 0) == n; }
+
+/* The shapes' check: NULL when they fit together, else what is wrong. Sets *f to c_fc's width. */
+static const char* check_block(int bf16, TF_Tensor** in, int64_t* f) {
+  if (TF_NumDims(in[X]) != 2 || TF_NumDims(in[K_PAST]) != 4 || TF_NumDims(in[V_PAST]) != 4) {
+    return "x must be [B, C] and the cache's k and v [B, Hkv, S, D]";
+  }
+  int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
+  int64_t kv_heads = TF_Dim(in[K_PAST], 1), d = TF_Dim(in[K_PAST], 3);
+  for (int i = 0; i < 4; i++) {
+    if (TF_Dim(in[K_PAST], i) != TF_Dim(in[V_PAST], i)) return "k and v must have one shape";
+  }
+  int32_t first = TF_NumDims(in[FIRST]) == 0 ? *(const int32_t*)TF_TensorData(in[FIRST]) : -1;
+  if (first < 0 || first + rows > TF_Dim(in[K_PAST], 0)) {
+    return "first must be a scalar, and the cache must hold rows [first, first + B)";
+  }
+  if (!is_vector(in[LENGTH], rows)) return "length must have x's rows";
+  if (d == 0 || kv_heads == 0 || c % d != 0 || (c / d) % kv_heads != 0) {
+    return "C must be a multiple of D, and the heads a multiple of Hkv";
+  }
+  *f = product_width(bf16, in[FC_W], c);
+  if (product_width(bf16, in[ATTN_W], c) != c + 2 * kv_heads * d
+      || product_width(bf16, in[PROJ_W], c) != c || *f < 0
+      || product_width(bf16, in[MPROJ_W], *f) != c) {
+    return "c_attn, c_proj, c_fc and mlp c_proj must be [C, C + 2 Hkv D], [C, C], [C, F] and "
+           "[F, C] ([1, K, N] in float32, [N, K] in bfloat16)";
+  }
+  if (!is_vector(in[VECTORS], 7 * c + 2 * kv_heads * d + *f)) {
+    return "vectors must be [6 C + W + F]: the norms' g and b and the biases";
+  }
+  const int32_t* length = TF_TensorData(in[LENGTH]);
+  for (int64_t b = 0; b < rows; b++) {
+    if (length[b] < 0 || length[b] > TF_Dim(in[K_PAST], 2)) {
+      return "length must be within the cache's S positions";
+    }
+  }
+  return NULL;
+}
+
+#define DATA(i) ((const float*)TF_TensorData(in[i]))
+
+/* The vectors input, cut into its parts */
+typedef struct {
+  const float *ln1_g, *ln1_b, *attn_b, *proj_b, *ln2_g, *ln2_b, *fc_b, *mproj_b;
+} block_vectors;
+
+static block_vectors vectors_of(const float* v, int64_t c, int64_t width, int64_t f) {
+  block_vectors b;
+  b.ln1_g = v, b.ln1_b = v + c, b.attn_b = v + 2 * c, b.proj_b = b.attn_b + width;
+  b.ln2_g = b.proj_b + c, b.ln2_b = b.ln2_g + c, b.fc_b = b.ln2_b + c, b.mproj_b = b.fc_b + f;
+  return b;
+}
+
+/* The block's steps, by every thread of a parallel region: see block_step. Between two products
+ * only the threads' barriers: the biases, residuals and GELU are the products' epilogues, and each
+ * thread normalizes for itself. */
+static void block_team(int bf16, TF_Tensor** in, int64_t f, float* room, float* partial, float* y,
+                       float* k_out, float* v_out) {
+  int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
+  int64_t kv_heads = TF_Dim(in[K_PAST], 1), s_dim = TF_Dim(in[K_PAST], 2);
+  int64_t d = TF_Dim(in[K_PAST], 3), kv = kv_heads * d, width = c + 2 * kv;
+  float *qkv = room, *attended = qkv + rows * width, *mid = attended + rows * c;
+  float *hidden = mid + rows * c, *scores = hidden + rows * f;
+  float* normed = scores + rows * (c / d) * (s_dim + 1) + omp_get_thread_num() * rows * c;
+  const float* x = DATA(X);
+  block_vectors p = vectors_of(DATA(VECTORS), c, width, f);
+  layer_norm(x, p.ln1_g, p.ln1_b, normed, rows, c);
+  block_product(bf16, normed, in[ATTN_W], qkv, rows, c, width, partial,
+                (epilogue){p.attn_b, NULL, 0});
+#pragma omp single nowait
+  for (int64_t b = 0; b < rows; b++) {
+    memcpy(k_out + b * kv, qkv + b * width + c, sizeof(float) * kv);
+    memcpy(v_out + b * kv, qkv + b * width + c + kv, sizeof(float) * kv);
+  }
+  int64_t skip = *(const int32_t*)TF_TensorData(in[FIRST]) * kv_heads * s_dim * d;
+  attend(qkv, DATA(K_PAST) + skip, DATA(V_PAST) + skip, TF_TensorData(in[LENGTH]), attended,
+         scores, rows, c / d, kv_heads, s_dim, d);
+  block_product(bf16, attended, in[PROJ_W], mid, rows, c, c, partial,
+                (epilogue){p.proj_b, x, 0});
+  layer_norm(mid, p.ln2_g, p.ln2_b, normed, rows, c);
+  block_product(bf16, normed, in[FC_W], hidden, rows, c, f, partial, (epilogue){p.fc_b, NULL, 1});
+  block_product(bf16, hidden, in[MPROJ_W], y, rows, f, c, partial,
+                (epilogue){p.mproj_b, mid, 0});
+}
+
+/* The block, on inputs whose shapes check_block accepted, in one parallel region; 0 when out of
+ * memory. */
+static int block_step(int bf16, TF_Tensor** in, int64_t f, float* y, float* k_out, float* v_out) {
+  int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
+  int64_t kv_heads = TF_Dim(in[K_PAST], 1), s_dim = TF_Dim(in[K_PAST], 2);
+  int64_t d = TF_Dim(in[K_PAST], 3), width = c + 2 * kv_heads * d;
+  int64_t values = rows * (width + 2 * c + f) + rows * (c / d) * (s_dim + 1)
+                   + omp_get_max_threads() * rows * c;
+  int64_t widest = width > f ? width : f;
+  int64_t partials = bf16 ? 0 : partial_room(rows, widest);
+  float* room = scratch(values + partials);
+  if (room == NULL) return 0;
+#pragma omp parallel
+  block_team(bf16, in, f, room, room + values, y, k_out, v_out);
+  return 1;
+}
+
+static void compute_block(int bf16, TF_OpKernelContext* ctx) {
+  TF_Status* status = TF_NewStatus();
+  TF_Tensor* in[BLOCK_INPUTS] = {NULL};
+  TF_Tensor* out[3] = {NULL};
+  for (int i = 0; i < BLOCK_INPUTS && TF_GetCode(status) == TF_OK; i++) {
+    TF_GetInput(ctx, i, &in[i], status);
+  }
+  int64_t f = 0;
+  const char* wrong = TF_GetCode(status) == TF_OK ? check_block(bf16, in, &f) : NULL;
+  if (wrong != NULL) {
+    char message[256];
+    snprintf(message, sizeof message, "%s: %s", bf16 ? "Gpt2BlockBf16" : "Gpt2Block", wrong);
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, message);
+  }
+  if (TF_GetCode(status) == TF_OK) {
+    int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
+    int64_t y_dims[2] = {rows, c};
+    int64_t kv_dims[4] = {rows, TF_Dim(in[K_PAST], 1), 1, TF_Dim(in[K_PAST], 3)};
+    size_t kv_bytes = sizeof(float) * rows * kv_dims[1] * kv_dims[3];
+    out[0] = TF_AllocateOutput(ctx, 0, TF_FLOAT, y_dims, 2, sizeof(float) * rows * c, status);
+    for (int i = 1; i < 3 && TF_GetCode(status) == TF_OK; i++) {
+      out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT, kv_dims, 4, kv_bytes, status);
+    }
+    if (TF_GetCode(status) == TF_OK && rows > 0
+        && !block_step(bf16, in, f, TF_TensorData(out[0]), TF_TensorData(out[1]),
+                       TF_TensorData(out[2]))) {
+      TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Block: out of memory");
+    }
+  }
+  if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
+  for (int i = 0; i < BLOCK_INPUTS; i++) {
+    if (in[i]) TF_DeleteTensor(in[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    if (out[i]) TF_DeleteTensor(out[i]);
+  }
+  TF_DeleteStatus(status);
+}
+
+static void compute_block_f32(void* kernel, TF_OpKernelContext* ctx) { compute_block(0, ctx); }
+static void compute_block_bf16(void* kernel, TF_OpKernelContext* ctx) { compute_block(1, ctx); }
+
+/* y: x's shape; k and v: [x's rows, Hkv, 1, D] from the cache's [R, Hkv, S, D] */
+static void shape_block(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeHandle *x = TF_NewShapeHandle(), *cache = TF_NewShapeHandle();
+  TF_ShapeHandle *rows = TF_NewShapeHandle(), *heads = TF_NewShapeHandle();
+  TF_ShapeHandle *d = TF_NewShapeHandle(), *kv = TF_NewShapeHandle();
+  TF_ShapeHandle* one = TF_ShapeInferenceContextVectorFromSize(ctx, 1);
+  TF_ShapeInferenceContextGetInput(ctx, X, x, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, x, 2, x, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextGetInput(ctx, K_PAST, cache, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, cache, 4, cache, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, x, 0, 1, rows, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, cache, 1, 2, heads, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, cache, 3, 4, d, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, rows, heads, kv, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, kv, one, kv, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, kv, d, kv, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, x, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 1, kv, status);
+  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 2, kv, status);
+  TF_ShapeHandle* handles[] = {x, cache, rows, heads, d, kv, one};
+  for (int i = 0; i < 7; i++) TF_DeleteShapeHandle(handles[i]);
+}
+
+static void register_block(const char* name, const char* w_type,
+                           void (*compute_fn)(void*, TF_OpKernelContext*)) {
+  static const char* inputs[BLOCK_INPUTS] = {
+      "x", "k", "v", "first", "length", "vectors", "c_attn_w", "attn_c_proj_w", "c_fc_w",
+      "mlp_c_proj_w"};
+  TF_Status* status = TF_NewStatus();
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  for (int i = 0; i < BLOCK_INPUTS; i++) {
+    char spec[64];
+    const char* type = i == FIRST || i == LENGTH ? "int32" : strstr(inputs[i], "_w") != NULL ? w_type : "float";
+    snprintf(spec, sizeof spec, "%s: %s", inputs[i], type);
+    TF_OpDefinitionBuilderAddInput(op, spec);
+  }
+  TF_OpDefinitionBuilderAddOutput(op, "y: float");
+  TF_OpDefinitionBuilderAddOutput(op, "k_new: float");
+  TF_OpDefinitionBuilderAddOutput(op, "v_new: float");
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_block);
+  TF_RegisterOpDefinition(op, status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL), status);
+  }
+  if (TF_GetCode(status) != TF_OK) fprintf(stderr, "[gpt2j] %s: %s\n", name, TF_Message(status));
+  TF_DeleteStatus(status);
+}
+
 /* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
 __attribute__((constructor)) static void register_ops(void) {
   choose_loops();
   register_op("Gpt2MatVec", "w: float", compute_mat_vec, shape_mat_vec);
   register_op("Gpt2MatVecT", "w: float", compute_mat_vec_t, shape_mat_vec_t);
   register_op("Gpt2MatVecTBf16", "w: bfloat16", compute_mat_vec_t_bf16, shape_mat_vec_t);
+  register_block("Gpt2Block", "float", compute_block_f32);
+  register_block("Gpt2BlockBf16", "bfloat16", compute_block_bf16);
 }

@@ -25,17 +25,19 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.family.TNumber;
 
 /**
- * Matrix-vector products for decoding steps, from our own TF op library ({@code src/main/c}), which
- * reads the weights (float32, or bfloat16 widened as read) faster than TF's MatMul does for one row
- * per sequence (docs/benchmarks.md, "Sampling"). The library is built with the jar when a C
- * compiler is there; without it, or with {@code GPT2J_NATIVE=0} in the environment, {@link
- * #decodingStep} is TF's MatMul, and one line says why.
+ * Our own TF op library ({@code src/main/c}) for decoding steps: matrix-vector products, which read
+ * the weights (float32, or bfloat16 widened as read) faster than TF's MatMul does for one row per
+ * sequence (docs/benchmarks.md, "Sampling"), and a whole block in one op ({@link FusedBlock}). The
+ * library is built with the jar when a C compiler is there; without it, or with {@code
+ * GPT2J_NATIVE=0} in the environment, {@link #decodingStep} is TF's MatMul, there are no fused
+ * blocks, and one line says why.
  */
 public final class NativeKernels {
   private NativeKernels() {}
 
   private static final String LIBRARY = "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so";
-  private static final Set<String> OPS = Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecTBf16");
+  private static final Set<String> OPS =
+      Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecTBf16", "Gpt2Block", "Gpt2BlockBf16");
 
   /** Up to this many rows the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
   public static final int MAX_NATIVE_ROWS = 16;
@@ -61,7 +63,7 @@ public final class NativeKernels {
             .invokeString(new Object[0], false));
   }
 
-  /** Whether the matrix-vector ops are registered in this process (loads them on first call). */
+  /** Whether our ops are registered in this process (loads them on first call). */
   public static boolean loaded() {
     return Library.LOADED;
   }
@@ -102,6 +104,37 @@ public final class NativeKernels {
       if (transposeW || w.type() != TBfloat16.class) {
         return oneRowPerSequence(tf, x, w, transposeW);
       }
+      Operand<TBfloat16> read =
+          tf.ensureShape(outIn(tf, w), Shape.of(w.shape().get(1), w.shape().get(0)));
+      return oneRowPerSequence(tf, x, read, true);
+    }
+
+    /**
+     * A block's matrix as {@link FusedBlock} reads it: float32 as stored ([1, K, N]), bfloat16 from
+     * a copy held [N, K].
+     */
+    Operand<? extends TNumber> blockWeight(Ops tf, Operand<? extends TNumber> w) {
+      if (w.type() != TBfloat16.class) {
+        return w;
+      }
+      Shape s = w.shape();
+      long k = s.get(s.numDimensions() - 2);
+      return outIn(tf, tf.reshape(w, tf.constant(new long[] {k, s.get(s.numDimensions() - 1)})));
+    }
+
+    /**
+     * The vectors [n_i] one after another in a copy of their own [sum n_i], filled by {@link
+     * #repack}: one variable for an op to read, where each of them is a lookup of its own.
+     */
+    Operand<TFloat32> packed(Ops tf, List<Operand<TFloat32>> vectors) {
+      Ops s = tf.withSubScope("packed");
+      Variable<TFloat32> packed = s.variable(Shape.unknown(), TFloat32.class);
+      copies.add(s.assign(packed, s.concat(vectors, s.constant(0)), Assign.validateShape(false)));
+      return packed;
+    }
+
+    // a copy of bfloat16 w [K, N] held [N, K], filled by repack
+    private Variable<TBfloat16> outIn(Ops tf, Operand<? extends TNumber> w) {
       @SuppressWarnings("unchecked")
       Operand<TBfloat16> inOut = (Operand<TBfloat16>) w;
       Ops s = tf.withSubScope("out_in");
@@ -111,11 +144,10 @@ public final class NativeKernels {
               outIn,
               s.linalg.transpose(inOut, s.constant(new int[] {1, 0})),
               Assign.validateShape(false)));
-      Operand<TBfloat16> read = s.ensureShape(outIn, Shape.of(w.shape().get(1), w.shape().get(0)));
-      return oneRowPerSequence(tf, x, read, true);
+      return outIn;
     }
 
-    /** The ops that copy the weights into the [out, in] copies (none with float32 weights). */
+    /** The ops that fill the copies: bfloat16 matrices held [out, in], and packed vectors. */
     public List<Op> repack() {
       return copies;
     }

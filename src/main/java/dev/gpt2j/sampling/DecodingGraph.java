@@ -1,5 +1,6 @@
 package dev.gpt2j.sampling;
 
+import dev.gpt2j.kernels.FusedBlock;
 import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
@@ -40,10 +41,11 @@ public final class DecodingGraph {
 
   /**
    * A step's outputs: each row's logits [B, n_vocab], and its next token drawn by each filter.
-   * Decoding builds two: one on our matrix-vector kernels for up to {@link
-   * NativeKernels#MAX_NATIVE_ROWS} rows, one on TF's MatMul for more, so that a step's products are
-   * chosen when it is run, not by a switch inside the graph, whose untaken branch the executor
-   * would walk through at every product of every step.
+   * Decoding builds two: one on our ops for up to {@link NativeKernels#MAX_NATIVE_ROWS} rows (a
+   * {@link FusedBlock} per block where it computes the model's blocks, else the graph's blocks on
+   * our matrix-vector kernels), one on TF's MatMul for more, so that a step's products are chosen
+   * when it is run, not by a switch inside the graph, whose untaken branch the executor would walk
+   * through at every product of every step.
    */
   record Step(
       Operand<TFloat32> logits,
@@ -78,20 +80,27 @@ public final class DecodingGraph {
     topP = s.withName("top_p").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     seed = s.withName("seed").placeholder(TInt64.class, Placeholder.shape(Shape.of(2)));
     NativeKernels.StepProduct product = NativeKernels.decodingStep();
-    fewRows = step(tf.withSubScope("few_rows"), params, product);
+    Ops few = tf.withSubScope("few_rows");
+    fewRows =
+        step(
+            few,
+            FusedBlock.computes(hp.arch())
+                ? FusedStep.logits(few, hp, stepTokens, params, cache, product)
+                : graphLogits(few, params, product));
     repack = s.withName("repack").withControlDependencies(product.repack()).noOp();
+    Ops many = tf.withSubScope("many_rows");
     manyRows =
-        NativeKernels.loaded()
-            ? step(tf.withSubScope("many_rows"), params, Product.MATMUL)
-            : fewRows;
+        NativeKernels.loaded() ? step(many, graphLogits(many, params, Product.MATMUL)) : fewRows;
   }
 
-  // a step of the whole network, one position per row, its products by `product`
-  private Step step(Ops tf, Params params, Product product) {
-    Operand<TFloat32> logits =
-        tf.squeeze(
-            Gpt2.gpt2(tf, hp, stepTokens, params, cache, product).logits(),
-            Squeeze.axis(List.of(1L)));
+  // [B, n_vocab]: the picoGPT-style graph's step, one position per row, products by `product`
+  private Operand<TFloat32> graphLogits(Ops tf, Params params, Product product) {
+    return tf.squeeze(
+        Gpt2.gpt2(tf, hp, stepTokens, params, cache, product).logits(), Squeeze.axis(List.of(1L)));
+  }
+
+  // a step's next tokens from its logits [B, n_vocab], by each filter
+  private Step step(Ops tf, Operand<TFloat32> logits) {
     Operand<TFloat32> scaled = LogitFilters.temperature(tf, logits, temperature);
     Operand<TFloat32> afterK = LogitFilters.topK(tf, scaled, topK);
     return new Step(

@@ -1,5 +1,6 @@
 package dev.gpt2j.sampling;
 
+import dev.gpt2j.kernels.FusedBlock;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.Memory;
 import java.util.ArrayList;
@@ -7,7 +8,6 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Assign;
@@ -140,28 +140,51 @@ final class KvCache implements Memory {
   @Override
   public Memory.KeysValues extend(Ops tf, int layer, Memory.KeysValues fresh) {
     if (layer == 0) { // every pass starts at layer 0, and writes the same positions in each layer
-      writeAt = positions(tf, fresh.k());
       Operand<TInt32> zero = tf.constant(0);
-      Operand<TInt32> all = tf.constant(-1);
-      readBegin = tf.stack(List.of(first, zero, zero, zero));
-      readSize = tf.stack(List.of(tf.gather(tf.shape(fresh.k()), zero, zero), all, all, all));
+      Operand<TInt32> shape = tf.shape(fresh.k());
+      beginPass(tf, tf.gather(shape, zero, zero), tf.gather(shape, tf.constant(2), zero));
     }
     Operand<TInt32> valid = tf.math.add(length, fresh.valid());
     return new Memory.KeysValues(
-        write(tf, buffers.get(2 * layer), fresh.k()),
-        write(tf, buffers.get(2 * layer + 1), fresh.v()),
+        readRows(tf, write(tf, buffers.get(2 * layer), fresh.k())),
+        readRows(tf, write(tf, buffers.get(2 * layer + 1), fresh.v())),
         valid);
   }
 
-  // (first + b, h, length[b] + i) for every row b, head h and new position i of fresh [B, Hkv, T,
-  // D]: [B, Hkv, T, 3]
-  private Operand<TInt32> positions(Ops tf, Operand<TFloat32> fresh) {
-    Operand<TInt32> freshShape = tf.shape(fresh);
-    Operand<TInt32> rowsHeadsPositions = tf.stridedSlice(freshShape, Indices.sliceTo(3));
+  /**
+   * Where a pass of {@code rows} rows and {@code t} new positions each writes, and which rows of
+   * the buffers it reads: {@link #extend} sets it at layer 0; a pass that writes with {@link
+   * #write} sets it first.
+   */
+  void beginPass(Ops tf, Operand<TInt32> rows, Operand<TInt32> t) {
+    writeAt = positions(tf, rows, t);
+    Operand<TInt32> zero = tf.constant(0);
+    Operand<TInt32> all = tf.constant(-1);
+    readBegin = tf.stack(List.of(first, zero, zero, zero));
+    readSize = tf.stack(List.of(rows, all, all, all));
+  }
+
+  /**
+   * A layer as the cache holds it before the pass, for a step that writes its new position only
+   * after reading (with {@link #write}).
+   */
+  FusedBlock.CacheRows held(int layer) {
+    return new FusedBlock.CacheRows(
+        buffers.get(2 * layer), buffers.get(2 * layer + 1), first, length);
+  }
+
+  /** Writes a layer's new keys and values [B, Hkv, T, D] after each row's held positions. */
+  List<Op> write(Ops tf, int layer, Operand<TFloat32> k, Operand<TFloat32> v) {
+    return List.<Op>of(
+        write(tf, buffers.get(2 * layer), k), write(tf, buffers.get(2 * layer + 1), v));
+  }
+
+  // (first + b, h, length[b] + i) for every row b < rows, head h and new position i < t: [B, Hkv,
+  // T, 3]
+  private Operand<TInt32> positions(Ops tf, Operand<TInt32> rows, Operand<TInt32> t) {
+    Operand<TInt32> rowsHeadsPositions = tf.stack(List.of(rows, tf.constant(heads), t));
     Operand<TInt32> one = tf.constant(1);
     Operand<TInt32> zero = tf.constant(0);
-    Operand<TInt32> rows = tf.gather(freshShape, zero, zero);
-    Operand<TInt32> t = tf.gather(freshShape, tf.constant(2), zero);
     Operand<TInt32> b =
         tf.reshape(
             tf.math.add(first, tf.range(zero, rows, one)), tf.constant(new int[] {-1, 1, 1}));
@@ -177,14 +200,17 @@ final class KvCache implements Memory {
         Stack.axis(-1L));
   }
 
-  // buffer[first + b, :, length[b]:length[b]+T, :] = fresh[b] for every row b, in place, and the
-  // pass's rows of the buffer after the write. A ref variable, not a resource variable: TF puts a
-  // resource variable that sees an indexed assignment in "sparse" mode, where every later read
-  // copies the whole buffer. Slicing whole rows off the front dimension shares the buffer (TF's
-  // Slice does not copy an aligned dim-0 slice), so reading a pass's rows copies nothing either.
+  // buffer[first + b, :, length[b]:length[b]+T, :] = fresh[b] for every row b, in place. A ref
+  // variable, not a resource variable: TF puts a resource variable that sees an indexed assignment
+  // in "sparse" mode, where every later read copies the whole buffer.
   private Operand<TFloat32> write(Ops tf, Variable<TFloat32> buffer, Operand<TFloat32> fresh) {
-    Operand<TFloat32> written = tf.scatterNdUpdate(buffer, writeAt, fresh);
+    return tf.scatterNdUpdate(buffer, writeAt, fresh);
+  }
+
+  // the pass's rows of a buffer, [B, Hkv, capacity, D]. Slicing whole rows off the front dimension
+  // shares the buffer (TF's Slice does not copy an aligned dim-0 slice), so reading copies nothing.
+  private Operand<TFloat32> readRows(Ops tf, Operand<TFloat32> buffer) {
     // ref variables cannot declare a partial shape
-    return tf.ensureShape(tf.slice(written, readBegin, readSize), shape);
+    return tf.ensureShape(tf.slice(buffer, readBegin, readSize), shape);
   }
 }

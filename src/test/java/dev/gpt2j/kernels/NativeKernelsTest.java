@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.gpt2j.data.Batches;
+import dev.gpt2j.model.Architecture;
+import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.ModelVariables;
+import dev.gpt2j.sampling.DecodingGraph;
 import dev.gpt2j.testing.Bfloat16Rounding;
 import dev.gpt2j.testing.CliProcess;
 import dev.gpt2j.testing.Steps;
@@ -18,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +30,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -136,6 +142,38 @@ class NativeKernelsTest {
     assertEquals(0, nm.waitFor(), symbols);
     assertTrue(symbols.contains("mat_vec"), "nm listed no symbols of ours: " + symbols);
     assertFalse(symbols.contains("set_fast_math"), "the library was linked with -ffast-math");
+  }
+
+  // GPT-2's blocks decode through one op each (which KernelCheck holds to the graph); blocks the
+  // op does not compute (here RMSNorm) through the picoGPT-style graph on the product kernels
+  @Test
+  void aDecodingStepFusesTheBlocksOfGpt2Only() {
+    Architecture rms =
+        new Architecture(
+            Architecture.Norm.RMSNORM,
+            Architecture.Mlp.GELU,
+            0,
+            Architecture.Position.LEARNED,
+            10000,
+            0,
+            true,
+            0,
+            2);
+    for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
+      assertEquals(3, fusedBlocks(new HParams(50, 8, 16, 2, 3), dtype), dtype.label);
+      assertEquals(0, fusedBlocks(new HParams(50, 8, 16, 2, 3, rms), dtype), dtype.label);
+    }
+  }
+
+  private static long fusedBlocks(HParams hp, DType dtype) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      new DecodingGraph(tf, hp, ModelVariables.create(tf, hp, dtype).params());
+      Iterable<GraphOperation> ops = g::operations;
+      return StreamSupport.stream(ops.spliterator(), false)
+          .filter(op -> op.type().startsWith("Gpt2Block"))
+          .count();
+    }
   }
 
   // the old rule (native kernel whenever T = 1 is static) put them into such a graph, with no

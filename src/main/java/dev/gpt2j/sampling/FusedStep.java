@@ -1,0 +1,54 @@
+package dev.gpt2j.sampling;
+
+import dev.gpt2j.kernels.FusedBlock;
+import dev.gpt2j.kernels.NativeKernels;
+import dev.gpt2j.model.Gpt2;
+import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.Params;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * A decoding step's logits with each block one op of ours ({@link FusedBlock}), for the
+ * architectures it computes, in place of the picoGPT-style graph's step ({@link Gpt2#gpt2}): the
+ * embeddings, ln_f and the head are the graph's own functions. The tests hold it to the graph's
+ * whole-sequence logits, as they hold the kernels.
+ */
+final class FusedStep {
+  private FusedStep() {}
+
+  // tokens [B, 1] -> logits [B, n_vocab]; each block reads what the cache holds, then the new
+  // keys and values are written after each row's, before the logits are given
+  static Operand<TFloat32> logits(
+      Ops tf,
+      HParams hp,
+      Operand<TInt32> tokens,
+      Params params,
+      KvCache cache,
+      NativeKernels.StepProduct product) {
+    Ops model = tf.withSubScope("model");
+    Gpt2.Pass pass = Gpt2.Pass.of(model, hp, tokens, cache, product, null);
+    Operand<TFloat32> x =
+        model.reshape(
+            Gpt2.embeddings(model, tokens, params, pass),
+            model.constant(new long[] {-1, hp.nEmbd()}));
+    cache.beginPass(model, Gpt2.dim(model, tokens, 0), model.constant(1));
+    List<Op> writes = new ArrayList<>();
+    for (int layer = 0; layer < hp.nLayer(); layer++) {
+      Ops block = model.withSubScope("h" + layer);
+      FusedBlock.Out out =
+          FusedBlock.apply(block, x, cache.held(layer), params.h().get(layer), product);
+      writes.addAll(cache.write(block, layer, out.k(), out.v()));
+      x = out.y();
+    }
+    Operand<TFloat32> h = Gpt2.norm(model.withSubScope("ln_f"), x, params.lnF(), hp.arch());
+    return model
+        .withControlDependencies(writes)
+        .identity(Gpt2.lmHead(model, h, params.wte(), product));
+  }
+}
