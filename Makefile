@@ -29,7 +29,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve clean
+.PHONY: help build test format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -117,6 +117,10 @@ bench-serve: $(JAR) ## serve under 1, 8 and 32 streaming clients beside bench-sa
 bench-ggml: $(JAR) ## decoding against ggml's gpt-2 example on the same checkpoint (GGML_SRC=clone of ggml-org/ggml)
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
 	scripts/bench-ggml.sh '$(BENCH_MODEL_DIR)'
+
+profile-step: $(JAR) ## where a batch-1 decoding step's time goes, from perf profiles [DTYPE=bfloat16]
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	scripts/profile-step.sh '$(BENCH_MODEL_DIR)' $(or $(DTYPE),bfloat16)
 
 bench-train: $(JAR) ## training tokens/s, XLA on and off, baby config and 124M shape
 	$(GPT2) bench-train
