@@ -1,6 +1,7 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.kernels.AutoDType;
+import dev.gpt2j.kernels.CpuFlags;
 import dev.gpt2j.model.DType;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,20 +9,33 @@ import java.util.function.Supplier;
 import org.apache.commons.cli.Option;
 
 /**
- * {@code --dtype auto|float32|bfloat16}, shared by the commands that load a model to run it, and
- * the benchmarks' {@code --dtype LIST}.
+ * {@code --dtype auto|float32|bfloat16} of a command that loads a model to run it: what it is when
+ * not given ({@code fallback}) and what {@code auto} picks for the command's work; and the
+ * benchmarks' {@code --dtype LIST}.
  */
-final class DTypeOption {
-  private DTypeOption() {}
+record DTypeOption(String fallback, Supplier<AutoDType> auto) {
 
-  /** The option, saying that {@code fallback} is what it is when not given. */
-  static Option option(String fallback) {
+  /** Decoding ({@code sample}, {@code serve}): auto by default, auto as decoding measured. */
+  static final DTypeOption DECODING = new DTypeOption(AutoDType.LABEL, AutoDType::forDecoding);
+
+  /** Whole sequences ({@code score}): auto by default. */
+  static final DTypeOption SCORING =
+      new DTypeOption(AutoDType.LABEL, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+
+  /** {@code eval}: float32 by default, its figures being compared with float32 ones. */
+  static final DTypeOption EVALUATION =
+      new DTypeOption(
+          DType.FLOAT32.label, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+
+  /** The option, saying what it is when not given. */
+  Option option() {
     return Option.builder()
         .longOpt("dtype")
         .hasArg()
         .argName("T")
         .desc(
-            "auto, float32 or bfloat16 (default "
+            AutoDType.CHOICES
+                + " (default "
                 + fallback
                 + "): bfloat16 holds the weight matrices in half the memory and reads half the "
                 + "bytes per token; norms, softmax and the KV cache stay float32. auto takes "
@@ -35,11 +49,11 @@ final class DTypeOption {
    */
   record Chosen(DType dtype, String why) {}
 
-  /** The option's dtype, {@code fallback} when not given; for auto, what {@code auto} picks. */
-  static Chosen of(Args args, String fallback, Supplier<AutoDType> auto) {
+  /** The option's dtype, the fallback when not given; for auto, what auto picks. */
+  Chosen of(Args args) {
     String label = args.string("dtype", fallback);
     if (!label.equals(AutoDType.LABEL)) {
-      return new Chosen(parse(label, "auto, float32 or bfloat16"), "");
+      return new Chosen(parse(label, AutoDType.CHOICES), "");
     }
     AutoDType choice = auto.get();
     return new Chosen(choice.dtype(), choice.line());

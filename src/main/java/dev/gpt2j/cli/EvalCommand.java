@@ -8,8 +8,6 @@ import dev.gpt2j.eval.EvalTask;
 import dev.gpt2j.eval.Evaluation;
 import dev.gpt2j.eval.Metric;
 import dev.gpt2j.eval.Report;
-import dev.gpt2j.kernels.AutoDType;
-import dev.gpt2j.kernels.CpuFlags;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -60,7 +58,7 @@ final class EvalCommand implements Command {
                 "B",
                 "examples per run of the model (default: about 4096 tokens' worth)"))
         .addOption(opt("stride", "S", "text tasks: window advance, 1 <= S < n_ctx (n_ctx/2)"))
-        .addOption(DTypeOption.option(DType.FLOAT32.label))
+        .addOption(DTypeOption.EVALUATION.option())
         .addOption(
             Option.builder()
                 .longOpt("json")
@@ -93,9 +91,7 @@ final class EvalCommand implements Command {
     Path dir = ModelDirOption.of(args, null);
     EvalTask task = EvalTask.of(args.required("task"), "--task");
     HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen =
-        DTypeOption.of(
-            args, DType.FLOAT32.label, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+    DTypeOption.Chosen chosen = DTypeOption.EVALUATION.of(args);
     DType dtype = chosen.dtype();
     int stride = args.integer("stride", hp.nCtx() / 2);
     if (stride < 1 || stride >= hp.nCtx()) {

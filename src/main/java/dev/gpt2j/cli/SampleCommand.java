@@ -3,7 +3,6 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.kernels.AutoDType;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -103,7 +102,7 @@ final class SampleCommand implements Command {
                 "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
         .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"))
         .addOption(flag("dry-run", "print the memory plan and exit without loading the model"))
-        .addOption(DTypeOption.option(AutoDType.LABEL));
+        .addOption(DTypeOption.DECODING.option());
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -154,7 +153,7 @@ final class SampleCommand implements Command {
     SampleOptions options = sampleOptions(args);
     Path dir = ModelDirOption.of(args, DEFAULT_MODEL_DIR);
     HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.of(args, AutoDType.LABEL, AutoDType::forDecoding);
+    DTypeOption.Chosen chosen = DTypeOption.DECODING.of(args);
     DType dtype = chosen.dtype();
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
       out.println(memoryPlan(hp, dtype, options, 1).dryRun(SystemMemory.available()));

@@ -3,8 +3,6 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.kernels.AutoDType;
-import dev.gpt2j.kernels.CpuFlags;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -62,7 +60,7 @@ final class ScoreCommand implements Command {
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
                 .build())
-        .addOption(DTypeOption.option(AutoDType.LABEL));
+        .addOption(DTypeOption.SCORING.option());
   }
 
   @Override
@@ -93,15 +91,12 @@ final class ScoreCommand implements Command {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
     }
     HParams hp = ModelDir.hparams(dir);
-    for (int t : tokens) {
-      if (t < 0 || t >= hp.nVocab()) {
-        throw new UsageException(
-            "--tokens: id " + t + " is outside the model's vocabulary [0, " + hp.nVocab() + ")");
-      }
+    try {
+      hp.requireInVocabulary(tokens, "--tokens: id");
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
     }
-    DTypeOption.Chosen chosen =
-        DTypeOption.of(
-            args, AutoDType.LABEL, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+    DTypeOption.Chosen chosen = DTypeOption.SCORING.of(args);
     DType dtype = chosen.dtype();
     MemoryPlan plan = MemoryPlan.scoring(hp, dtype, 1, Math.min(tokens.length, hp.nCtx()));
     if (args.has("dry-run")) {

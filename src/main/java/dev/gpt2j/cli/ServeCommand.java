@@ -2,7 +2,6 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.kernels.AutoDType;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
@@ -73,7 +72,7 @@ final class ServeCommand implements Command {
                 .longOpt("dry-run")
                 .desc("print the memory plan and exit without loading the model")
                 .build())
-        .addOption(DTypeOption.option(AutoDType.LABEL));
+        .addOption(DTypeOption.DECODING.option());
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -98,7 +97,7 @@ final class ServeCommand implements Command {
             name);
     int drainSeconds = args.positive("drain-seconds", DEFAULT_DRAIN_SECONDS);
     HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.of(args, AutoDType.LABEL, AutoDType::forDecoding);
+    DTypeOption.Chosen chosen = DTypeOption.DECODING.of(args);
     DType dtype = chosen.dtype();
     MemoryPlan plan = MemoryPlan.serving(hp, dtype, options.maxBatch());
     if (args.has("dry-run")) {

@@ -15,6 +15,9 @@ public record AutoDType(DType dtype, String why) {
   /** The word that asks for it, in place of a dtype's label. */
   public static final String LABEL = "auto";
 
+  /** What an option that takes {@link #LABEL} accepts, for its messages. */
+  public static final String CHOICES = LABEL + ", float32 or bfloat16";
+
   /**
    * Decoding (sample, serve): one position per row, through our matrix-vector kernels, which read
    * half the bytes in bfloat16 with every instruction set they are built for. Without them a step

@@ -116,6 +116,16 @@ public record HParams(int nVocab, int nCtx, int nEmbd, int nHead, int nLayer, Ar
     return (long) nVocab * e + positions + nLayer * (2 * norm + attn + mlp) + norm;
   }
 
+  /** Throws when a token id is outside [0, n_vocab): "{@code what} {id} is outside ...". */
+  public void requireInVocabulary(int[] tokens, String what) {
+    for (int t : tokens) {
+      if (t < 0 || t >= nVocab) {
+        throw new IllegalArgumentException(
+            what + " " + t + " is outside the model's vocabulary [0, " + nVocab + ")");
+      }
+    }
+  }
+
   /**
    * Parses OpenAI's hparams.json text; an IllegalArgumentException names the key that is missing or
    * wrong.

@@ -46,12 +46,7 @@ public final class Decoder {
    * the context (or that a sliding window was asked for).
    */
   public static void requireFits(HParams hp, int[] prompt, int length, boolean slidingWindow) {
-    for (int t : prompt) {
-      if (t < 0 || t >= hp.nVocab()) {
-        throw new IllegalArgumentException(
-            "prompt token " + t + " is outside the model's vocabulary [0, " + hp.nVocab() + ")");
-      }
-    }
+    hp.requireInVocabulary(prompt, "prompt token");
     int promptLength = prompt.length;
     if (promptLength < 1) {
       throw new IllegalArgumentException("the prompt is empty (give a prompt, or --unconditional)");

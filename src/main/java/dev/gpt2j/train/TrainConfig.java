@@ -105,7 +105,7 @@ public record TrainConfig(
             return labels.read(key, text);
           } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
-                key + " must be auto, float32 or bfloat16, got '" + text + "'");
+                key + " must be " + AutoDType.CHOICES + ", got '" + text + "'");
           }
         }
 
