@@ -2,6 +2,7 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.kernels.FusedBlock;
 import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
@@ -79,12 +80,13 @@ final class BenchSampleCommand implements Command {
       long start = System.nanoTime();
       try (Gpt2Model model = Gpt2Model.load(dir, dtype)) {
         out.printf(
-            "%s: loaded %s (%,d parameters) in %.2f s; native kernels: %s%n",
+            "%s: loaded %s (%,d parameters) in %.2f s; native kernels: %s%s%n",
             dtype.label,
             dir,
             hp.parameterCount(),
             (System.nanoTime() - start) / 1e9,
-            NativeKernels.instructionSet().orElse("not loaded"));
+            NativeKernels.instructionSet().orElse("not loaded"),
+            FusedBlock.computes(hp.arch()) ? ", one op per block" : "");
         for (int[] config : new int[][] {{8, 1}, {8, BATCH}, {LONG_PROMPT, 1}}) {
           int promptLength = Math.min(config[0], nCtx - newTokens);
           out.println(
