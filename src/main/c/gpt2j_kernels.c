@@ -18,8 +18,9 @@
  *
  * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
  * per 8 rows of x; its partial sums reuse one buffer per calling thread, not a malloc per call.
- * Threads: OpenMP, one per core, one parallel region per op. Only TF's C API is used; its headers are not shipped with TF
- * Java, so the few declarations needed are below (tensorflow/c/{c_api,kernels,ops,tf_tensor}.h).
+ * Threads: OpenMP, one per core, one parallel region per op. Only TF's C API is used; its
+ * headers are not shipped with TF Java, so the few declarations needed are below
+ * (tensorflow/c/{c_api,kernels,ops,tf_tensor}.h).
  */
 #include <math.h>
 #include <omp.h>
@@ -447,14 +448,11 @@ static void infer_shape(TF_ShapeInferenceContext* ctx, TF_Status* status, int64_
 static void shape_mat_vec(TF_ShapeInferenceContext* c, TF_Status* s) { infer_shape(c, s, 1); }
 static void shape_mat_vec_t(TF_ShapeInferenceContext* c, TF_Status* s) { infer_shape(c, s, 0); }
 
-static void register_op(const char* name, const char* w_spec,
-                        void (*compute_fn)(void*, TF_OpKernelContext*),
-                        void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*)) {
+/* Registers op, whose inputs and outputs are declared, and its CPU kernel */
+static void register_kernel(const char* name, TF_OpDefinitionBuilder* op,
+                            void (*compute_fn)(void*, TF_OpKernelContext*),
+                            void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*)) {
   TF_Status* status = TF_NewStatus();
-  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
-  TF_OpDefinitionBuilderAddInput(op, "x: float");
-  TF_OpDefinitionBuilderAddInput(op, w_spec);
-  TF_OpDefinitionBuilderAddOutput(op, "y: float");
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
   TF_RegisterOpDefinition(op, status);
   if (TF_GetCode(status) == TF_OK) {
@@ -463,6 +461,16 @@ static void register_op(const char* name, const char* w_spec,
   /* Java checks the op list TF_LoadLibrary returns; this says why one is missing */
   if (TF_GetCode(status) != TF_OK) fprintf(stderr, "[gpt2j] %s: %s\n", name, TF_Message(status));
   TF_DeleteStatus(status);
+}
+
+static void register_op(const char* name, const char* w_spec,
+                        void (*compute_fn)(void*, TF_OpKernelContext*),
+                        void (*shape_fn)(TF_ShapeInferenceContext*, TF_Status*)) {
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  TF_OpDefinitionBuilderAddInput(op, "x: float");
+  TF_OpDefinitionBuilderAddInput(op, w_spec);
+  TF_OpDefinitionBuilderAddOutput(op, "y: float");
+  register_kernel(name, op, compute_fn, shape_fn);
 }
 
 /* ---- A whole GPT-2 block of a decoding step, as one op ----
@@ -510,9 +518,11 @@ static void layer_norm(const float* x, const float* g, const float* b, float* y,
  * so that a profile shows it apart):
  * softmax(q k^T / sqrt(D)) v, query head h reading key/value head h / (H / Hkv). qkv [B, C + 2 Hkv
  * D] is c_attn's output; out [B, C] the heads merged; scores room for B H (S + 1). */
-__attribute__((noinline)) static void attend(const float* qkv, const float* k_past, const float* v_past,
-                   const int32_t* length, float* out, float* scores, int64_t rows, int64_t heads,
-                   int64_t kv_heads, int64_t s_dim, int64_t d) {
+__attribute__((noinline)) static void attend(const float* qkv, const float* k_past,
+                                             const float* v_past, const int32_t* length,
+                                             float* out, float* scores, int64_t rows,
+                                             int64_t heads, int64_t kv_heads, int64_t s_dim,
+                                             int64_t d) {
   int64_t c = heads * d, width = c + 2 * kv_heads * d;
   float scale = 1 / sqrtf((float)d);
 #pragma omp for collapse(2)
@@ -570,13 +580,20 @@ static int64_t product_width(int bf16, TF_Tensor* w, int64_t k) {
 
 static int is_vector(TF_Tensor* t, int64_t n) { return TF_NumDims(t) == 1 && TF_Dim(t, 0) == n; }
 
-/* The shapes' check: NULL when they fit together, else what is wrong. Sets *f to c_fc's width. */
-static const char* check_block(int bf16, TF_Tensor** in, int64_t* f) {
+/* A block's sizes, read from its inputs once (check_block) */
+typedef struct {
+  int64_t rows, c, kv_heads, s_dim, d, heads, kv, width, f;
+  int32_t first;
+} block_dims;
+
+/* The shapes' check: NULL when they fit together, else what is wrong; fills *dims. */
+static const char* check_block(int bf16, TF_Tensor** in, block_dims* dims) {
   if (TF_NumDims(in[X]) != 2 || TF_NumDims(in[K_PAST]) != 4 || TF_NumDims(in[V_PAST]) != 4) {
-    return "x must be [B, C] and the cache's k and v [B, Hkv, S, D]";
+    return "x must be [B, C] and the cache's k and v [R, Hkv, S, D]";
   }
   int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
-  int64_t kv_heads = TF_Dim(in[K_PAST], 1), d = TF_Dim(in[K_PAST], 3);
+  int64_t kv_heads = TF_Dim(in[K_PAST], 1), s_dim = TF_Dim(in[K_PAST], 2);
+  int64_t d = TF_Dim(in[K_PAST], 3);
   for (int i = 0; i < 4; i++) {
     if (TF_Dim(in[K_PAST], i) != TF_Dim(in[V_PAST], i)) return "k and v must have one shape";
   }
@@ -588,22 +605,20 @@ static const char* check_block(int bf16, TF_Tensor** in, int64_t* f) {
   if (d == 0 || kv_heads == 0 || c % d != 0 || (c / d) % kv_heads != 0) {
     return "C must be a multiple of D, and the heads a multiple of Hkv";
   }
-  *f = product_width(bf16, in[FC_W], c);
-  if (product_width(bf16, in[ATTN_W], c) != c + 2 * kv_heads * d
-      || product_width(bf16, in[PROJ_W], c) != c || *f < 0
-      || product_width(bf16, in[MPROJ_W], *f) != c) {
+  int64_t width = c + 2 * kv_heads * d, f = product_width(bf16, in[FC_W], c);
+  if (product_width(bf16, in[ATTN_W], c) != width || product_width(bf16, in[PROJ_W], c) != c
+      || f < 0 || product_width(bf16, in[MPROJ_W], f) != c) {
     return "c_attn, c_proj, c_fc and mlp c_proj must be [C, C + 2 Hkv D], [C, C], [C, F] and "
            "[F, C] ([1, K, N] in float32, [N, K] in bfloat16)";
   }
-  if (!is_vector(in[VECTORS], 7 * c + 2 * kv_heads * d + *f)) {
+  if (!is_vector(in[VECTORS], 6 * c + width + f)) {
     return "vectors must be [6 C + W + F]: the norms' g and b and the biases";
   }
   const int32_t* length = TF_TensorData(in[LENGTH]);
   for (int64_t b = 0; b < rows; b++) {
-    if (length[b] < 0 || length[b] > TF_Dim(in[K_PAST], 2)) {
-      return "length must be within the cache's S positions";
-    }
+    if (length[b] < 0 || length[b] > s_dim) return "length must be within the cache's S positions";
   }
+  *dims = (block_dims){rows, c, kv_heads, s_dim, d, c / d, kv_heads * d, width, f, first};
   return NULL;
 }
 
@@ -614,59 +629,64 @@ typedef struct {
   const float *ln1_g, *ln1_b, *attn_b, *proj_b, *ln2_g, *ln2_b, *fc_b, *mproj_b;
 } block_vectors;
 
-static block_vectors vectors_of(const float* v, int64_t c, int64_t width, int64_t f) {
+static block_vectors vectors_of(const float* v, const block_dims* s) {
   block_vectors b;
-  b.ln1_g = v, b.ln1_b = v + c, b.attn_b = v + 2 * c, b.proj_b = b.attn_b + width;
-  b.ln2_g = b.proj_b + c, b.ln2_b = b.ln2_g + c, b.fc_b = b.ln2_b + c, b.mproj_b = b.fc_b + f;
+  b.ln1_g = v, b.ln1_b = v + s->c, b.attn_b = v + 2 * s->c, b.proj_b = b.attn_b + s->width;
+  b.ln2_g = b.proj_b + s->c, b.ln2_b = b.ln2_g + s->c, b.fc_b = b.ln2_b + s->c;
+  b.mproj_b = b.fc_b + s->f;
   return b;
 }
+
+/* A block's intermediate values: shared by the team, but for normed, one [B, C] per thread */
+typedef struct {
+  float *qkv, *attended, *mid, *hidden, *scores, *normed, *partial;
+} block_room;
 
 /* The block's steps, by every thread of a parallel region: see block_step. Between two products
  * only the threads' barriers: the biases, residuals and GELU are the products' epilogues, and each
  * thread normalizes for itself. */
-static void block_team(int bf16, TF_Tensor** in, int64_t f, float* room, float* partial, float* y,
-                       float* k_out, float* v_out) {
-  int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
-  int64_t kv_heads = TF_Dim(in[K_PAST], 1), s_dim = TF_Dim(in[K_PAST], 2);
-  int64_t d = TF_Dim(in[K_PAST], 3), kv = kv_heads * d, width = c + 2 * kv;
-  float *qkv = room, *attended = qkv + rows * width, *mid = attended + rows * c;
-  float *hidden = mid + rows * c, *scores = hidden + rows * f;
-  float* normed = scores + rows * (c / d) * (s_dim + 1) + omp_get_thread_num() * rows * c;
+static void block_team(int bf16, TF_Tensor** in, const block_dims* s, const block_room* r,
+                       float* y, float* k_out, float* v_out) {
+  int64_t rows = s->rows, c = s->c, kv = s->kv, width = s->width, f = s->f;
+  float* normed = r->normed + omp_get_thread_num() * rows * c;
   const float* x = DATA(X);
-  block_vectors p = vectors_of(DATA(VECTORS), c, width, f);
+  block_vectors p = vectors_of(DATA(VECTORS), s);
   layer_norm(x, p.ln1_g, p.ln1_b, normed, rows, c);
-  block_product(bf16, normed, in[ATTN_W], qkv, rows, c, width, partial,
+  block_product(bf16, normed, in[ATTN_W], r->qkv, rows, c, width, r->partial,
                 (epilogue){p.attn_b, NULL, 0});
 #pragma omp single nowait
   for (int64_t b = 0; b < rows; b++) {
-    memcpy(k_out + b * kv, qkv + b * width + c, sizeof(float) * kv);
-    memcpy(v_out + b * kv, qkv + b * width + c + kv, sizeof(float) * kv);
+    memcpy(k_out + b * kv, r->qkv + b * width + c, sizeof(float) * kv);
+    memcpy(v_out + b * kv, r->qkv + b * width + c + kv, sizeof(float) * kv);
   }
-  int64_t skip = *(const int32_t*)TF_TensorData(in[FIRST]) * kv_heads * s_dim * d;
-  attend(qkv, DATA(K_PAST) + skip, DATA(V_PAST) + skip, TF_TensorData(in[LENGTH]), attended,
-         scores, rows, c / d, kv_heads, s_dim, d);
-  block_product(bf16, attended, in[PROJ_W], mid, rows, c, c, partial,
+  int64_t skip = s->first * kv * s->s_dim;
+  attend(r->qkv, DATA(K_PAST) + skip, DATA(V_PAST) + skip, TF_TensorData(in[LENGTH]), r->attended,
+         r->scores, rows, s->heads, s->kv_heads, s->s_dim, s->d);
+  block_product(bf16, r->attended, in[PROJ_W], r->mid, rows, c, c, r->partial,
                 (epilogue){p.proj_b, x, 0});
-  layer_norm(mid, p.ln2_g, p.ln2_b, normed, rows, c);
-  block_product(bf16, normed, in[FC_W], hidden, rows, c, f, partial, (epilogue){p.fc_b, NULL, 1});
-  block_product(bf16, hidden, in[MPROJ_W], y, rows, f, c, partial,
-                (epilogue){p.mproj_b, mid, 0});
+  layer_norm(r->mid, p.ln2_g, p.ln2_b, normed, rows, c);
+  block_product(bf16, normed, in[FC_W], r->hidden, rows, c, f, r->partial,
+                (epilogue){p.fc_b, NULL, 1});
+  block_product(bf16, r->hidden, in[MPROJ_W], y, rows, f, c, r->partial,
+                (epilogue){p.mproj_b, r->mid, 0});
 }
 
 /* The block, on inputs whose shapes check_block accepted, in one parallel region; 0 when out of
  * memory. */
-static int block_step(int bf16, TF_Tensor** in, int64_t f, float* y, float* k_out, float* v_out) {
-  int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
-  int64_t kv_heads = TF_Dim(in[K_PAST], 1), s_dim = TF_Dim(in[K_PAST], 2);
-  int64_t d = TF_Dim(in[K_PAST], 3), width = c + 2 * kv_heads * d;
-  int64_t values = rows * (width + 2 * c + f) + rows * (c / d) * (s_dim + 1)
-                   + omp_get_max_threads() * rows * c;
-  int64_t widest = width > f ? width : f;
-  int64_t partials = bf16 ? 0 : partial_room(rows, widest);
-  float* room = scratch(values + partials);
-  if (room == NULL) return 0;
+static int block_step(int bf16, TF_Tensor** in, const block_dims* s, float* y, float* k_out,
+                      float* v_out) {
+  int64_t rows = s->rows, c = s->c;
+  int64_t scores = rows * s->heads * (s->s_dim + 1);
+  int64_t normed = omp_get_max_threads() * rows * c;
+  int64_t partials = bf16 ? 0 : partial_room(rows, s->width > s->f ? s->width : s->f);
+  float* base = scratch(rows * (s->width + 2 * c + s->f) + scores + normed + partials);
+  if (base == NULL) return 0;
+  block_room r;
+  r.qkv = base, r.attended = r.qkv + rows * s->width, r.mid = r.attended + rows * c;
+  r.hidden = r.mid + rows * c, r.scores = r.hidden + rows * s->f, r.normed = r.scores + scores;
+  r.partial = r.normed + normed;
 #pragma omp parallel
-  block_team(bf16, in, f, room, room + values, y, k_out, v_out);
+  block_team(bf16, in, s, &r, y, k_out, v_out);
   return 1;
 }
 
@@ -677,24 +697,23 @@ static void compute_block(int bf16, TF_OpKernelContext* ctx) {
   for (int i = 0; i < BLOCK_INPUTS && TF_GetCode(status) == TF_OK; i++) {
     TF_GetInput(ctx, i, &in[i], status);
   }
-  int64_t f = 0;
-  const char* wrong = TF_GetCode(status) == TF_OK ? check_block(bf16, in, &f) : NULL;
+  block_dims s;
+  const char* wrong = TF_GetCode(status) == TF_OK ? check_block(bf16, in, &s) : NULL;
   if (wrong != NULL) {
     char message[256];
     snprintf(message, sizeof message, "%s: %s", bf16 ? "Gpt2BlockBf16" : "Gpt2Block", wrong);
     TF_SetStatus(status, TF_INVALID_ARGUMENT, message);
   }
   if (TF_GetCode(status) == TF_OK) {
-    int64_t rows = TF_Dim(in[X], 0), c = TF_Dim(in[X], 1);
-    int64_t y_dims[2] = {rows, c};
-    int64_t kv_dims[4] = {rows, TF_Dim(in[K_PAST], 1), 1, TF_Dim(in[K_PAST], 3)};
-    size_t kv_bytes = sizeof(float) * rows * kv_dims[1] * kv_dims[3];
-    out[0] = TF_AllocateOutput(ctx, 0, TF_FLOAT, y_dims, 2, sizeof(float) * rows * c, status);
+    int64_t y_dims[2] = {s.rows, s.c};
+    int64_t kv_dims[4] = {s.rows, s.kv_heads, 1, s.d};
+    size_t kv_bytes = sizeof(float) * s.rows * s.kv;
+    out[0] = TF_AllocateOutput(ctx, 0, TF_FLOAT, y_dims, 2, sizeof(float) * s.rows * s.c, status);
     for (int i = 1; i < 3 && TF_GetCode(status) == TF_OK; i++) {
       out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT, kv_dims, 4, kv_bytes, status);
     }
-    if (TF_GetCode(status) == TF_OK && rows > 0
-        && !block_step(bf16, in, f, TF_TensorData(out[0]), TF_TensorData(out[1]),
+    if (TF_GetCode(status) == TF_OK && s.rows > 0
+        && !block_step(bf16, in, &s, TF_TensorData(out[0]), TF_TensorData(out[1]),
                        TF_TensorData(out[2]))) {
       TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Block: out of memory");
     }
@@ -740,24 +759,19 @@ static void register_block(const char* name, const char* w_type,
   static const char* inputs[BLOCK_INPUTS] = {
       "x", "k", "v", "first", "length", "vectors", "c_attn_w", "attn_c_proj_w", "c_fc_w",
       "mlp_c_proj_w"};
-  TF_Status* status = TF_NewStatus();
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
   for (int i = 0; i < BLOCK_INPUTS; i++) {
     char spec[64];
-    const char* type = i == FIRST || i == LENGTH ? "int32" : strstr(inputs[i], "_w") != NULL ? w_type : "float";
+    const char* type = i == FIRST || i == LENGTH            ? "int32"
+                       : strstr(inputs[i], "_w") != NULL ? w_type
+                                                           : "float";
     snprintf(spec, sizeof spec, "%s: %s", inputs[i], type);
     TF_OpDefinitionBuilderAddInput(op, spec);
   }
   TF_OpDefinitionBuilderAddOutput(op, "y: float");
   TF_OpDefinitionBuilderAddOutput(op, "k_new: float");
   TF_OpDefinitionBuilderAddOutput(op, "v_new: float");
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_block);
-  TF_RegisterOpDefinition(op, status);
-  if (TF_GetCode(status) == TF_OK) {
-    TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL), status);
-  }
-  if (TF_GetCode(status) != TF_OK) fprintf(stderr, "[gpt2j] %s: %s\n", name, TF_Message(status));
-  TF_DeleteStatus(status);
+  register_kernel(name, op, compute_fn, shape_block);
 }
 
 /* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
