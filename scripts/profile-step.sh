@@ -2,9 +2,10 @@
 # Where a batch-1 decoding step's time goes (issue 28): runs bench-sample on MODEL_DIR and, during
 # its batch-1 runs, takes PROFILES system-wide perf profiles of 4 s each. For each it counts the
 # samples of the two busiest threads, TF's executor thread (OpenMP's master in our ops) and
-# OpenMP's worker: our product loops, attention over the cache, OpenMP (waits and joins), TF, our
-# other code (norms, biases, GELU), and the rest; then the share outside the products and
-# attention, on the master alone and on both threads. Run it alone on the machine. Needs perf.
+# OpenMP's worker: our product loops (the [out, in] loops' biases, residuals and GELU run inside
+# them and count with them), attention over the cache, OpenMP (waits and joins), TF, our other
+# code (norms; the float32 block's epilogues), and the rest; then the share outside the products
+# and attention, on the master alone and on both threads. Run it alone on the machine. Needs perf.
 # Usage: scripts/profile-step.sh MODEL_DIR [DTYPE (bfloat16)] [PROFILES (3)]
 set -euo pipefail
 model=$1

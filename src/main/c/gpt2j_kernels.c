@@ -24,6 +24,7 @@
  */
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,9 +107,10 @@ static inline float widen_bf16(uint16_t h) {
  * compute-bound (docs/benchmarks.md, "Weights held [out, in] for bfloat16 decoding"). */
 #define MAT_VEC_T_ROWS(NAME, WT, LOAD, ATTR)                                                \
 /* y[m, n] = dot(x[m, :], w[n, :]) for n in [n0, n1); four rows of w at a time, so four          \
- * independent sums hide the add latency. */                                                      \
-ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows,                     \
-                                     int64_t k_dim, int64_t n_dim, int64_t n0, int64_t n1) {      \
+ * independent sums hide the add latency; then the epilogue e on them, in the loop's instructions \
+ * (finish is inlined). */                                                                        \
+ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,      \
+                      int64_t n_dim, int64_t n0, int64_t n1, const epilogue* e) {                 \
   int64_t n = n0;                                                                                 \
   for (; n + 4 <= n1; n += 4) {                                                                   \
     const WT *w0 = w + n * k_dim, *w1 = w0 + k_dim, *w2 = w1 + k_dim, *w3 = w2 + k_dim;           \
@@ -134,6 +136,7 @@ ATTR static void NAME(const float* x, const WT* w, float* y, int64_t m_rows,    
       y[m * n_dim + n] = s;                                                                       \
     }                                                                                             \
   }                                                                                               \
+  finish(y, m_rows, n_dim, n0, n1, e);                                                            \
 }
 
 /* tanh as Eigen computes it for TF's Tanh (a rational function, clamped; within 4e-7 of tanh): a
@@ -166,9 +169,10 @@ typedef struct {
   int gelu;
 } epilogue;
 
-/* the epilogue on columns [n0, n1) of y [m_rows, n_dim] */
-static void finish(float* y, int64_t m_rows, int64_t n_dim, int64_t n0, int64_t n1,
-                   const epilogue* e) {
+/* the epilogue on columns [n0, n1) of y [m_rows, n_dim]; inlined, so that it is compiled for the
+ * instruction set of the loop that calls it */
+__attribute__((always_inline)) static inline void finish(float* y, int64_t m_rows, int64_t n_dim,
+                                                        int64_t n0, int64_t n1, const epilogue* e) {
   if (e == NULL) return;
   for (int64_t m = 0; m < m_rows; m++) {
     float* ym = y + m * n_dim;
@@ -190,18 +194,73 @@ static void finish(float* y, int64_t m_rows, int64_t n_dim, int64_t n0, int64_t 
 }
 
 /* The products are called by every thread of a parallel region (a kernel's, or a whole block's:
- * one region per block, not one per product), and return when all are done. Each thread ends
- * with its own block of outputs, on which it runs the epilogue e. */
+ * one region per block, not one per product), and return when all are done. Each thread runs
+ * the epilogue e on the outputs it has computed. */
+
+/* How x w^T's outputs are shared out. The host often runs one of our cores slower than the other
+ * (by up to 1.7x, docs/benchmarks.md), so equal static shares left the faster thread waiting at
+ * each product's barrier. Each thread starts on its own contiguous share and claims it GRAIN
+ * outputs at a time; done, it claims what the others have left of theirs. A share's counter
+ * counts its claimed grains. There are two sets of counters, used by every other product, so that
+ * each thread can zero its own for the next product while this one runs: the barrier that ends a
+ * product publishes them. Only x w^T shares this way: each of its outputs is one dot product, the
+ * same whichever thread computes it, where MAT_VEC's partial sums would be added in an order that
+ * changed from run to run, and with them the float32 logits' last bits. */
+enum { GRAIN = 32 };
+typedef struct {
+  _Atomic int64_t claimed;
+  char pad[64 - sizeof(int64_t)]; /* a cache line each: threads claim without meeting */
+} share_counter;
+
+typedef struct {
+  share_counter* counters; /* [2][team], shared, zeroed before the region */
+  int turn;                /* which set this product uses; each thread keeps its own copy */
+} sharing;
+
+/* One product's claims, as one thread makes them */
+typedef struct {
+  share_counter* set; /* this product's counters, one per share */
+  int t, team;
+  int visited; /* shares emptied so far, this thread's own first */
+  int64_t n, share;
+} claims;
+
+/* Before a product of n outputs: zeroes this thread's counter for the product after it */
+static claims start_claims(sharing* s, int64_t n) {
+  int t = omp_get_thread_num(), team = omp_get_num_threads();
+  atomic_store_explicit(&s->counters[(1 - s->turn) * team + t].claimed, 0, memory_order_relaxed);
+  int64_t share = ((n + team - 1) / team + GRAIN - 1) / GRAIN * GRAIN;
+  return (claims){s->counters + s->turn * team, t, team, 0, n, share};
+}
+
+/* The next [*from, *to) this thread computes, or 0 when every share is taken */
+static inline int claim(claims* c, int64_t* from, int64_t* to) {
+  for (; c->visited < c->team; c->visited++) {
+    int v = (c->t + c->visited) % c->team;
+    int64_t start = min64(v * c->share, c->n), end = min64(start + c->share, c->n);
+    int64_t at = start + GRAIN * atomic_fetch_add_explicit(&c->set[v].claimed, 1,
+                                                           memory_order_relaxed);
+    if (at < end) {
+      *from = at, *to = min64(at + GRAIN, end);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* After the product, before its barrier: the next product takes the other set */
+static void end_claims(sharing* s) { s->turn = 1 - s->turn; }
 
 #define MAT_VEC_T(NAME, WT, T_ROWS)                                                               \
-/* x w^T: each thread takes a contiguous block of w's rows (outputs). */                          \
-static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,        \
-                     int64_t n_dim, const epilogue* e) {                                          \
-  int t = omp_get_thread_num(), team = omp_get_num_threads();                                     \
-  int64_t chunk = (n_dim + team - 1) / team;                                                      \
-  int64_t n0 = min64(t * chunk, n_dim), n1 = min64(n0 + chunk, n_dim);                            \
-  T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1);                                                \
-  finish(y, m_rows, n_dim, n0, n1, e);                                                            \
+/* x w^T, the outputs (w's rows) shared out by claims */                                          \
+static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t k_dim,            \
+                 int64_t n_dim, sharing* s, const epilogue* e) {                                  \
+  claims c = start_claims(s, n_dim);                                                              \
+  int64_t n0, n1;                                                                                 \
+  while (claim(&c, &n0, &n1)) {                                                                   \
+    T_ROWS(x, w, y, m_rows, k_dim, n_dim, n0, n1, e);                                             \
+  }                                                                                               \
+  end_claims(s);                                                                                  \
   _Pragma("omp barrier")                                                                          \
 }
 
@@ -262,17 +321,35 @@ static void NAME(const float* x, const WT* w, float* y, int64_t m_rows, int64_t 
 }
 
 
-/* Room for n floats, kept with the calling (TF executor) thread for its next call rather than a
- * malloc per call; NULL when out of memory. */
-static float* scratch(int64_t n) {
-  static _Thread_local float* room = NULL;
-  static _Thread_local int64_t capacity = 0;
-  if (n > capacity) {
-    free(room);
-    room = malloc(sizeof(float) * n);
-    capacity = room == NULL ? 0 : n;
+/* Memory kept with the calling (TF executor) thread for its next call rather than a malloc per
+ * call: grown when asked for more, aligned to a cache line; NULL when out of memory. */
+typedef struct {
+  void* start;
+  size_t bytes;
+} thread_room;
+
+static void* room_for(thread_room* r, size_t bytes) {
+  if (bytes > r->bytes) {
+    free(r->start);
+    r->start = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    r->bytes = r->start == NULL ? 0 : bytes;
   }
-  return room;
+  return r->start;
+}
+
+/* Room for n floats */
+static float* scratch(int64_t n) {
+  static _Thread_local thread_room room;
+  return room_for(&room, sizeof(float) * n);
+}
+
+/* Two zeroed sets of share counters for the calling thread's next parallel region */
+static share_counter* fresh_counters(void) {
+  static _Thread_local thread_room room;
+  int n = 2 * omp_get_max_threads();
+  share_counter* counters = room_for(&room, sizeof(share_counter) * n);
+  for (int i = 0; counters != NULL && i < n; i++) atomic_init(&counters[i].claimed, 0);
+  return counters;
 }
 
 /* How many floats MAT_VEC's partial sums of an m_rows x n_dim product take */
@@ -283,11 +360,15 @@ static int64_t partial_room(int64_t m_rows, int64_t n_dim) {
 /* The loops the kernels call, chosen once, when the library loads (choose_loops). */
 typedef void (*f32_loop)(const float* x, const float* w, float* y, int64_t m_rows, int64_t k_dim,
                          int64_t n_dim, int64_t from, int64_t to);
-typedef void (*bf16_loop)(const float* x, const uint16_t* w, float* y, int64_t m_rows,
-                          int64_t k_dim, int64_t n_dim, int64_t from, int64_t to);
+typedef void (*f32_t_loop)(const float* x, const float* w, float* y, int64_t m_rows,
+                           int64_t k_dim, int64_t n_dim, int64_t from, int64_t to,
+                           const epilogue* e);
+typedef void (*bf16_t_loop)(const float* x, const uint16_t* w, float* y, int64_t m_rows,
+                            int64_t k_dim, int64_t n_dim, int64_t from, int64_t to,
+                            const epilogue* e);
 static f32_loop f32_rows;
-static f32_loop f32_t_rows;
-static bf16_loop bf16_t_rows;
+static f32_t_loop f32_t_rows;
+static bf16_t_loop bf16_t_rows;
 static const char* isa = "generic";
 
 MAT_VEC_ROWS(f32_rows_generic, float, LOAD_F32, ISA_GENERIC)
@@ -317,7 +398,7 @@ __attribute__((target("avx512f"))) static inline __m512 widen16(const uint16_t* 
  * wide for bfloat16's widening 16-bit loads): four rows of w, a 16-wide sum for each. */
 __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
     const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim, int64_t n_dim,
-    int64_t n0, int64_t n1) {
+    int64_t n0, int64_t n1, const epilogue* e) {
   for (int64_t n = n0; n < n1; n += 4) {
     int64_t rows = min64(4, n1 - n);
     for (int64_t m = 0; m < m_rows; m++) {
@@ -338,6 +419,7 @@ __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
       }
     }
   }
+  finish(y, m_rows, n_dim, n0, n1, e);
 }
 #endif
 
@@ -396,15 +478,17 @@ static void compute(int transposed, int bf16, TF_OpKernelContext* ctx) {
         const void* wp = TF_TensorData(w);
         float* yp = TF_TensorData(y);
         float* partial = transposed ? NULL : scratch(partial_room(m_rows, n_dim));
-        if (!transposed && partial == NULL && omp_get_max_threads() > 1) {
+        share_counter* counters = transposed ? fresh_counters() : NULL;
+        if (transposed ? counters == NULL : partial == NULL && omp_get_max_threads() > 1) {
           TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2MatVec: out of memory");
         } else {
 #pragma omp parallel
           {
+            sharing shares = {counters, 0};
             if (transposed && bf16) {
-              mat_vec_bf16_t(xp, wp, yp, m_rows, k_dim, n_dim, NULL);
+              mat_vec_bf16_t(xp, wp, yp, m_rows, k_dim, n_dim, &shares, NULL);
             } else if (transposed) {
-              mat_vec_f32_t(xp, wp, yp, m_rows, k_dim, n_dim, NULL);
+              mat_vec_f32_t(xp, wp, yp, m_rows, k_dim, n_dim, &shares, NULL);
             } else {
               mat_vec_f32(xp, wp, yp, m_rows, k_dim, n_dim, partial, NULL);
             }
@@ -525,7 +609,8 @@ __attribute__((noinline)) static void attend(const float* qkv, const float* k_pa
                                              int64_t d) {
   int64_t c = heads * d, width = c + 2 * kv_heads * d;
   float scale = 1 / sqrtf((float)d);
-#pragma omp for collapse(2)
+  /* a head at a time to whichever thread is free: one core is often slower (see sharing) */
+#pragma omp for collapse(2) schedule(dynamic)
   for (int64_t b = 0; b < rows; b++) {
     for (int64_t h = 0; h < heads; h++) {
       int64_t kvh = h / (heads / kv_heads), n = length[b];
@@ -559,9 +644,9 @@ __attribute__((noinline)) static void attend(const float* qkv, const float* k_pa
 
 /* y = e(x w) (w float32 [.., K, N]) or e(x w^T) (w bfloat16 [N, K]) */
 static void block_product(int bf16, const float* x, TF_Tensor* w, float* y, int64_t m, int64_t k,
-                          int64_t n, float* partial, epilogue e) {
+                          int64_t n, float* partial, sharing* shares, epilogue e) {
   if (bf16) {
-    mat_vec_bf16_t(x, TF_TensorData(w), y, m, k, n, &e);
+    mat_vec_bf16_t(x, TF_TensorData(w), y, m, k, n, shares, &e);
   } else {
     mat_vec_f32(x, TF_TensorData(w), y, m, k, n, partial, &e);
   }
@@ -640,6 +725,7 @@ static block_vectors vectors_of(const float* v, const block_dims* s) {
 /* A block's intermediate values: shared by the team, but for normed, one [B, C] per thread */
 typedef struct {
   float *qkv, *attended, *mid, *hidden, *scores, *normed, *partial;
+  share_counter* counters;
 } block_room;
 
 /* The block's steps, by every thread of a parallel region: see block_step. Between two products
@@ -651,8 +737,9 @@ static void block_team(int bf16, TF_Tensor** in, const block_dims* s, const bloc
   float* normed = r->normed + omp_get_thread_num() * rows * c;
   const float* x = DATA(X);
   block_vectors p = vectors_of(DATA(VECTORS), s);
+  sharing shares = {r->counters, 0};
   layer_norm(x, p.ln1_g, p.ln1_b, normed, rows, c);
-  block_product(bf16, normed, in[ATTN_W], r->qkv, rows, c, width, r->partial,
+  block_product(bf16, normed, in[ATTN_W], r->qkv, rows, c, width, r->partial, &shares,
                 (epilogue){p.attn_b, NULL, 0});
 #pragma omp single nowait
   for (int64_t b = 0; b < rows; b++) {
@@ -662,12 +749,12 @@ static void block_team(int bf16, TF_Tensor** in, const block_dims* s, const bloc
   int64_t skip = s->first * kv * s->s_dim;
   attend(r->qkv, DATA(K_PAST) + skip, DATA(V_PAST) + skip, TF_TensorData(in[LENGTH]), r->attended,
          r->scores, rows, s->heads, s->kv_heads, s->s_dim, s->d);
-  block_product(bf16, r->attended, in[PROJ_W], r->mid, rows, c, c, r->partial,
+  block_product(bf16, r->attended, in[PROJ_W], r->mid, rows, c, c, r->partial, &shares,
                 (epilogue){p.proj_b, x, 0});
   layer_norm(r->mid, p.ln2_g, p.ln2_b, normed, rows, c);
-  block_product(bf16, normed, in[FC_W], r->hidden, rows, c, f, r->partial,
+  block_product(bf16, normed, in[FC_W], r->hidden, rows, c, f, r->partial, &shares,
                 (epilogue){p.fc_b, NULL, 1});
-  block_product(bf16, r->hidden, in[MPROJ_W], y, rows, f, c, r->partial,
+  block_product(bf16, r->hidden, in[MPROJ_W], y, rows, f, c, r->partial, &shares,
                 (epilogue){p.mproj_b, r->mid, 0});
 }
 
@@ -680,8 +767,10 @@ static int block_step(int bf16, TF_Tensor** in, const block_dims* s, float* y, f
   int64_t normed = omp_get_max_threads() * rows * c;
   int64_t partials = bf16 ? 0 : partial_room(rows, s->width > s->f ? s->width : s->f);
   float* base = scratch(rows * (s->width + 2 * c + s->f) + scores + normed + partials);
-  if (base == NULL) return 0;
+  share_counter* counters = fresh_counters();
+  if (base == NULL || counters == NULL) return 0;
   block_room r;
+  r.counters = counters;
   r.qkv = base, r.attended = r.qkv + rows * s->width, r.mid = r.attended + rows * c;
   r.hidden = r.mid + rows * c, r.scores = r.hidden + rows * s->f, r.normed = r.scores + scores;
   r.partial = r.normed + normed;
