@@ -50,7 +50,7 @@ final class KvCache implements Memory {
   private final Shape shape;
   private final int heads;
   private Operand<TInt32> writeAt; // where the pass being built writes: see extend
-  private Operand<TInt32> readBegin; // and the rows it reads, [first, first + B)
+  private Operand<TInt32> readBegin; // and the rows extend's pass reads, [first, first + B)
   private Operand<TInt32> readSize;
 
   KvCache(Ops tf, HParams hp) {
@@ -142,7 +142,10 @@ final class KvCache implements Memory {
     if (layer == 0) { // every pass starts at layer 0, and writes the same positions in each layer
       Operand<TInt32> zero = tf.constant(0);
       Operand<TInt32> shape = tf.shape(fresh.k());
-      beginPass(tf, tf.gather(shape, zero, zero), tf.gather(shape, tf.constant(2), zero));
+      Operand<TInt32> rows = tf.gather(shape, zero, zero);
+      beginPass(tf, rows, tf.gather(shape, tf.constant(2), zero));
+      readBegin = tf.stack(List.of(first, zero, zero, zero));
+      readSize = tf.stack(List.of(rows, tf.constant(-1), tf.constant(-1), tf.constant(-1)));
     }
     Operand<TInt32> valid = tf.math.add(length, fresh.valid());
     return new Memory.KeysValues(
@@ -152,16 +155,11 @@ final class KvCache implements Memory {
   }
 
   /**
-   * Where a pass of {@code rows} rows and {@code t} new positions each writes, and which rows of
-   * the buffers it reads: {@link #extend} sets it at layer 0; a pass that writes with {@link
-   * #write} sets it first.
+   * Where a pass of {@code rows} rows and {@code t} new positions each writes: {@link #extend} sets
+   * it at layer 0 (with the rows it reads); a pass that writes with {@link #write} sets it first.
    */
   void beginPass(Ops tf, Operand<TInt32> rows, Operand<TInt32> t) {
     writeAt = positions(tf, rows, t);
-    Operand<TInt32> zero = tf.constant(0);
-    Operand<TInt32> all = tf.constant(-1);
-    readBegin = tf.stack(List.of(first, zero, zero, zero));
-    readSize = tf.stack(List.of(rows, all, all, all));
   }
 
   /**
