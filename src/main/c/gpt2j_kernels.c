@@ -377,7 +377,6 @@ MAT_VEC_T_ROWS(bf16_t_rows_generic, uint16_t, LOAD_BF16, ISA_GENERIC)
 #if defined(__x86_64__)
 MAT_VEC_ROWS(f32_rows_avx2, float, LOAD_F32, ISA_AVX2)
 MAT_VEC_T_ROWS(f32_t_rows_avx2, float, LOAD_F32, ISA_AVX2)
-MAT_VEC_T_ROWS(bf16_t_rows_avx2, uint16_t, LOAD_BF16, ISA_AVX2)
 MAT_VEC_ROWS(f32_rows_avx512, float, LOAD_F32, ISA_AVX512)
 MAT_VEC_T_ROWS(f32_t_rows_avx512, float, LOAD_F32, ISA_AVX512)
 #endif
@@ -414,6 +413,52 @@ __attribute__((target("avx512f"))) static void bf16_t_rows_avx512(
       }
       for (int r = 0; r < rows; r++) {
         float s = _mm512_reduce_add_ps(acc[r]);
+        for (int64_t kk = k; kk < k_dim; kk++) s += xm[kk] * widen_bf16(w[(n + r) * k_dim + kk]);
+        y[m * n_dim + n + r] = s;
+      }
+    }
+  }
+  finish(y, m_rows, n_dim, n0, n1, e);
+}
+#endif
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static inline float sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* mat_vec_bf16_t_rows for AVX2 by hand: gcc's vectorization of the macro widens each 8 weights with
+ * a lane-crossing vpmovzxwd and a shift (docs/benchmarks.md, "AVX2's loops against ggml"). Here 16
+ * weights are one load: a shift gives the even ones as float32, a mask the odd ones, and x is split
+ * into its even and odd elements once per 16, for all four rows of w. */
+__attribute__((target("avx2,fma"))) static void bf16_t_rows_avx2(
+    const float* x, const uint16_t* w, float* y, int64_t m_rows, int64_t k_dim, int64_t n_dim,
+    int64_t n0, int64_t n1, const epilogue* e) {
+  const __m256i high = _mm256_set1_epi32((int)0xffff0000u);
+  for (int64_t n = n0; n < n1; n += 4) {
+    int64_t rows = min64(4, n1 - n);
+    for (int64_t m = 0; m < m_rows; m++) {
+      const float* xm = x + m * k_dim;
+      __m256 even[4], odd[4];
+      for (int r = 0; r < 4; r++) even[r] = odd[r] = _mm256_setzero_ps();
+      int64_t k = 0;
+      for (; k + 16 <= k_dim; k += 16) {
+        __m256 a = _mm256_loadu_ps(xm + k), b = _mm256_loadu_ps(xm + k + 8);
+        /* [x0 x2 x8 x10 | x4 x6 x12 x14], then the middle 64-bit pairs swapped */
+        __m256 xe = _mm256_castsi256_ps(
+            _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+        __m256 xo = _mm256_castsi256_ps(
+            _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
+        for (int r = 0; r < rows; r++) {
+          __m256i wv = _mm256_loadu_si256((const __m256i*)(w + (n + r) * k_dim + k));
+          even[r] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(_mm256_slli_epi32(wv, 16)), even[r]);
+          odd[r] = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(_mm256_and_si256(wv, high)), odd[r]);
+        }
+      }
+      for (int r = 0; r < rows; r++) {
+        float s = sum8(_mm256_add_ps(even[r], odd[r]));
         for (int64_t kk = k; kk < k_dim; kk++) s += xm[kk] * widen_bf16(w[(n + r) * k_dim + kk]);
         y[m * n_dim + n + r] = s;
       }
