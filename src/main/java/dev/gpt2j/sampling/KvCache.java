@@ -141,11 +141,12 @@ final class KvCache implements Memory {
   public Memory.KeysValues extend(Ops tf, int layer, Memory.KeysValues fresh) {
     if (layer == 0) { // every pass starts at layer 0, and writes the same positions in each layer
       Operand<TInt32> zero = tf.constant(0);
+      Operand<TInt32> all = tf.constant(-1);
       Operand<TInt32> shape = tf.shape(fresh.k());
       Operand<TInt32> rows = tf.gather(shape, zero, zero);
       beginPass(tf, rows, tf.gather(shape, tf.constant(2), zero));
       readBegin = tf.stack(List.of(first, zero, zero, zero));
-      readSize = tf.stack(List.of(rows, tf.constant(-1), tf.constant(-1), tf.constant(-1)));
+      readSize = tf.stack(List.of(rows, all, all, all));
     }
     Operand<TInt32> valid = tf.math.add(length, fresh.valid());
     return new Memory.KeysValues(
