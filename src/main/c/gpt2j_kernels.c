@@ -1,6 +1,6 @@
 /*
  * Matrix-vector products and whole blocks for KV-cached decoding, as TensorFlow ops loaded with
- * TensorFlow.loadLibrary (see dev.gpt2j.kernels.NativeKernels and FusedBlock).
+ * TensorFlow.loadLibrary (see dev.gpt2j.kernels.NativeKernels and FusedBlocks).
  *
  * Why: one decoding step reads every weight once and does little else, so its speed is the speed
  * of reading memory, and TF's MatMul reads a one-row product well below it (docs/benchmarks.md,
@@ -13,8 +13,8 @@
  *                x, y and the sums stay float32 (the decoding step reads its bfloat16 matrices
  *                from copies held [N, K]: NativeKernels.StepProduct)
  *
- *   Gpt2Block, Gpt2BlockBf16: a whole GPT-2 block of a decoding step on those products (see
- *                block_step below)
+ *   Gpt2Blocks, Gpt2BlocksBf16: a decoding step's GPT-2 blocks on those products (see
+ *                blocks_step below)
  *
  * M is the batch (one position per row). Gpt2MatVecT streams w once per call; Gpt2MatVec once
  * per 8 rows of x; its partial sums reuse one buffer per calling thread, not a malloc per call.
@@ -54,17 +54,20 @@ extern TF_KernelBuilder* TF_NewKernelBuilder(const char* op, const char* device,
     void* (*create)(TF_OpKernelConstruction*), void (*compute)(void*, TF_OpKernelContext*),
     void (*destroy)(void*));
 extern void TF_RegisterKernelBuilder(const char* name, TF_KernelBuilder*, TF_Status*);
+extern int TF_NumInputs(TF_OpKernelContext*);
 extern void TF_GetInput(TF_OpKernelContext*, int i, TF_Tensor**, TF_Status*);
 extern TF_Tensor* TF_AllocateOutput(TF_OpKernelContext*, int i, int dtype, const int64_t* dims,
     int num_dims, size_t len, TF_Status*);
 extern void TF_OpKernelContext_Failure(TF_OpKernelContext*, TF_Status*);
 extern TF_OpDefinitionBuilder* TF_NewOpDefinitionBuilder(const char* name);
+extern void TF_OpDefinitionBuilderAddAttr(TF_OpDefinitionBuilder*, const char* spec);
 extern void TF_OpDefinitionBuilderAddInput(TF_OpDefinitionBuilder*, const char* spec);
 extern void TF_OpDefinitionBuilderAddOutput(TF_OpDefinitionBuilder*, const char* spec);
 extern void TF_OpDefinitionBuilderSetShapeInferenceFunction(TF_OpDefinitionBuilder*,
     void (*fn)(TF_ShapeInferenceContext*, TF_Status*));
 extern void TF_RegisterOpDefinition(TF_OpDefinitionBuilder*, TF_Status*);
 extern TF_ShapeHandle* TF_NewShapeHandle(void);
+extern int64_t TF_ShapeInferenceContextNumInputs(TF_ShapeInferenceContext*);
 extern TF_ShapeHandle* TF_ShapeInferenceContextVectorFromSize(TF_ShapeInferenceContext*, size_t);
 extern void TF_DeleteShapeHandle(TF_ShapeHandle*);
 extern void TF_ShapeInferenceContextGetInput(TF_ShapeInferenceContext*, int i, TF_ShapeHandle*,
@@ -193,8 +196,8 @@ __attribute__((always_inline)) static inline void finish(float* y, int64_t m_row
   }
 }
 
-/* The products are called by every thread of a parallel region (a kernel's, or a whole block's:
- * one region per block, not one per product), and return when all are done. Each thread runs
+/* The products are called by every thread of a parallel region (a kernel's, or a whole step's:
+ * one region for every block, not one per product), and return when all are done. Each thread runs
  * the epilogue e on the outputs it has computed. */
 
 /* How x w^T's outputs are shared out. The host often runs one of our cores slower than the other
@@ -565,7 +568,9 @@ static void infer_shape(TF_ShapeInferenceContext* ctx, TF_Status* status, int64_
   if (TF_GetCode(status) == TF_OK) {
     TF_ShapeInferenceContextSubshape(ctx, w, n_axis, n_axis + 1, cols, status);
   }
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, rows, cols, y, status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextConcatenateShapes(ctx, rows, cols, y, status);
+  }
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, y, status);
   TF_DeleteShapeHandle(x);
   TF_DeleteShapeHandle(w);
@@ -585,7 +590,8 @@ static void register_kernel(const char* name, TF_OpDefinitionBuilder* op,
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_fn);
   TF_RegisterOpDefinition(op, status);
   if (TF_GetCode(status) == TF_OK) {
-    TF_RegisterKernelBuilder(name, TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL), status);
+    TF_KernelBuilder* kernel = TF_NewKernelBuilder(name, "CPU", NULL, compute_fn, NULL);
+    TF_RegisterKernelBuilder(name, kernel, status);
   }
   /* Java checks the op list TF_LoadLibrary returns; this says why one is missing */
   if (TF_GetCode(status) != TF_OK) fprintf(stderr, "[gpt2j] %s: %s\n", name, TF_Message(status));
@@ -602,29 +608,33 @@ static void register_op(const char* name, const char* w_spec,
   register_kernel(name, op, compute_fn, shape_fn);
 }
 
-/* ---- A whole GPT-2 block of a decoding step, as one op ----
+/* ---- A decoding step's GPT-2 blocks, as one op ----
  *
- * Gpt2Block (float32 matrices) and Gpt2BlockBf16 (bfloat16) compute openai/gpt-2's block() for
- * one new position per row, given the keys and values the cache holds:
+ * Gpt2Blocks (float32 matrices) and Gpt2BlocksBf16 (bfloat16) compute openai/gpt-2's block() n
+ * times, one after another, for one new position per row, given the keys and values the cache
+ * holds:
  *
- *   inputs  x [B, C]; k, v [R, Hkv, S, D] the cache, of which rows [first, first + B) are x's;
- *           first a scalar; length [B] (positions each row holds);
- *           vectors: ln_1 g, b, c_attn b, attn c_proj b, ln_2 g, b, c_fc b, mlp c_proj b, one
- *           after another [6 C + W + F] (one input, where eight would cost eight variable reads);
- *           the matrices c_attn [C, W = C + 2 Hkv D], attn c_proj [C, C], c_fc [C, F], mlp
- *           c_proj [F, C]
- *   outputs y [B, C] the block's output; k, v [B, Hkv, 1, D] the new position's key and value
+ *   inputs  x [B, C]; k, v: n each [R, Hkv, S, D], each layer's cache, of which rows
+ *           [first, first + B) are x's; first a scalar; length [B] (positions each row holds);
+ *           vectors: n, each ln_1 g, b, c_attn b, attn c_proj b, ln_2 g, b, c_fc b, mlp c_proj b
+ *           one after another [6 C + W + F] (one input, where eight would cost eight variable
+ *           reads); the matrices, n of each: c_attn [C, W = C + 2 Hkv D], attn c_proj [C, C],
+ *           c_fc [C, F], mlp c_proj [F, C]
+ *   outputs y [B, C] the last block's output; k_new, v_new: n each [B, Hkv, 1, D], each layer's
+ *           new key and value
  *
- * Row b attends to the first length[b] positions of the cache and to its new key: the op reads the
- * cache but does not write it (the graph writes k and v after it, at position length[b]). Matrices
- * are float32 [1, K, N] as OpenAI stores them, or bfloat16 [N, K] (the decoding step's repacked
- * copies). H = C / D. Why: a step of the picoGPT-style graph runs a hundred small TF ops per
- * block, and TF's executor, running them one after another, took a third of a bfloat16 step
- * (docs/benchmarks.md, "What a batch-1 bfloat16 step spends outside the products"). */
+ * Row b attends to the first length[b] positions of each layer's cache and to its new key: the op
+ * reads the cache but does not write it (the graph writes k_new and v_new after it, at position
+ * length[b]). Matrices are float32 [1, K, N] as OpenAI stores them, or bfloat16 [N, K] (the
+ * decoding step's repacked copies). H = C / D. Why one op: a step of the picoGPT-style graph runs
+ * a hundred small TF ops per block, and TF's executor, running them one after another, took a
+ * third of a bfloat16 step (docs/benchmarks.md, "What a batch-1 bfloat16 step spends outside the
+ * products"); with one op per block, the worker thread still waited while the master ran TF's
+ * nodes between blocks ("One op for every block"). */
 
 enum { X, K_PAST, V_PAST, FIRST, LENGTH, VECTORS, ATTN_W, PROJ_W, FC_W, MPROJ_W, BLOCK_INPUTS };
 
-/* The functions below are called by every thread of the block's one parallel region: each splits
+/* The functions below are called by every thread of the step's one parallel region: each splits
  * its work among them (omp for) or leaves it to one (omp single), and returns when all are done. */
 
 /* openai's norm(): mean and variance over each row of C, eps 1e-5, then gain and bias; a few
@@ -688,12 +698,12 @@ __attribute__((noinline)) static void attend(const float* qkv, const float* k_pa
 }
 
 /* y = e(x w) (w float32 [.., K, N]) or e(x w^T) (w bfloat16 [N, K]) */
-static void block_product(int bf16, const float* x, TF_Tensor* w, float* y, int64_t m, int64_t k,
+static void block_product(int bf16, const float* x, const void* w, float* y, int64_t m, int64_t k,
                           int64_t n, float* partial, sharing* shares, epilogue e) {
   if (bf16) {
-    mat_vec_bf16_t(x, TF_TensorData(w), y, m, k, n, shares, &e);
+    mat_vec_bf16_t(x, w, y, m, k, n, shares, &e);
   } else {
-    mat_vec_f32(x, TF_TensorData(w), y, m, k, n, partial, &e);
+    mat_vec_f32(x, w, y, m, k, n, partial, &e);
   }
 }
 
@@ -752,8 +762,6 @@ static const char* check_block(int bf16, TF_Tensor** in, block_dims* dims) {
   return NULL;
 }
 
-#define DATA(i) ((const float*)TF_TensorData(in[i]))
-
 /* The vectors input, cut into its parts */
 typedef struct {
   const float *ln1_g, *ln1_b, *attn_b, *proj_b, *ln2_g, *ln2_b, *fc_b, *mproj_b;
@@ -773,18 +781,18 @@ typedef struct {
   share_counter* counters;
 } block_room;
 
-/* The block's steps, by every thread of a parallel region: see block_step. Between two products
- * only the threads' barriers: the biases, residuals and GELU are the products' epilogues, and each
- * thread normalizes for itself. */
-static void block_team(int bf16, TF_Tensor** in, const block_dims* s, const block_room* r,
-                       float* y, float* k_out, float* v_out) {
+/* One block's steps, by every thread of the step's parallel region, on x_y [B, C] in place: the
+ * block's input, then its output. In place is safe: every read of x (ln_1, c_proj's residual)
+ * comes before the barrier that ends c_proj, and y is written by the last product, after it.
+ * Between two products only the threads' barriers: the biases, residuals and GELU are the
+ * products' epilogues, and each thread normalizes for itself. */
+static void block_team(int bf16, void* const* in, const block_dims* s, const block_room* r,
+                       sharing* shares, float* x_y, float* k_out, float* v_out) {
   int64_t rows = s->rows, c = s->c, kv = s->kv, width = s->width, f = s->f;
   float* normed = r->normed + omp_get_thread_num() * rows * c;
-  const float* x = DATA(X);
-  block_vectors p = vectors_of(DATA(VECTORS), s);
-  sharing shares = {r->counters, 0};
-  layer_norm(x, p.ln1_g, p.ln1_b, normed, rows, c);
-  block_product(bf16, normed, in[ATTN_W], r->qkv, rows, c, width, r->partial, &shares,
+  block_vectors p = vectors_of(in[VECTORS], s);
+  layer_norm(x_y, p.ln1_g, p.ln1_b, normed, rows, c);
+  block_product(bf16, normed, in[ATTN_W], r->qkv, rows, c, width, r->partial, shares,
                 (epilogue){p.attn_b, NULL, 0});
 #pragma omp single nowait
   for (int64_t b = 0; b < rows; b++) {
@@ -792,120 +800,198 @@ static void block_team(int bf16, TF_Tensor** in, const block_dims* s, const bloc
     memcpy(v_out + b * kv, r->qkv + b * width + c + kv, sizeof(float) * kv);
   }
   int64_t skip = s->first * kv * s->s_dim;
-  attend(r->qkv, DATA(K_PAST) + skip, DATA(V_PAST) + skip, TF_TensorData(in[LENGTH]), r->attended,
-         r->scores, rows, s->heads, s->kv_heads, s->s_dim, s->d);
-  block_product(bf16, r->attended, in[PROJ_W], r->mid, rows, c, c, r->partial, &shares,
-                (epilogue){p.proj_b, x, 0});
+  attend(r->qkv, (const float*)in[K_PAST] + skip, (const float*)in[V_PAST] + skip, in[LENGTH],
+         r->attended, r->scores, rows, s->heads, s->kv_heads, s->s_dim, s->d);
+  block_product(bf16, r->attended, in[PROJ_W], r->mid, rows, c, c, r->partial, shares,
+                (epilogue){p.proj_b, x_y, 0});
   layer_norm(r->mid, p.ln2_g, p.ln2_b, normed, rows, c);
-  block_product(bf16, normed, in[FC_W], r->hidden, rows, c, f, r->partial, &shares,
+  block_product(bf16, normed, in[FC_W], r->hidden, rows, c, f, r->partial, shares,
                 (epilogue){p.fc_b, NULL, 1});
-  block_product(bf16, r->hidden, in[MPROJ_W], y, rows, f, c, r->partial, &shares,
+  block_product(bf16, r->hidden, in[MPROJ_W], x_y, rows, f, c, r->partial, shares,
                 (epilogue){p.mproj_b, r->mid, 0});
 }
 
-/* The block, on inputs whose shapes check_block accepted, in one parallel region; 0 when out of
- * memory. */
-static int block_step(int bf16, TF_Tensor** in, const block_dims* s, float* y, float* k_out,
-                      float* v_out) {
+/* A step's inputs as TF gives them, one flat list (x, the n caches' k, then their v, first,
+ * length, then n of each of vectors and the four matrices), and their data, read once: the
+ * threads' loops over the layers call none of TF's functions. layer_view gives a layer's in
+ * block order. */
+typedef struct {
+  TF_Tensor** flat;
+  void** data;
+  int n;
+} step_inputs;
+
+static int flat_index(int kind, int layer, int n) {
+  switch (kind) {
+    case X: return 0;
+    case K_PAST: return 1 + layer;
+    case V_PAST: return 1 + n + layer;
+    case FIRST: return 1 + 2 * n;
+    case LENGTH: return 2 + 2 * n;
+    default: return 3 + 2 * n + (kind - VECTORS) * n + layer;
+  }
+}
+
+static void layer_view(void* const* flat, int n, int layer, void** out) {
+  for (int kind = 0; kind < BLOCK_INPUTS; kind++) out[kind] = flat[flat_index(kind, layer, n)];
+}
+
+static int same_dims(const block_dims* a, const block_dims* b) {
+  return a->rows == b->rows && a->c == b->c && a->kv_heads == b->kv_heads && a->s_dim == b->s_dim
+         && a->d == b->d && a->f == b->f && a->first == b->first;
+}
+
+/* The shapes' check, layer by layer, each with layer 0's sizes: NULL when they fit together, else
+ * what is wrong, in message; fills *dims. */
+static const char* check_step(int bf16, const step_inputs* in, block_dims* dims, char* message,
+                              size_t size) {
+  for (int l = 0; l < in->n; l++) {
+    TF_Tensor* layer[BLOCK_INPUTS];
+    block_dims d;
+    layer_view((void* const*)in->flat, in->n, l, (void**)layer);
+    const char* wrong = check_block(bf16, layer, &d);
+    if (wrong == NULL && l > 0 && !same_dims(&d, dims)) {
+      wrong = "every layer must have layer 0's sizes";
+    }
+    if (wrong != NULL) {
+      snprintf(message, size, "%s: layer %d: %s", bf16 ? "Gpt2BlocksBf16" : "Gpt2Blocks", l, wrong);
+      return message;
+    }
+    if (l == 0) *dims = d;
+  }
+  return NULL;
+}
+
+/* Every block, on inputs whose shapes check_step accepted, in one parallel region, y holding x on
+ * entry; 0 when out of memory. */
+static int blocks_step(int bf16, const step_inputs* in, const block_dims* s, float* y,
+                       float** k_out, float** v_out) {
   int64_t rows = s->rows, c = s->c;
   int64_t scores = rows * s->heads * (s->s_dim + 1);
   int64_t normed = omp_get_max_threads() * rows * c;
   int64_t partials = bf16 ? 0 : partial_room(rows, s->width > s->f ? s->width : s->f);
   float* base = scratch(rows * (s->width + 2 * c + s->f) + scores + normed + partials);
-  share_counter* counters = fresh_counters();
-  if (base == NULL || counters == NULL) return 0;
+  share_counter* counters = bf16 ? fresh_counters() : NULL; /* float32's products split evenly */
+  if (base == NULL || (bf16 && counters == NULL)) return 0;
   block_room r;
   r.counters = counters;
   r.qkv = base, r.attended = r.qkv + rows * s->width, r.mid = r.attended + rows * c;
   r.hidden = r.mid + rows * c, r.scores = r.hidden + rows * s->f, r.normed = r.scores + scores;
   r.partial = r.normed + normed;
 #pragma omp parallel
-  block_team(bf16, in, s, &r, y, k_out, v_out);
+  {
+    sharing shares = {r.counters, 0};
+    void* layer[BLOCK_INPUTS];
+    for (int l = 0; l < in->n; l++) {
+      layer_view(in->data, in->n, l, layer);
+      block_team(bf16, layer, s, &r, &shares, y, k_out[l], v_out[l]);
+    }
+  }
   return 1;
 }
 
-static void compute_block(int bf16, TF_OpKernelContext* ctx) {
+static void compute_blocks(int bf16, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
-  TF_Tensor* in[BLOCK_INPUTS] = {NULL};
-  TF_Tensor* out[3] = {NULL};
-  for (int i = 0; i < BLOCK_INPUTS && TF_GetCode(status) == TF_OK; i++) {
-    TF_GetInput(ctx, i, &in[i], status);
-  }
+  int inputs = TF_NumInputs(ctx), n = (inputs - 3) / 7;
+  TF_Tensor** flat = calloc(inputs + 1 + 2 * n, sizeof(TF_Tensor*));
+  void** data = calloc(inputs, sizeof(void*));
+  float** kv_out = calloc(2 * n, sizeof(float*)); /* each layer's k_new, then each one's v_new */
+  step_inputs in = {flat, data, n};
   block_dims s;
-  const char* wrong = TF_GetCode(status) == TF_OK ? check_block(bf16, in, &s) : NULL;
-  if (wrong != NULL) {
-    char message[256];
-    snprintf(message, sizeof message, "%s: %s", bf16 ? "Gpt2BlockBf16" : "Gpt2Block", wrong);
+  char message[256];
+  if (flat == NULL || data == NULL || kv_out == NULL) {
+    TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Blocks: out of memory");
+  }
+  for (int i = 0; i < inputs && TF_GetCode(status) == TF_OK; i++) {
+    TF_GetInput(ctx, i, &flat[i], status);
+    if (TF_GetCode(status) == TF_OK) data[i] = TF_TensorData(flat[i]);
+  }
+  if (TF_GetCode(status) == TF_OK && check_step(bf16, &in, &s, message, sizeof message) != NULL) {
     TF_SetStatus(status, TF_INVALID_ARGUMENT, message);
   }
+  TF_Tensor** out = flat + inputs; /* y, then the k_new, then the v_new */
   if (TF_GetCode(status) == TF_OK) {
     int64_t y_dims[2] = {s.rows, s.c};
     int64_t kv_dims[4] = {s.rows, s.kv_heads, 1, s.d};
     size_t kv_bytes = sizeof(float) * s.rows * s.kv;
     out[0] = TF_AllocateOutput(ctx, 0, TF_FLOAT, y_dims, 2, sizeof(float) * s.rows * s.c, status);
-    for (int i = 1; i < 3 && TF_GetCode(status) == TF_OK; i++) {
+    for (int i = 1; i <= 2 * n && TF_GetCode(status) == TF_OK; i++) {
       out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT, kv_dims, 4, kv_bytes, status);
+      kv_out[i - 1] = TF_GetCode(status) == TF_OK ? TF_TensorData(out[i]) : NULL;
     }
-    if (TF_GetCode(status) == TF_OK && s.rows > 0
-        && !block_step(bf16, in, &s, TF_TensorData(out[0]), TF_TensorData(out[1]),
-                       TF_TensorData(out[2]))) {
-      TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Block: out of memory");
+  }
+  if (TF_GetCode(status) == TF_OK && s.rows > 0) {
+    float* y = TF_TensorData(out[0]);
+    memcpy(y, data[0], sizeof(float) * s.rows * s.c);
+    if (!blocks_step(bf16, &in, &s, y, kv_out, kv_out + n)) {
+      TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Blocks: out of memory");
     }
   }
   if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
-  for (int i = 0; i < BLOCK_INPUTS; i++) {
-    if (in[i]) TF_DeleteTensor(in[i]);
+  for (int i = 0; flat != NULL && i < inputs + 1 + 2 * n; i++) {
+    if (flat[i]) TF_DeleteTensor(flat[i]);
   }
-  for (int i = 0; i < 3; i++) {
-    if (out[i]) TF_DeleteTensor(out[i]);
-  }
+  free(flat);
+  free(data);
+  free(kv_out);
   TF_DeleteStatus(status);
 }
 
-static void compute_block_f32(void* kernel, TF_OpKernelContext* ctx) { compute_block(0, ctx); }
-static void compute_block_bf16(void* kernel, TF_OpKernelContext* ctx) { compute_block(1, ctx); }
+static void compute_blocks_f32(void* kernel, TF_OpKernelContext* ctx) { compute_blocks(0, ctx); }
+static void compute_blocks_bf16(void* kernel, TF_OpKernelContext* ctx) { compute_blocks(1, ctx); }
 
-/* y: x's shape; k and v: [x's rows, Hkv, 1, D] from the cache's [R, Hkv, S, D] */
-static void shape_block(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+/* y: x's shape; every k_new and v_new: [x's rows, Hkv, 1, D] from layer 0's cache [R, Hkv, S, D] */
+static void shape_blocks(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  int n = (int)((TF_ShapeInferenceContextNumInputs(ctx) - 3) / 7);
   TF_ShapeHandle *x = TF_NewShapeHandle(), *cache = TF_NewShapeHandle();
   TF_ShapeHandle *rows = TF_NewShapeHandle(), *heads = TF_NewShapeHandle();
   TF_ShapeHandle *d = TF_NewShapeHandle(), *kv = TF_NewShapeHandle();
   TF_ShapeHandle* one = TF_ShapeInferenceContextVectorFromSize(ctx, 1);
-  TF_ShapeInferenceContextGetInput(ctx, X, x, status);
+  TF_ShapeInferenceContextGetInput(ctx, flat_index(X, 0, n), x, status);
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, x, 2, x, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextGetInput(ctx, K_PAST, cache, status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextGetInput(ctx, flat_index(K_PAST, 0, n), cache, status);
+  }
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, cache, 4, cache, status);
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, x, 0, 1, rows, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, cache, 1, 2, heads, status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextSubshape(ctx, cache, 1, 2, heads, status);
+  }
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, cache, 3, 4, d, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, rows, heads, kv, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, kv, one, kv, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextConcatenateShapes(ctx, kv, d, kv, status);
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextConcatenateShapes(ctx, rows, heads, kv, status);
+  }
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextConcatenateShapes(ctx, kv, one, kv, status);
+  }
+  if (TF_GetCode(status) == TF_OK) {
+    TF_ShapeInferenceContextConcatenateShapes(ctx, kv, d, kv, status);
+  }
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, x, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 1, kv, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 2, kv, status);
+  for (int i = 1; i <= 2 * n && TF_GetCode(status) == TF_OK; i++) {
+    TF_ShapeInferenceContextSetOutput(ctx, i, kv, status);
+  }
   TF_ShapeHandle* handles[] = {x, cache, rows, heads, d, kv, one};
   for (int i = 0; i < 7; i++) TF_DeleteShapeHandle(handles[i]);
 }
 
-static void register_block(const char* name, const char* w_type,
-                           void (*compute_fn)(void*, TF_OpKernelContext*)) {
+static void register_blocks(const char* name, const char* w_type,
+                            void (*compute_fn)(void*, TF_OpKernelContext*)) {
   static const char* inputs[BLOCK_INPUTS] = {
-      "x", "k", "v", "first", "length", "vectors", "c_attn_w", "attn_c_proj_w", "c_fc_w",
-      "mlp_c_proj_w"};
+      "x: float", "k: n * float", "v: n * float", "first: int32", "length: int32",
+      "vectors: n * float", "c_attn_w: n * ", "attn_c_proj_w: n * ", "c_fc_w: n * ",
+      "mlp_c_proj_w: n * "};
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  TF_OpDefinitionBuilderAddAttr(op, "n: int >= 1");
   for (int i = 0; i < BLOCK_INPUTS; i++) {
     char spec[64];
-    const char* type = i == FIRST || i == LENGTH            ? "int32"
-                       : strstr(inputs[i], "_w") != NULL ? w_type
-                                                           : "float";
-    snprintf(spec, sizeof spec, "%s: %s", inputs[i], type);
+    snprintf(spec, sizeof spec, "%s%s", inputs[i], i >= ATTN_W ? w_type : "");
     TF_OpDefinitionBuilderAddInput(op, spec);
   }
   TF_OpDefinitionBuilderAddOutput(op, "y: float");
-  TF_OpDefinitionBuilderAddOutput(op, "k_new: float");
-  TF_OpDefinitionBuilderAddOutput(op, "v_new: float");
-  register_kernel(name, op, compute_fn, shape_block);
+  TF_OpDefinitionBuilderAddOutput(op, "k_new: n * float");
+  TF_OpDefinitionBuilderAddOutput(op, "v_new: n * float");
+  register_kernel(name, op, compute_fn, shape_blocks);
 }
 
 /* TF_LoadLibrary collects the ops and kernels registered while the library loads. */
@@ -914,6 +1000,6 @@ __attribute__((constructor)) static void register_ops(void) {
   register_op("Gpt2MatVec", "w: float", compute_mat_vec, shape_mat_vec);
   register_op("Gpt2MatVecT", "w: float", compute_mat_vec_t, shape_mat_vec_t);
   register_op("Gpt2MatVecTBf16", "w: bfloat16", compute_mat_vec_t_bf16, shape_mat_vec_t);
-  register_block("Gpt2Block", "float", compute_block_f32);
-  register_block("Gpt2BlockBf16", "bfloat16", compute_block_bf16);
+  register_blocks("Gpt2Blocks", "float", compute_blocks_f32);
+  register_blocks("Gpt2BlocksBf16", "bfloat16", compute_blocks_bf16);
 }

@@ -2,7 +2,7 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.kernels.FusedBlock;
+import dev.gpt2j.kernels.FusedBlocks;
 import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
@@ -86,7 +86,7 @@ final class BenchSampleCommand implements Command {
             hp.parameterCount(),
             (System.nanoTime() - start) / 1e9,
             NativeKernels.instructionSet().orElse("not loaded"),
-            FusedBlock.computes(hp.arch()) ? ", one op per block" : "");
+            FusedBlocks.computes(hp.arch()) ? ", the blocks in one op" : "");
         for (int[] config : new int[][] {{8, 1}, {8, BATCH}, {LONG_PROMPT, 1}}) {
           int promptLength = Math.min(config[0], nCtx - newTokens);
           out.println(

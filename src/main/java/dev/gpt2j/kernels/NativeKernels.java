@@ -27,8 +27,8 @@ import org.tensorflow.types.family.TNumber;
 /**
  * Our own TF op library ({@code src/main/c}) for decoding steps: matrix-vector products, which read
  * the weights (float32, or bfloat16 widened as read) faster than TF's MatMul does for one row per
- * sequence (docs/benchmarks.md, "Sampling"), and a whole block in one op ({@link FusedBlock}). The
- * library is built with the jar when a C compiler is there; without it, or with {@code
+ * sequence (docs/benchmarks.md, "Sampling"), and a step's blocks in one op ({@link FusedBlocks}).
+ * The library is built with the jar when a C compiler is there; without it, or with {@code
  * GPT2J_NATIVE=0} in the environment, {@link #decodingStep} is TF's MatMul, there are no fused
  * blocks, and one line says why.
  */
@@ -37,7 +37,7 @@ public final class NativeKernels {
 
   private static final String LIBRARY = "/dev/gpt2j/native/linux-x86_64/libgpt2j_kernels.so";
   private static final Set<String> OPS =
-      Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecTBf16", "Gpt2Block", "Gpt2BlockBf16");
+      Set.of("Gpt2MatVec", "Gpt2MatVecT", "Gpt2MatVecTBf16", "Gpt2Blocks", "Gpt2BlocksBf16");
 
   /** Up to this many rows the native ops beat MatMul here; above, MatMul's blocked GEMM wins. */
   public static final int MAX_NATIVE_ROWS = 16;
@@ -110,8 +110,8 @@ public final class NativeKernels {
     }
 
     /**
-     * A block's matrix as {@link FusedBlock} reads it: float32 as stored ([1, K, N]), bfloat16 from
-     * a copy held [N, K].
+     * A block's matrix as {@link FusedBlocks} reads it: float32 as stored ([1, K, N]), bfloat16
+     * from a copy held [N, K].
      */
     Operand<? extends TNumber> blockWeight(Ops tf, Operand<? extends TNumber> w) {
       if (w.type() != TBfloat16.class) {

@@ -1,6 +1,6 @@
 package dev.gpt2j.sampling;
 
-import dev.gpt2j.kernels.FusedBlock;
+import dev.gpt2j.kernels.FusedBlocks;
 import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
@@ -42,10 +42,10 @@ public final class DecodingGraph {
   /**
    * A step's outputs: each row's logits [B, n_vocab], and its next token drawn by each filter.
    * Decoding builds two: one on our ops for up to {@link NativeKernels#MAX_NATIVE_ROWS} rows (a
-   * {@link FusedBlock} per block where it computes the model's blocks, else the graph's blocks on
-   * our matrix-vector kernels), one on TF's MatMul for more, so that a step's products are chosen
-   * when it is run, not by a switch inside the graph, whose untaken branch the executor would walk
-   * through at every product of every step.
+   * {@link FusedBlocks} op for every block where it computes the model's blocks, else the graph's
+   * blocks on our matrix-vector kernels), one on TF's MatMul for more, so that a step's products
+   * are chosen when it is run, not by a switch inside the graph, whose untaken branch the executor
+   * would walk through at every product of every step.
    */
   record Step(
       Operand<TFloat32> logits,
@@ -84,7 +84,7 @@ public final class DecodingGraph {
     fewRows =
         step(
             few,
-            FusedBlock.computes(hp.arch())
+            FusedBlocks.computes(hp.arch())
                 ? FusedStep.logits(few, hp, stepTokens, params, cache, product)
                 : graphLogits(few, params, product));
     repack = s.withName("repack").withControlDependencies(product.repack()).noOp();

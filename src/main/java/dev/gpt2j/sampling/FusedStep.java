@@ -1,6 +1,6 @@
 package dev.gpt2j.sampling;
 
-import dev.gpt2j.kernels.FusedBlock;
+import dev.gpt2j.kernels.FusedBlocks;
 import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
@@ -14,7 +14,7 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * A decoding step's logits with each block one op of ours ({@link FusedBlock}), for the
+ * A decoding step's logits with its blocks one op of ours ({@link FusedBlocks}), for the
  * architectures it computes, in place of the picoGPT-style graph's step ({@link Gpt2#gpt2}): the
  * embeddings, ln_f and the head are the graph's own functions. The tests hold it to the graph's
  * whole-sequence logits, as they hold the kernels.
@@ -22,8 +22,8 @@ import org.tensorflow.types.TInt32;
 final class FusedStep {
   private FusedStep() {}
 
-  // tokens [B, 1] -> logits [B, n_vocab]; each block reads what the cache holds, then the new
-  // keys and values are written after each row's, before the logits are given
+  // tokens [B, 1] -> logits [B, n_vocab]; the blocks read what the cache holds, then the new keys
+  // and values are written after each row's, before the logits are given
   static Operand<TFloat32> logits(
       Ops tf,
       HParams hp,
@@ -38,15 +38,13 @@ final class FusedStep {
             Gpt2.embeddings(model, tokens, params, pass),
             model.constant(new long[] {-1, hp.nEmbd()}));
     cache.beginPass(model, Gpt2.dim(model, tokens, 0), model.constant(1));
+    FusedBlocks.Out out = FusedBlocks.apply(model, x, cache.held(), params.h(), product);
     List<Op> writes = new ArrayList<>();
     for (int layer = 0; layer < hp.nLayer(); layer++) {
       Ops block = model.withSubScope("h" + layer);
-      FusedBlock.Out out =
-          FusedBlock.apply(block, x, cache.held(layer), params.h().get(layer), product);
-      writes.addAll(cache.write(block, layer, out.k(), out.v()));
-      x = out.y();
+      writes.addAll(cache.write(block, layer, out.k().get(layer), out.v().get(layer)));
     }
-    Operand<TFloat32> h = Gpt2.norm(model.withSubScope("ln_f"), x, params.lnF(), hp.arch());
+    Operand<TFloat32> h = Gpt2.norm(model.withSubScope("ln_f"), out.y(), params.lnF(), hp.arch());
     return model
         .withControlDependencies(writes)
         .identity(Gpt2.lmHead(model, h, params.wte(), product));

@@ -1,6 +1,6 @@
 package dev.gpt2j.sampling;
 
-import dev.gpt2j.kernels.FusedBlock;
+import dev.gpt2j.kernels.FusedBlocks;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.Memory;
 import java.util.ArrayList;
@@ -164,12 +164,17 @@ final class KvCache implements Memory {
   }
 
   /**
-   * A layer as the cache holds it before the pass, for a step that writes its new position only
-   * after reading (with {@link #write}).
+   * Every layer as the cache holds it before the pass, for a step that writes its new positions
+   * only after reading (with {@link #write}).
    */
-  FusedBlock.CacheRows held(int layer) {
-    return new FusedBlock.CacheRows(
-        buffers.get(2 * layer), buffers.get(2 * layer + 1), first, length);
+  FusedBlocks.CacheRows held() {
+    List<Variable<TFloat32>> k = new ArrayList<>();
+    List<Variable<TFloat32>> v = new ArrayList<>();
+    for (int layer = 0; layer < buffers.size() / 2; layer++) {
+      k.add(buffers.get(2 * layer));
+      v.add(buffers.get(2 * layer + 1));
+    }
+    return new FusedBlocks.CacheRows(k, v, first, length);
   }
 
   /** Writes a layer's new keys and values [B, Hkv, T, D] after each row's held positions. */
