@@ -269,17 +269,20 @@ class ServeTest {
     assertEquals(greedy(prompt, 200), concat(busy.get()), "the busy request went on as alone");
   }
 
-  // a full queue answers 429; a request bigger than the queue, 400
+  // a full queue answers 429; a request bigger than the queue, 400. The first request holds the
+  // batch's one row for a thousand steps, so that the queue is still full when the third comes
   @Test
   void aFullQueueAnswers429(@TempDir Path tmp) throws Exception {
-    try (Gpt2Model m = Gpt2Model.load(dir)) {
+    Path longer = tmp.resolve("longer");
+    TinyModels.writeRandom(longer, new HParams(HP.nVocab(), 1024, HP.nEmbd(), 2, 2), 12);
+    try (Gpt2Model m = Gpt2Model.load(longer)) {
       CompletionServer small =
           CompletionServer.start(
               m, new CompletionServer.Options("127.0.0.1", 0, 1, 1, null, "tiny"), System.err);
       try {
         String base = "http://127.0.0.1:" + small.port();
         CompletableFuture<HttpResponse<String>> a =
-            HTTP.sendAsync(postTo(base, request("first", 240).put("temperature", 0)), text());
+            HTTP.sendAsync(postTo(base, request("first", 1000).put("temperature", 0)), text());
         awaitMetric(base, "gpt2_batch_rows", 1);
         CompletableFuture<HttpResponse<String>> b =
             HTTP.sendAsync(postTo(base, request("second", 4)), text());
