@@ -18,14 +18,14 @@ record DTypeOption(String fallback, Supplier<AutoDType> auto) {
   /** Decoding ({@code sample}, {@code serve}): auto by default, auto as decoding measured. */
   static final DTypeOption DECODING = new DTypeOption(AutoDType.LABEL, AutoDType::forDecoding);
 
+  private static final Supplier<AutoDType> WHOLE_SEQUENCES =
+      () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine());
+
   /** Whole sequences ({@code score}): auto by default. */
-  static final DTypeOption SCORING =
-      new DTypeOption(AutoDType.LABEL, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+  static final DTypeOption SCORING = new DTypeOption(AutoDType.LABEL, WHOLE_SEQUENCES);
 
   /** {@code eval}: float32 by default, its figures being compared with float32 ones. */
-  static final DTypeOption EVALUATION =
-      new DTypeOption(
-          DType.FLOAT32.label, () -> AutoDType.forWholeSequences(CpuFlags.ofThisMachine()));
+  static final DTypeOption EVALUATION = new DTypeOption(DType.FLOAT32.label, WHOLE_SEQUENCES);
 
   /** The option, saying what it is when not given. */
   Option option() {
