@@ -27,7 +27,8 @@ import org.tensorflow.types.TInt32;
  * the attention term and nothing that grows with a copy of the cache. Nothing crosses into Java.
  */
 final class KvCache implements Memory {
-  private final List<Variable<TFloat32>> buffers = new ArrayList<>();
+  private final List<Variable<TFloat32>> keys = new ArrayList<>(); // one buffer per layer
+  private final List<Variable<TFloat32>> values = new ArrayList<>();
   private final Placeholder<TInt32> batchSize;
   private final Placeholder<TInt32> capacity;
 
@@ -81,7 +82,7 @@ final class KvCache implements Memory {
       for (String kind : List.of("k", "v")) {
         Variable<TFloat32> var =
             s.withSubScope("h" + layer).withName(kind).variable(Shape.unknown(), TFloat32.class);
-        buffers.add(var);
+        (kind.equals("k") ? keys : values).add(var);
         resets.add(s.assign(var, empty, Assign.validateShape(false)));
         moves.add(s.scatterUpdate(var, to, s.gather(var, from, s.constant(0))));
         resizes.add(s.assign(var, resized(s, var), Assign.validateShape(false)));
@@ -150,8 +151,8 @@ final class KvCache implements Memory {
     }
     Operand<TInt32> valid = tf.math.add(length, fresh.valid());
     return new Memory.KeysValues(
-        readRows(tf, write(tf, buffers.get(2 * layer), fresh.k())),
-        readRows(tf, write(tf, buffers.get(2 * layer + 1), fresh.v())),
+        readRows(tf, write(tf, keys.get(layer), fresh.k())),
+        readRows(tf, write(tf, values.get(layer), fresh.v())),
         valid);
   }
 
@@ -168,19 +169,12 @@ final class KvCache implements Memory {
    * only after reading (with {@link #write}).
    */
   FusedBlocks.CacheRows held() {
-    List<Variable<TFloat32>> k = new ArrayList<>();
-    List<Variable<TFloat32>> v = new ArrayList<>();
-    for (int layer = 0; layer < buffers.size() / 2; layer++) {
-      k.add(buffers.get(2 * layer));
-      v.add(buffers.get(2 * layer + 1));
-    }
-    return new FusedBlocks.CacheRows(k, v, first, length);
+    return new FusedBlocks.CacheRows(keys, values, first, length);
   }
 
   /** Writes a layer's new keys and values [B, Hkv, T, D] after each row's held positions. */
   List<Op> write(Ops tf, int layer, Operand<TFloat32> k, Operand<TFloat32> v) {
-    return List.<Op>of(
-        write(tf, buffers.get(2 * layer), k), write(tf, buffers.get(2 * layer + 1), v));
+    return List.<Op>of(write(tf, keys.get(layer), k), write(tf, values.get(layer), v));
   }
 
   // (first + b, h, length[b] + i) for every row b < rows, head h and new position i < t: [B, Hkv,
