@@ -25,6 +25,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ extern void TF_SetStatus(TF_Status*, int code, const char* msg);
 extern void* TF_TensorData(const TF_Tensor*);
 extern int TF_NumDims(const TF_Tensor*);
 extern int64_t TF_Dim(const TF_Tensor*, int);
+extern size_t TF_TensorByteSize(const TF_Tensor*);
 extern void TF_DeleteTensor(TF_Tensor*);
 extern TF_KernelBuilder* TF_NewKernelBuilder(const char* op, const char* device,
     void* (*create)(TF_OpKernelConstruction*), void (*compute)(void*, TF_OpKernelContext*),
@@ -56,6 +58,9 @@ extern TF_KernelBuilder* TF_NewKernelBuilder(const char* op, const char* device,
 extern void TF_RegisterKernelBuilder(const char* name, TF_KernelBuilder*, TF_Status*);
 extern int TF_NumInputs(TF_OpKernelContext*);
 extern void TF_GetInput(TF_OpKernelContext*, int i, TF_Tensor**, TF_Status*);
+extern void TF_GetInputTensorFromVariable(TF_OpKernelContext*, int input, bool lock_held,
+    bool is_variant, bool sparse, void (*copy)(TF_OpKernelContext*, TF_Tensor*, TF_Tensor*),
+    TF_Tensor** out, TF_Status*);
 extern TF_Tensor* TF_AllocateOutput(TF_OpKernelContext*, int i, int dtype, const int64_t* dims,
     int num_dims, size_t len, TF_Status*);
 extern void TF_OpKernelContext_Failure(TF_OpKernelContext*, TF_Status*);
@@ -68,7 +73,6 @@ extern void TF_OpDefinitionBuilderSetShapeInferenceFunction(TF_OpDefinitionBuild
 extern void TF_RegisterOpDefinition(TF_OpDefinitionBuilder*, TF_Status*);
 extern TF_ShapeHandle* TF_NewShapeHandle(void);
 extern int64_t TF_ShapeInferenceContextNumInputs(TF_ShapeInferenceContext*);
-extern TF_ShapeHandle* TF_ShapeInferenceContextVectorFromSize(TF_ShapeInferenceContext*, size_t);
 extern void TF_DeleteShapeHandle(TF_ShapeHandle*);
 extern void TF_ShapeInferenceContextGetInput(TF_ShapeInferenceContext*, int i, TF_ShapeHandle*,
     TF_Status*);
@@ -614,18 +618,19 @@ static void register_op(const char* name, const char* w_spec,
  * times, one after another, for one new position per row, given the keys and values the cache
  * holds:
  *
- *   inputs  x [B, C]; k, v: n each [R, Hkv, S, D], each layer's cache, of which rows
- *           [first, first + B) are x's; first a scalar; length [B] (positions each row holds);
+ *   inputs  x [B, C]; k, v: n each [R, Hkv, S, D], references to each layer's cache variables,
+ *           of which rows [first, first + B) are x's; first a scalar; length [B] (positions each
+ *           row holds, fewer than S);
  *           vectors: n, each ln_1 g, b, c_attn b, attn c_proj b, ln_2 g, b, c_fc b, mlp c_proj b
  *           one after another [6 C + W + F] (one input, where eight would cost eight variable
  *           reads); the matrices, n of each: c_attn [C, W = C + 2 Hkv D], attn c_proj [C, C],
  *           c_fc [C, F], mlp c_proj [F, C]
- *   outputs y [B, C] the last block's output; k_new, v_new: n each [B, Hkv, 1, D], each layer's
- *           new key and value
+ *   output  y [B, C] the last block's output
  *
- * Row b attends to the first length[b] positions of each layer's cache and to its new key: the op
- * reads the cache but does not write it (the graph writes k_new and v_new after it, at position
- * length[b]). Matrices are float32 [1, K, N] as OpenAI stores them, or bfloat16 [N, K] (the
+ * Row b attends to the first length[b] positions of each layer's cache and to its new key, and the
+ * op writes the new key and value into the cache at position length[b], in place, as TF's
+ * ScatterNdUpdate would: the cache inputs are ref inputs (the variables' own buffers), so a step
+ * runs no write op per layer and its keys and values are never copied out. Matrices are float32 [1, K, N] as OpenAI stores them, or bfloat16 [N, K] (the
  * decoding step's repacked copies). H = C / D. Why one op: a step of the picoGPT-style graph runs
  * a hundred small TF ops per block, and TF's executor, running them one after another, took a
  * third of a bfloat16 step (docs/benchmarks.md, "What a batch-1 bfloat16 step spends outside the
@@ -756,7 +761,9 @@ static const char* check_block(int bf16, TF_Tensor** in, block_dims* dims) {
   }
   const int32_t* length = TF_TensorData(in[LENGTH]);
   for (int64_t b = 0; b < rows; b++) {
-    if (length[b] < 0 || length[b] > s_dim) return "length must be within the cache's S positions";
+    if (length[b] < 0 || length[b] >= s_dim) {
+      return "length must be under the cache's S positions, leaving room for the new one";
+    }
   }
   *dims = (block_dims){rows, c, kv_heads, s_dim, d, c / d, kv_heads * d, width, f, first};
   return NULL;
@@ -787,19 +794,25 @@ typedef struct {
  * Between two products only the threads' barriers: the biases, residuals and GELU are the
  * products' epilogues, and each thread normalizes for itself. */
 static void block_team(int bf16, void* const* in, const block_dims* s, const block_room* r,
-                       sharing* shares, float* x_y, float* k_out, float* v_out) {
+                       sharing* shares, float* x_y) {
   int64_t rows = s->rows, c = s->c, kv = s->kv, width = s->width, f = s->f;
   float* normed = r->normed + omp_get_thread_num() * rows * c;
   block_vectors p = vectors_of(in[VECTORS], s);
   layer_norm(x_y, p.ln1_g, p.ln1_b, normed, rows, c);
   block_product(bf16, normed, in[ATTN_W], r->qkv, rows, c, width, r->partial, shares,
                 (epilogue){p.attn_b, NULL, 0});
+  int64_t skip = s->first * kv * s->s_dim;
+  /* the new keys and values into the cache, at a position attention reads from qkv, not there */
 #pragma omp single nowait
   for (int64_t b = 0; b < rows; b++) {
-    memcpy(k_out + b * kv, r->qkv + b * width + c, sizeof(float) * kv);
-    memcpy(v_out + b * kv, r->qkv + b * width + c + kv, sizeof(float) * kv);
+    const int32_t* length = in[LENGTH];
+    for (int64_t h = 0; h < s->kv_heads; h++) {
+      int64_t at = skip + ((b * s->kv_heads + h) * s->s_dim + length[b]) * s->d;
+      memcpy((float*)in[K_PAST] + at, r->qkv + b * width + c + h * s->d, sizeof(float) * s->d);
+      memcpy((float*)in[V_PAST] + at, r->qkv + b * width + c + kv + h * s->d,
+             sizeof(float) * s->d);
+    }
   }
-  int64_t skip = s->first * kv * s->s_dim;
   attend(r->qkv, (const float*)in[K_PAST] + skip, (const float*)in[V_PAST] + skip, in[LENGTH],
          r->attended, r->scores, rows, s->heads, s->kv_heads, s->s_dim, s->d);
   block_product(bf16, r->attended, in[PROJ_W], r->mid, rows, c, c, r->partial, shares,
@@ -864,8 +877,7 @@ static const char* check_step(int bf16, const step_inputs* in, block_dims* dims,
 
 /* Every block, on inputs whose shapes check_step accepted, in one parallel region, y holding x on
  * entry; 0 when out of memory. */
-static int blocks_step(int bf16, const step_inputs* in, const block_dims* s, float* y,
-                       float** k_out, float** v_out) {
+static int blocks_step(int bf16, const step_inputs* in, const block_dims* s, float* y) {
   int64_t rows = s->rows, c = s->c;
   int64_t scores = rows * s->heads * (s->s_dim + 1);
   int64_t normed = omp_get_max_threads() * rows * c;
@@ -884,101 +896,81 @@ static int blocks_step(int bf16, const step_inputs* in, const block_dims* s, flo
     void* layer[BLOCK_INPUTS];
     for (int l = 0; l < in->n; l++) {
       layer_view(in->data, in->n, l, layer);
-      block_team(bf16, layer, s, &r, &shares, y, k_out[l], v_out[l]);
+      block_team(bf16, layer, s, &r, &shares, y);
     }
   }
   return 1;
 }
 
+/* a ref input's copy for a variable in copy-on-read mode: resource variables only, never ours */
+static void copy_tensor(TF_OpKernelContext* ctx, TF_Tensor* source, TF_Tensor* dest) {
+  memcpy(TF_TensorData(dest), TF_TensorData(source), TF_TensorByteSize(source));
+}
+
+static int is_cache(int i, int n) {
+  return i >= flat_index(K_PAST, 0, n) && i < flat_index(FIRST, 0, n);
+}
+
 static void compute_blocks(int bf16, TF_OpKernelContext* ctx) {
   TF_Status* status = TF_NewStatus();
   int inputs = TF_NumInputs(ctx), n = (inputs - 3) / 7;
-  TF_Tensor** flat = calloc(inputs + 1 + 2 * n, sizeof(TF_Tensor*));
+  TF_Tensor** flat = calloc(inputs + 1, sizeof(TF_Tensor*)); /* the inputs, then y */
   void** data = calloc(inputs, sizeof(void*));
-  float** kv_out = calloc(2 * n, sizeof(float*)); /* each layer's k_new, then each one's v_new */
   step_inputs in = {flat, data, n};
   block_dims s;
   char message[256];
-  if (flat == NULL || data == NULL || kv_out == NULL) {
+  if (flat == NULL || data == NULL) {
     TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Blocks: out of memory");
   }
   for (int i = 0; i < inputs && TF_GetCode(status) == TF_OK; i++) {
-    TF_GetInput(ctx, i, &flat[i], status);
+    if (is_cache(i, n)) {
+      TF_GetInputTensorFromVariable(ctx, i, false, false, false, copy_tensor, &flat[i], status);
+    } else {
+      TF_GetInput(ctx, i, &flat[i], status);
+    }
     if (TF_GetCode(status) == TF_OK) data[i] = TF_TensorData(flat[i]);
   }
   if (TF_GetCode(status) == TF_OK && check_step(bf16, &in, &s, message, sizeof message) != NULL) {
     TF_SetStatus(status, TF_INVALID_ARGUMENT, message);
   }
-  TF_Tensor** out = flat + inputs; /* y, then the k_new, then the v_new */
   if (TF_GetCode(status) == TF_OK) {
     int64_t y_dims[2] = {s.rows, s.c};
-    int64_t kv_dims[4] = {s.rows, s.kv_heads, 1, s.d};
-    size_t kv_bytes = sizeof(float) * s.rows * s.kv;
-    out[0] = TF_AllocateOutput(ctx, 0, TF_FLOAT, y_dims, 2, sizeof(float) * s.rows * s.c, status);
-    for (int i = 1; i <= 2 * n && TF_GetCode(status) == TF_OK; i++) {
-      out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT, kv_dims, 4, kv_bytes, status);
-      kv_out[i - 1] = TF_GetCode(status) == TF_OK ? TF_TensorData(out[i]) : NULL;
-    }
+    flat[inputs] =
+        TF_AllocateOutput(ctx, 0, TF_FLOAT, y_dims, 2, sizeof(float) * s.rows * s.c, status);
   }
   if (TF_GetCode(status) == TF_OK && s.rows > 0) {
-    float* y = TF_TensorData(out[0]);
+    float* y = TF_TensorData(flat[inputs]);
     memcpy(y, data[0], sizeof(float) * s.rows * s.c);
-    if (!blocks_step(bf16, &in, &s, y, kv_out, kv_out + n)) {
+    if (!blocks_step(bf16, &in, &s, y)) {
       TF_SetStatus(status, TF_RESOURCE_EXHAUSTED, "Gpt2Blocks: out of memory");
     }
   }
   if (TF_GetCode(status) != TF_OK) TF_OpKernelContext_Failure(ctx, status);
-  for (int i = 0; flat != NULL && i < inputs + 1 + 2 * n; i++) {
+  for (int i = 0; flat != NULL && i <= inputs; i++) {
     if (flat[i]) TF_DeleteTensor(flat[i]);
   }
   free(flat);
   free(data);
-  free(kv_out);
   TF_DeleteStatus(status);
 }
 
 static void compute_blocks_f32(void* kernel, TF_OpKernelContext* ctx) { compute_blocks(0, ctx); }
 static void compute_blocks_bf16(void* kernel, TF_OpKernelContext* ctx) { compute_blocks(1, ctx); }
 
-/* y: x's shape; every k_new and v_new: [x's rows, Hkv, 1, D] from layer 0's cache [R, Hkv, S, D] */
+/* y: x's shape */
 static void shape_blocks(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   int n = (int)((TF_ShapeInferenceContextNumInputs(ctx) - 3) / 7);
-  TF_ShapeHandle *x = TF_NewShapeHandle(), *cache = TF_NewShapeHandle();
-  TF_ShapeHandle *rows = TF_NewShapeHandle(), *heads = TF_NewShapeHandle();
-  TF_ShapeHandle *d = TF_NewShapeHandle(), *kv = TF_NewShapeHandle();
-  TF_ShapeHandle* one = TF_ShapeInferenceContextVectorFromSize(ctx, 1);
+  TF_ShapeHandle* x = TF_NewShapeHandle();
   TF_ShapeInferenceContextGetInput(ctx, flat_index(X, 0, n), x, status);
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, x, 2, x, status);
-  if (TF_GetCode(status) == TF_OK) {
-    TF_ShapeInferenceContextGetInput(ctx, flat_index(K_PAST, 0, n), cache, status);
-  }
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextWithRank(ctx, cache, 4, cache, status);
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, x, 0, 1, rows, status);
-  if (TF_GetCode(status) == TF_OK) {
-    TF_ShapeInferenceContextSubshape(ctx, cache, 1, 2, heads, status);
-  }
-  if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSubshape(ctx, cache, 3, 4, d, status);
-  if (TF_GetCode(status) == TF_OK) {
-    TF_ShapeInferenceContextConcatenateShapes(ctx, rows, heads, kv, status);
-  }
-  if (TF_GetCode(status) == TF_OK) {
-    TF_ShapeInferenceContextConcatenateShapes(ctx, kv, one, kv, status);
-  }
-  if (TF_GetCode(status) == TF_OK) {
-    TF_ShapeInferenceContextConcatenateShapes(ctx, kv, d, kv, status);
-  }
   if (TF_GetCode(status) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, x, status);
-  for (int i = 1; i <= 2 * n && TF_GetCode(status) == TF_OK; i++) {
-    TF_ShapeInferenceContextSetOutput(ctx, i, kv, status);
-  }
-  TF_ShapeHandle* handles[] = {x, cache, rows, heads, d, kv, one};
-  for (int i = 0; i < 7; i++) TF_DeleteShapeHandle(handles[i]);
+  TF_DeleteShapeHandle(x);
 }
 
 static void register_blocks(const char* name, const char* w_type,
                             void (*compute_fn)(void*, TF_OpKernelContext*)) {
   static const char* inputs[BLOCK_INPUTS] = {
-      "x: float", "k: n * float", "v: n * float", "first: int32", "length: int32",
+      "x: float", "k: Ref(n * float)", "v: Ref(n * float)", "first: int32", "length: int32",
       "vectors: n * float", "c_attn_w: n * ", "attn_c_proj_w: n * ", "c_fc_w: n * ",
       "mlp_c_proj_w: n * "};
   TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
@@ -989,8 +981,6 @@ static void register_blocks(const char* name, const char* w_type,
     TF_OpDefinitionBuilderAddInput(op, spec);
   }
   TF_OpDefinitionBuilderAddOutput(op, "y: float");
-  TF_OpDefinitionBuilderAddOutput(op, "k_new: n * float");
-  TF_OpDefinitionBuilderAddOutput(op, "v_new: n * float");
   register_kernel(name, op, compute_fn, shape_blocks);
 }
 

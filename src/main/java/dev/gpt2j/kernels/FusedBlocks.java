@@ -2,7 +2,6 @@ package dev.gpt2j.kernels;
 
 import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.Params;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -11,6 +10,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.Operation;
 import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -21,25 +21,22 @@ import org.tensorflow.types.TInt32;
  * GELU, c_proj, both residuals) once per layer, for up to {@value NativeKernels#MAX_NATIVE_ROWS}
  * rows of one new position each, where the picoGPT-style graph runs a hundred small TF ops per
  * block, one after another on TF's executor (docs/benchmarks.md, "One op per block", "One op for
- * every block"). The op reads the cache and does not write it: the caller writes the new keys and
- * values after it.
+ * every block"). The op writes each row's new key and value into the cache variables, in place, as
+ * TF's ScatterNdUpdate does (it takes them as ref inputs): a step runs no write op per layer.
  */
 public final class FusedBlocks {
   private FusedBlocks() {}
 
   /**
-   * A KV cache as the op reads it: each layer's keys and values [R, Hkv, S, D] for every row the
-   * cache has, the first of the pass's B rows (a scalar), and how many positions each of them holds
-   * [B].
+   * A KV cache as the op reads and writes it: each layer's keys and values [R, Hkv, S, D] for every
+   * row the cache has (the variables themselves), the first of the pass's B rows (a scalar), and
+   * how many positions each of them holds [B], fewer than S.
    */
   public record CacheRows(
-      List<? extends Operand<TFloat32>> k,
-      List<? extends Operand<TFloat32>> v,
+      List<Variable<TFloat32>> k,
+      List<Variable<TFloat32>> v,
       Operand<TInt32> first,
       Operand<TInt32> length) {}
-
-  /** The last block's output [B, C], and each layer's new key and value [B, Hkv, 1, D]. */
-  public record Out(Operand<TFloat32> y, List<Output<TFloat32>> k, List<Output<TFloat32>> v) {}
 
   /**
    * Whether the op computes a block of {@code arch}: GPT-2's (layer norms, GELU, learned positions,
@@ -54,14 +51,14 @@ public final class FusedBlocks {
         && !arch.moe();
   }
 
-  // x [B, C] -> Out; the blocks' weights as `product` holds them for a step
-  public static Out apply(
+  // x [B, C] -> the last block's output [B, C]; the blocks' weights as `product` holds them for a
+  // step, and each row's new keys and values written into the cache at its length
+  public static Operand<TFloat32> apply(
       Ops tf,
       Operand<TFloat32> x,
       CacheRows cache,
       List<Params.Block> blocks,
       NativeKernels.StepProduct product) {
-    int n = blocks.size();
     String type =
         blocks.get(0).attn().cAttn().w().type() == TBfloat16.class
             ? "Gpt2BlocksBf16"
@@ -80,7 +77,7 @@ public final class FusedBlocks {
             .addInputList(weights(tf, blocks, p -> p.mlp().cFc(), product))
             .addInputList(weights(tf, blocks, p -> p.mlp().cProj(), product))
             .build();
-    return new Out(op.output(0), floats(op.outputList(1, n)), floats(op.outputList(1 + n, n)));
+    return op.output(0);
   }
 
   // the norms' gains and biases and the biases, in the op's order, as one input
@@ -117,10 +114,5 @@ public final class FusedBlocks {
 
   private static Output<?>[] outputs(List<? extends Operand<?>> operands) {
     return operands.stream().map(Operand::asOutput).toArray(Output<?>[]::new);
-  }
-
-  @SuppressWarnings("unchecked") // the op's k_new and v_new are float
-  private static List<Output<TFloat32>> floats(Output<?>[] outputs) {
-    return Arrays.stream(outputs).map(o -> (Output<TFloat32>) o).toList();
   }
 }

@@ -9,10 +9,12 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TType;
 
 /**
  * The decoding loop: KV-cached generation over a {@link DecodingGraph}. The cache lives in TF
@@ -95,9 +97,7 @@ public final class Decoder {
     Operand<TInt32> head = g.step(rows).next(o);
     int[] cached = new int[rows]; // positions each row holds in the KV cache
     int[][] feed = null;
-    try (TFloat32 t = TFloat32.scalarOf((float) o.temperature());
-        TInt32 k = TInt32.scalarOf(o.topK());
-        TFloat32 p = TFloat32.scalarOf((float) o.topP())) {
+    try (StepFeeds feeds = new StepFeeds(rows, o)) {
       for (int step = 0; step < length && !allDone(done); step++) {
         if (feed == null || Arrays.stream(cached).max().getAsInt() + 1 > hp.nCtx()) {
           int[][] window = refill(context);
@@ -116,7 +116,7 @@ public final class Decoder {
           }
           feed = Arrays.stream(window).map(w -> new int[] {w[w.length - 1]}).toArray(int[][]::new);
         }
-        int[] next = step(feed, cached, head, t, k, p, o.seed(), (stream << 32) | step);
+        int[] next = step(feeds, feed, cached, head, (stream << 32) | step);
         feed = new int[rows][1];
         for (int r = 0; r < rows; r++) {
           cached[r] += 1;
@@ -190,31 +190,61 @@ public final class Decoder {
   }
 
   private int[] step(
-      int[][] feed,
-      int[] cached,
-      Operand<TInt32> head,
-      TFloat32 t,
-      TInt32 k,
-      TFloat32 p,
-      long seedHigh,
-      long seedLow) {
-    try (TInt32 in = Tensors.matrix(feed);
-        TInt32 start = TInt32.vectorOf(cached);
-        TInt64 s = TInt64.vectorOf(seedHigh, seedLow);
-        Result r =
-            session
-                .runner()
-                .feed(g.stepTokens, in)
-                .feed(g.cache.length, start)
-                .feed(g.temperature, t)
-                .feed(g.topK, k)
-                .feed(g.topP, p)
-                .feed(g.seed, s)
-                .fetch(head)
-                .run()) {
+      StepFeeds feeds, int[][] feed, int[] cached, Operand<TInt32> head, long seedLow) {
+    try (Result r = feeds.set(feed, cached, seedLow).into(session.runner()).fetch(head).run()) {
       int[] next = new int[feed.length];
       ((TInt32) r.get(0)).copyTo(DataBuffers.of(next, false, false));
       return next;
+    }
+  }
+
+  /**
+   * A generation's step inputs, allocated once and rewritten in place at every step: a step of a
+   * small model is short enough that making, feeding and freeing tensors shows in its time. A
+   * greedy step is fed only the tokens and positions, the only inputs its argmax reads.
+   */
+  private final class StepFeeds implements AutoCloseable {
+    private final TInt32 tokens;
+    private final TInt32 cached;
+    private final TInt64 seed;
+    private final TFloat32 temperature;
+    private final TInt32 topK;
+    private final TFloat32 topP;
+    private final boolean draws;
+
+    StepFeeds(int rows, SampleOptions o) {
+      tokens = TInt32.tensorOf(Shape.of(rows, 1));
+      cached = TInt32.tensorOf(Shape.of(rows));
+      seed = TInt64.vectorOf(o.seed(), 0);
+      temperature = TFloat32.scalarOf((float) o.temperature());
+      topK = TInt32.scalarOf(o.topK());
+      topP = TFloat32.scalarOf((float) o.topP());
+      draws = !o.greedy();
+    }
+
+    StepFeeds set(int[][] feed, int[] positions, long seedLow) {
+      for (int r = 0; r < feed.length; r++) {
+        tokens.setInt(feed[r][0], r, 0);
+        cached.setInt(positions[r], r);
+      }
+      seed.setLong(seedLow, 1);
+      return this;
+    }
+
+    Session.Runner into(Session.Runner runner) {
+      runner.feed(g.stepTokens, tokens).feed(g.cache.length, cached);
+      return draws
+          ? runner
+              .feed(g.temperature, temperature)
+              .feed(g.topK, topK)
+              .feed(g.topP, topP)
+              .feed(g.seed, seed)
+          : runner;
+    }
+
+    @Override
+    public void close() {
+      List.of(tokens, cached, seed, temperature, topK, topP).forEach(TType::close);
     }
   }
 

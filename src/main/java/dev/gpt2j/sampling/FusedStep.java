@@ -5,10 +5,7 @@ import dev.gpt2j.kernels.NativeKernels;
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.Params;
-import java.util.ArrayList;
-import java.util.List;
 import org.tensorflow.Operand;
-import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -22,8 +19,8 @@ import org.tensorflow.types.TInt32;
 final class FusedStep {
   private FusedStep() {}
 
-  // tokens [B, 1] -> logits [B, n_vocab]; the blocks read what the cache holds, then the new keys
-  // and values are written after each row's, before the logits are given
+  // tokens [B, 1] -> logits [B, n_vocab]; the blocks op reads what the cache holds and writes the
+  // new keys and values after each row's
   static Operand<TFloat32> logits(
       Ops tf,
       HParams hp,
@@ -37,16 +34,8 @@ final class FusedStep {
         model.reshape(
             Gpt2.embeddings(model, tokens, params, pass),
             model.constant(new long[] {-1, hp.nEmbd()}));
-    cache.beginPass(model, Gpt2.dim(model, tokens, 0), model.constant(1));
-    FusedBlocks.Out out = FusedBlocks.apply(model, x, cache.held(), params.h(), product);
-    List<Op> writes = new ArrayList<>();
-    for (int layer = 0; layer < hp.nLayer(); layer++) {
-      Ops block = model.withSubScope("h" + layer);
-      writes.addAll(cache.write(block, layer, out.k().get(layer), out.v().get(layer)));
-    }
-    Operand<TFloat32> h = Gpt2.norm(model.withSubScope("ln_f"), out.y(), params.lnF(), hp.arch());
-    return model
-        .withControlDependencies(writes)
-        .identity(Gpt2.lmHead(model, h, params.wte(), product));
+    Operand<TFloat32> y = FusedBlocks.apply(model, x, cache.held(), params.h(), product);
+    Operand<TFloat32> h = Gpt2.norm(model.withSubScope("ln_f"), y, params.lnF(), hp.arch());
+    return Gpt2.lmHead(model, h, params.wte(), product);
   }
 }

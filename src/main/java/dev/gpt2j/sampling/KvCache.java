@@ -50,7 +50,7 @@ final class KvCache implements Memory {
 
   private final Shape shape;
   private final int heads;
-  private Operand<TInt32> writeAt; // where the pass being built writes: see extend
+  private Operand<TInt32> writeAt; // where the pass being built writes, set by extend at layer 0
   private Operand<TInt32> readBegin; // and the rows extend's pass reads, [first, first + B)
   private Operand<TInt32> readSize;
 
@@ -145,7 +145,7 @@ final class KvCache implements Memory {
       Operand<TInt32> all = tf.constant(-1);
       Operand<TInt32> shape = tf.shape(fresh.k());
       Operand<TInt32> rows = tf.gather(shape, zero, zero);
-      beginPass(tf, rows, tf.gather(shape, tf.constant(2), zero));
+      writeAt = positions(tf, rows, tf.gather(shape, tf.constant(2), zero));
       readBegin = tf.stack(List.of(first, zero, zero, zero));
       readSize = tf.stack(List.of(rows, all, all, all));
     }
@@ -157,24 +157,11 @@ final class KvCache implements Memory {
   }
 
   /**
-   * Where a pass of {@code rows} rows and {@code t} new positions each writes: {@link #extend} sets
-   * it at layer 0 (with the rows it reads); a pass that writes with {@link #write} sets it first.
-   */
-  void beginPass(Ops tf, Operand<TInt32> rows, Operand<TInt32> t) {
-    writeAt = positions(tf, rows, t);
-  }
-
-  /**
-   * Every layer as the cache holds it before the pass, for a step that writes its new positions
-   * only after reading (with {@link #write}).
+   * Every layer's buffers as they are, for a step whose op reads them and writes its new positions
+   * into them itself ({@link FusedBlocks}).
    */
   FusedBlocks.CacheRows held() {
     return new FusedBlocks.CacheRows(keys, values, first, length);
-  }
-
-  /** Writes a layer's new keys and values [B, Hkv, T, D] after each row's held positions. */
-  List<Op> write(Ops tf, int layer, Operand<TFloat32> k, Operand<TFloat32> v) {
-    return List.<Op>of(write(tf, keys.get(layer), k), write(tf, values.get(layer), v));
   }
 
   // (first + b, h, length[b] + i) for every row b < rows, head h and new position i < t: [B, Hkv,
