@@ -68,6 +68,7 @@ extern TF_OpDefinitionBuilder* TF_NewOpDefinitionBuilder(const char* name);
 extern void TF_OpDefinitionBuilderAddAttr(TF_OpDefinitionBuilder*, const char* spec);
 extern void TF_OpDefinitionBuilderAddInput(TF_OpDefinitionBuilder*, const char* spec);
 extern void TF_OpDefinitionBuilderAddOutput(TF_OpDefinitionBuilder*, const char* spec);
+extern void TF_OpDefinitionBuilderSetIsStateful(TF_OpDefinitionBuilder*, bool is_stateful);
 extern void TF_OpDefinitionBuilderSetShapeInferenceFunction(TF_OpDefinitionBuilder*,
     void (*fn)(TF_ShapeInferenceContext*, TF_Status*));
 extern void TF_RegisterOpDefinition(TF_OpDefinitionBuilder*, TF_Status*);
@@ -981,6 +982,8 @@ static void register_blocks(const char* name, const char* w_type,
     TF_OpDefinitionBuilderAddInput(op, spec);
   }
   TF_OpDefinitionBuilderAddOutput(op, "y: float");
+  /* it writes the cache: never merged with a twin, folded or reordered as a pure function */
+  TF_OpDefinitionBuilderSetIsStateful(op, true);
   register_kernel(name, op, compute_fn, shape_blocks);
 }
 
