@@ -34,6 +34,7 @@ import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.TensorFlow;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.StdArrays;
 import org.tensorflow.ndarray.buffer.DataBuffers;
@@ -169,6 +170,16 @@ class NativeKernelsTest {
       assertEquals(1, fusedBlocks(new HParams(50, 8, 16, 2, 3), dtype), dtype.label);
       assertEquals(0, fusedBlocks(new HParams(50, 8, 16, 2, 3, rms), dtype), dtype.label);
     }
+  }
+
+  // the op writes the cache through its ref inputs: TF's registry must know it is not a pure
+  // function, or a graph optimizer may merge two of them or fold one away
+  @Test
+  void theBlocksOpIsStatefulForItWritesTheCache() {
+    for (String op : List.of("Gpt2Blocks", "Gpt2BlocksBf16")) {
+      assertTrue(TensorFlow.isOpStateful(op), op);
+    }
+    assertFalse(TensorFlow.isOpStateful("Gpt2MatVecTBf16"), "a product is a pure function");
   }
 
   private static long fusedBlocks(HParams hp, DType dtype) {
