@@ -29,7 +29,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step clean
+.PHONY: help build test test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -50,6 +50,9 @@ $(JAR): $(SOURCES)
 
 test: ## run the test suite (offline; tests needing ../shared or real weights skip)
 	mvn -B --no-transfer-progress test
+
+test-slow: ## the test suite with one busy loop per core beside it [ROUNDS=n]: passing must not depend on speed
+	scripts/test-slow.sh
 
 format: ## reformat the Java sources (google-java-format, through Spotless)
 	$(MVN) spotless:apply

@@ -476,7 +476,24 @@ __attribute__((target("avx2,fma"))) static void bf16_t_rows_avx2(
 }
 #endif
 
-/* The widest loops the processor runs, or the narrower ones GPT2J_ISA asks for. */
+/*
+ * Which loops run (0 generic, 1 avx2, 2 avx512) on a processor that runs up to `has`, when
+ * GPT2J_ISA is `asked` (NULL when it is not set): the widest it has, or the narrower ones asked for.
+ * *refused is set when `asked` names no loops this processor runs. Exported so that a test can ask
+ * it about processors other than the one it runs on.
+ */
+int gpt2j_choose_isa(int has, const char* asked, int* refused) {
+  *refused = 0;
+  if (asked == NULL) return has;
+  int want = strcmp(asked, "avx512") == 0 ? 2
+             : strcmp(asked, "avx2") == 0 ? 1 : strcmp(asked, "generic") == 0 ? 0 : -1;
+  if (want < 0 || want > has) {
+    *refused = 1;
+    return has;
+  }
+  return want;
+}
+
 static void choose_loops(void) {
   f32_rows = f32_rows_generic;
   f32_t_rows = f32_t_rows_generic;
@@ -486,12 +503,11 @@ static void choose_loops(void) {
   int has = __builtin_cpu_supports("avx512f") ? 2
             : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
   const char* asked = getenv("GPT2J_ISA");
-  int want = asked == NULL || strcmp(asked, "avx512") == 0 ? 2
-             : strcmp(asked, "avx2") == 0 ? 1 : strcmp(asked, "generic") == 0 ? 0 : -1;
-  if (want < 0 || want > has) {
+  int refused;
+  int want = gpt2j_choose_isa(has, asked, &refused);
+  if (refused) {
     fprintf(stderr, "[gpt2j] GPT2J_ISA=%s: expected avx512, avx2 or generic, one this processor"
             " runs; using the widest it has\n", asked);
-    want = has;
   }
   if (want >= 1) {
     f32_rows = f32_rows_avx2;

@@ -57,10 +57,12 @@ public final class NativeKernels {
     if (!loaded()) {
       return Optional.empty();
     }
-    return Optional.of(
-        NativeLibrary.getInstance(loadedFrom.toString())
-            .getFunction("gpt2j_isa")
-            .invokeString(new Object[0], false));
+    return Optional.of(library().getFunction("gpt2j_isa").invokeString(new Object[0], false));
+  }
+
+  // the loaded library's own functions, beside the ops TF registered from it
+  static NativeLibrary library() {
+    return NativeLibrary.getInstance(loadedFrom.toString());
   }
 
   /** Whether our ops are registered in this process (loads them on first call). */

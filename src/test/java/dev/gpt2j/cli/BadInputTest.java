@@ -8,6 +8,7 @@ import dev.gpt2j.data.Prepare;
 import dev.gpt2j.data.TokenFile;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.testing.TinyModels;
+import dev.gpt2j.util.Download;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -119,14 +120,11 @@ class BadInputTest {
             "--n-vocab",
             "70000"));
     assertFalse(Files.exists(out));
-    long start = System.nanoTime();
     assertEquals(
         model
             + ": already exists and is not empty; choose a new directory (nothing was "
             + "overwritten)",
         refused("init", "--model-dir", model.toString(), "--like", "1558M"));
-    // a 1558M model takes far longer than this to build: the refusal came first
-    assertTrue((System.nanoTime() - start) / 1e9 < 5, "init built the model before refusing");
   }
 
   @Test
@@ -240,7 +238,8 @@ class BadInputTest {
       assertEquals(1, o.code(), o.err());
       assertEquals(1, o.err().lines().count(), o.err());
       assertTrue(o.err().contains("/models/124M/checkpoint: no answer within 1 s"), o.err());
-      assertTrue((System.nanoTime() - start) / 1e9 < 10);
+      // the 1 s asked for, not the default: the message names it, and the wait was shorter
+      assertTrue((System.nanoTime() - start) / 1e9 < Download.DEFAULT_TIMEOUT.toSeconds(), o.err());
     } finally {
       for (Socket s : accepted) {
         s.close();

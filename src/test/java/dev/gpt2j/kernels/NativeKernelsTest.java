@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.sun.jna.ptr.IntByReference;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.DType;
@@ -170,6 +171,32 @@ class NativeKernelsTest {
       assertEquals(1, fusedBlocks(new HParams(50, 8, 16, 2, 3), dtype), dtype.label);
       assertEquals(0, fusedBlocks(new HParams(50, 8, 16, 2, 3, rms), dtype), dtype.label);
     }
+  }
+
+  // the library's own choice of loops, asked about processors this test does not run on: 0 is
+  // generic, 1 avx2, 2 avx512; unset GPT2J_ISA (null) takes the widest without a word
+  @ParameterizedTest
+  @CsvSource({
+    "1, , 1, 0",
+    "2, , 2, 0",
+    "0, , 0, 0",
+    "2, avx2, 1, 0",
+    "2, generic, 0, 0",
+    "1, avx2, 1, 0",
+    "1, avx512, 1, 1",
+    "0, avx2, 0, 1",
+    "2, sse9, 2, 1",
+    "1, AVX2, 1, 1"
+  })
+  void theLoopsAreTheWidestUnlessANarrowerOneIsAskedFor(
+      int has, String asked, int chosen, int refused) {
+    IntByReference said = new IntByReference(-1);
+    int got =
+        NativeKernels.library()
+            .getFunction("gpt2j_choose_isa")
+            .invokeInt(new Object[] {has, asked, said});
+    assertEquals(chosen, got, "has " + has + ", GPT2J_ISA=" + asked);
+    assertEquals(refused, said.getValue(), "has " + has + ", GPT2J_ISA=" + asked);
   }
 
   // the op writes the cache through its ref inputs: TF's registry must know it is not a pure

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -176,7 +177,7 @@ class ClusterTrainingTest {
   }
 
   @Test
-  void aTaskThatCannotBeReachedAtStartIsNamedWithin30Seconds() throws Exception {
+  void aTaskThatCannotBeReachedAtStartIsNamedOnceTheWaitIsOver() throws Exception {
     Cluster cluster = WorkerProcess.loopbackCluster(2); // nobody listens on task 1's port
     long start = System.nanoTime();
     CliRunner.Outcome o =
@@ -192,7 +193,8 @@ class ClusterTrainingTest {
             + String.join(",", cluster.addresses())
             + " --task 1\n",
         o.err());
-    assertTrue(seconds < 30, seconds + " s");
+    // the wait, then the start of a run on a slow machine: never a hang
+    assertTrue(seconds < 2 * Trainer.CLUSTER_WAIT.toSeconds(), seconds + " s");
   }
 
   // a worker that hangs (SIGSTOP) keeps its connections open: only the heartbeat notices
@@ -236,19 +238,25 @@ class ClusterTrainingTest {
             "6",
             "xla",
             "false"));
+    AtomicLong stopped = new AtomicLong();
     try (WorkerProcess task1 = WorkerProcess.start(cluster, 1, tmp.resolve("worker.err"))) {
       // the worker stops answering once the run has saved its first checkpoint
       PrintStream out =
           new PrintStream(
-              new LineWatcher("eval at iter 5:", () -> signal(task1.process(), "STOP")),
+              new LineWatcher(
+                  "eval at iter 5:",
+                  () -> {
+                    signal(task1.process(), "STOP");
+                    stopped.set(System.nanoTime());
+                  }),
               true,
               StandardCharsets.UTF_8);
-      long start = System.nanoTime();
       ClusterException e =
           assertThrows(
               ClusterException.class,
               () -> new Trainer(TrainConfig.load(null, keys), out, () -> false).run());
-      double seconds = (System.nanoTime() - start) / 1e9;
+      // from the worker's stop: the 6 s timeout, a heartbeat's period and a slow machine's margin
+      double seconds = (System.nanoTime() - stopped.get()) / 1e9;
       assertTrue(e.getMessage().contains("stopped answering: no reply in 6 s"), e.getMessage());
       assertTrue(e.getMessage().contains("(iter 5) is intact"), e.getMessage());
       assertTrue(seconds < 60, seconds + " s");
