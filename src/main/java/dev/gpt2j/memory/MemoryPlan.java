@@ -42,6 +42,13 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
    */
   static final int XLA_MIN_WEIGHT_SETS = 4;
 
+  /** This plan with one more thing held at the peak. */
+  public MemoryPlan plus(String what, long bytes) {
+    List<Item> more = new ArrayList<>(items);
+    more.add(new Item(what, bytes));
+    return new MemoryPlan(List.copyOf(more), remedies);
+  }
+
   public long total() {
     return items.stream().mapToLong(Item::bytes).sum();
   }
@@ -313,11 +320,12 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       long wte = (long) hp.nVocab() * hp.nEmbd();
       add(secondCopy + " (wte, float32)", wte * FLOAT);
       if (dtype != DType.FLOAT32) {
-        // fitted to peak RSS (docs/benchmarks.md): TF's pooled allocator keeps the freed float32
-        // buffers of the one-at-a-time restore, about one block's matrices beside wte's
+        // fitted to peak RSS (docs/benchmarks.md, "The sampling plan in bfloat16"): TF's pooled
+        // allocator keeps the freed float32 buffers of the one-at-a-time restore, about one
+        // block's matrices; wte's cast is the weights' own bfloat16 wte, counted above
         add(
-            "restore's float32 staging (one block's matrices) and wte's cast",
-            12L * hp.nEmbd() * hp.nEmbd() * FLOAT + wte * dtype.bytes());
+            "restore's float32 staging (one block's matrices)",
+            12L * hp.nEmbd() * hp.nEmbd() * FLOAT);
         // the decoding step reads the blocks' bfloat16 matrices from copies held [out, in]
         add(
             "block matrices again, [out, in], for decoding",
