@@ -7,6 +7,7 @@ import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.tokenizer.CharTokenizer;
 import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.Progress;
 import dev.gpt2j.util.TextFiles;
@@ -76,8 +77,7 @@ final class ScoreCommand implements Command {
     if (tokens.length <= model.hparams().nCtx()) {
       return model.score(tokens);
     }
-    try (ProgressBar bar =
-        Progress.bar("score", tokens.length - 1).setUnit(" tokens", 1).showSpeed().build()) {
+    try (ProgressBar bar = Progress.bar("score", tokens.length - 1).setUnit(" tokens", 1).build()) {
       return model.score(tokens, bar::stepTo);
     }
   }
@@ -92,9 +92,25 @@ final class ScoreCommand implements Command {
     }
     HParams hp = ModelDir.hparams(dir);
     try {
-      hp.requireInVocabulary(tokens, "--tokens: id");
+      hp.requireInVocabulary(
+          tokens, args.has("tokens") ? "--tokens: id" : source(args) + ": token");
     } catch (IllegalArgumentException e) {
-      throw new UsageException(e.getMessage());
+      boolean charsMissing =
+          !args.has("tokens")
+              && !(tokenizer instanceof CharTokenizer)
+              && hp.nVocab() < HParams.GPT2_VOCAB;
+      throw new UsageException(
+          e.getMessage()
+              + (charsMissing
+                  ? "; "
+                      + dir
+                      + " has no "
+                      + CharTokenizer.FILE_NAME
+                      + ", so the text was read as GPT-2 tokens (a character-level model needs"
+                      + " its "
+                      + CharTokenizer.FILE_NAME
+                      + ")"
+                  : ""));
     }
     DTypeOption.Chosen chosen = DTypeOption.SCORING.of(args);
     DType dtype = chosen.dtype();
@@ -138,6 +154,11 @@ final class ScoreCommand implements Command {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  // the option the text came from
+  private static String source(Args args) {
+    return args.has("text") ? "--text" : "--file";
   }
 
   private static int[] tokens(Args args, Tokenizer tokenizer) throws IOException {

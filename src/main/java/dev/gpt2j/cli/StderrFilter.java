@@ -1,6 +1,7 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.util.LibC;
+import dev.gpt2j.util.Terminal;
 import java.io.BufferedOutputStream;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -47,6 +48,7 @@ final class StderrFilter {
       return; // no /proc: the log shows
     }
     LibC.close(pipe[0]);
+    Terminal.stderrIsAt(original); // progress bars ask the user's terminal, not the pipe
     LibC.dup2(pipe[1], LibC.STDERR);
     LibC.close(pipe[1]);
     // a native abort (a TF CHECK failure, the JVM's fatal error) writes its message into the pipe

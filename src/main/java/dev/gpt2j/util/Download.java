@@ -147,7 +147,6 @@ public final class Download {
                 ? null
                 : Progress.bar(label, expected)
                     .setUnit("MB", 1 << 20)
-                    .showSpeed()
                     .startsFrom(have, Duration.ZERO)
                     .build()) {
       byte[] buffer = new byte[1 << 16];

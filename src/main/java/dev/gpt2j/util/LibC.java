@@ -9,14 +9,16 @@ import java.util.List;
 /**
  * The few C library calls Java has no API for, through JNA: a process's own environment (TF reads
  * its settings with getenv when its library loads, and {@code System.getenv} is a read-only copy),
- * whether a file descriptor is a terminal (to draw progress bars only on one), the descriptor calls
- * that put a filter between native code and standard error, and exec.
+ * whether a file descriptor is a terminal and how wide (to draw progress bars only on one), the
+ * descriptor calls that put a filter between native code and standard error, and exec.
  */
 public final class LibC {
   private interface C extends Library {
     int setenv(String name, String value, int overwrite);
 
     int isatty(int fd);
+
+    int ioctl(int fd, long request, short[] winsize);
 
     int dup(int fd);
 
@@ -49,6 +51,14 @@ public final class LibC {
 
   public static boolean isTerminal(int fd) {
     return C.isatty(fd) == 1;
+  }
+
+  private static final long TIOCGWINSZ = 0x5413; // Linux's request for a terminal's size
+
+  /** The width of the terminal {@code fd} is on, in columns; 0 when it is not one. */
+  public static int columns(int fd) {
+    short[] winsize = new short[4]; // rows, columns, and two sizes in pixels
+    return C.ioctl(fd, TIOCGWINSZ, winsize) == 0 ? Short.toUnsignedInt(winsize[1]) : 0;
   }
 
   /** A new descriptor for what {@code fd} refers to now. */
