@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -82,17 +83,23 @@ public record HParams(int nVocab, int nCtx, int nEmbd, int nHead, int nLayer, Ar
 
   /** "n_layer 4, n_head 4, n_embd 128, n_ctx 64, n_vocab 65", then the keys not GPT-2's. */
   public String describe() {
-    StringBuilder sb =
-        new StringBuilder(
-            String.format(
-                "n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d",
-                nLayer, nHead, nEmbd, nCtx, nVocab));
+    String sizes =
+        String.format(
+            "n_layer %d, n_head %d, n_embd %d, n_ctx %d, n_vocab %d",
+            nLayer, nHead, nEmbd, nCtx, nVocab);
+    String family = describeArchitecture();
+    return family.isEmpty() ? sizes : sizes + ", " + family;
+  }
+
+  /** The keys whose values are not GPT-2's ("norm rmsnorm, mlp swiglu"); empty for GPT-2. */
+  public String describeArchitecture() {
+    List<String> differ = new ArrayList<>();
     for (String key : Architecture.keys()) {
       if (!arch.text(key).equals(Architecture.GPT2.text(key))) {
-        sb.append(", ").append(key).append(' ').append(arch.text(key));
+        differ.add(key + ' ' + arch.text(key));
       }
     }
-    return sb.toString();
+    return String.join(", ", differ);
   }
 
   /** Size of one attention head. */

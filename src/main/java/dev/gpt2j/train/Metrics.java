@@ -2,7 +2,6 @@ package dev.gpt2j.train;
 
 import dev.gpt2j.util.AtomicFiles;
 import java.awt.Color;
-import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,6 +18,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
@@ -123,16 +123,12 @@ public final class Metrics {
   /**
    * Redraws loss.png: the loss of each logged step as a light line, and the evaluations' averaged
    * train and val losses as bold lines with markers (two estimates, kept apart from the noisy one);
-   * under it, when the run has an eval_task, a second panel with the task's figure ({@code
-   * taskLabel}, null for none).
+   * when the run has an eval_task ({@code taskLabel}, null for none), the task's figure on an axis
+   * of its own at the right, over the same iterations.
    */
   public void plot(String title, String taskLabel) {
-    List<Row> tasks = rows.stream().filter(r -> !Double.isNaN(r.taskMetric())).toList();
     try {
-      BufferedImage image = BitmapEncoder.getBufferedImage(chart(title));
-      if (taskLabel != null && !tasks.isEmpty()) {
-        image = stacked(image, BitmapEncoder.getBufferedImage(taskChart(taskLabel, tasks)));
-      }
+      BufferedImage image = BitmapEncoder.getBufferedImage(chart(title, taskLabel));
       ByteArrayOutputStream png = new ByteArrayOutputStream();
       ImageIO.write(image, "png", png);
       AtomicFiles.write(dir.resolve(PLOT), png.toByteArray());
@@ -141,33 +137,10 @@ public final class Metrics {
     }
   }
 
-  private static BufferedImage stacked(BufferedImage top, BufferedImage bottom) {
-    BufferedImage both =
-        new BufferedImage(
-            Math.max(top.getWidth(), bottom.getWidth()),
-            top.getHeight() + bottom.getHeight(),
-            BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = both.createGraphics();
-    g.drawImage(top, 0, 0, null);
-    g.drawImage(bottom, 0, top.getHeight(), null);
-    g.dispose();
-    return both;
-  }
+  // the task's figure shares the losses' x-axis: one chart, a second y-axis
+  private static final int TASK_AXIS = 1;
 
-  XYChart taskChart(String label, List<Row> tasks) {
-    XYChart chart =
-        new XYChartBuilder()
-            .width(900)
-            .height(300)
-            .title(label + " on the weights as they were")
-            .xAxisTitle("iteration")
-            .yAxisTitle(label)
-            .build();
-    series(chart, label, tasks, Row::taskMetric, new Color(40, 150, 70), 2.5f, true);
-    return chart;
-  }
-
-  XYChart chart(String title) {
+  XYChart chart(String title, String taskLabel) {
     XYChart chart =
         new XYChartBuilder()
             .width(900)
@@ -191,6 +164,16 @@ public final class Metrics {
         steps.size() < 2); // a single point is drawn as a marker, a line needs two
     series(chart, "train (evaluated)", evals, Row::trainLoss, new Color(30, 70, 170), 2.5f, true);
     series(chart, "val (evaluated)", evals, Row::valLoss, new Color(220, 110, 20), 2.5f, true);
+    List<Row> tasks = rows.stream().filter(r -> !Double.isNaN(r.taskMetric())).toList();
+    if (taskLabel != null && !tasks.isEmpty()) {
+      String name = taskLabel + " (right axis)";
+      series(chart, name, tasks, Row::taskMetric, new Color(40, 150, 70), 2.5f, true);
+      chart.getSeriesMap().get(name).setYAxisGroup(TASK_AXIS);
+      chart.setYAxisGroupTitle(TASK_AXIS, taskLabel);
+      chart.getStyler().setYAxisGroupPosition(TASK_AXIS, Styler.YAxisPosition.Right);
+      // a figure that has not moved gets one tick: 0.286, not 0.285714285714286
+      chart.getStyler().putYAxisGroupDecimalPatternMap(TASK_AXIS, "0.###");
+    }
     return chart;
   }
 

@@ -2,6 +2,7 @@ package dev.gpt2j.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -23,7 +24,7 @@ class MetricsTest {
     m.add(new Metrics.Row(20, 4.5, 4.7, 1e-3, Double.NaN));
     m.add(new Metrics.Row(30, 3.0, Double.NaN, 1e-3, 100));
     m.add(new Metrics.Row(40, 2.5, 2.9, 1e-3, Double.NaN));
-    XYChart chart = m.chart("t");
+    XYChart chart = m.chart("t", null);
     assertEquals(
         List.of("train (each logged step)", "train (evaluated)", "val (evaluated)"),
         List.copyOf(chart.getSeriesMap().keySet()));
@@ -39,6 +40,31 @@ class MetricsTest {
         chart.getSeriesMap().get("val (evaluated)"),
         new double[] {20, 40},
         new double[] {4.7, 2.9});
+  }
+
+  // the task's figure is drawn over the same iterations as the losses (one x-axis), on an axis
+  // of its own whose ticks read as figures, even when the figure has not moved
+  @Test
+  void theTasksFigureSharesTheLossesIterationsOnAnAxisOfItsOwn() {
+    Metrics m = new Metrics(tmp, 0);
+    m.add(new Metrics.Row(10, 5.0, Double.NaN, 1e-3, 100));
+    m.add(new Metrics.Row(20, 4.5, 4.7, 1e-3, Double.NaN));
+    m.add(Metrics.Row.task(20, 1e-3, 2 / 7.0));
+    m.add(new Metrics.Row(40, 2.5, 2.9, 1e-3, Double.NaN));
+    m.add(Metrics.Row.task(40, 1e-3, 2 / 7.0));
+    XYChart chart = m.chart("t", "hellaswag acc_norm");
+    XYSeries task = chart.getSeriesMap().get("hellaswag acc_norm (right axis)");
+    assertSeries(task, new double[] {20, 40}, new double[] {2 / 7.0, 2 / 7.0});
+    assertEquals(1, task.getYAxisGroup());
+    assertEquals(0, chart.getSeriesMap().get("val (evaluated)").getYAxisGroup());
+    assertEquals(
+        "0.286",
+        new java.text.DecimalFormat(
+                chart.getStyler().getYAxisGroupDecimalPatternMap().get(1),
+                java.text.DecimalFormatSymbols.getInstance(java.util.Locale.ROOT))
+            .format(2 / 7.0));
+    m.plot("t", "hellaswag acc_norm"); // and it draws
+    assertTrue(java.nio.file.Files.exists(tmp.resolve(Metrics.PLOT)));
   }
 
   private static void assertSeries(XYSeries s, double[] x, double[] y) {
