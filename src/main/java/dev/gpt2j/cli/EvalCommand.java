@@ -16,8 +16,10 @@ import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.AtomicFiles;
 import dev.gpt2j.util.Download;
 import dev.gpt2j.util.Progress;
+import dev.gpt2j.util.WritableDir;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -98,6 +100,9 @@ final class EvalCommand implements Command {
       throw new UsageException(
           "--stride: expected 1 <= S < n_ctx=" + hp.nCtx() + ", got " + stride);
     }
+    if (args.has("per-example")) { // written after the evaluation: checked before it
+      WritableDir.requireFile(Path.of(args.string("per-example", "")), "--per-example");
+    }
     Path data;
     try {
       data = data(args, task);
@@ -106,7 +111,14 @@ final class EvalCommand implements Command {
       return 1;
     }
     Evaluation eval =
-        Evaluation.read(task, data, Tokenizer.of(dir), hp.nCtx(), limit(args), stride);
+        Evaluation.read(
+            task,
+            data,
+            args.has("data") ? "--data" : null,
+            Tokenizer.of(dir),
+            hp.nCtx(),
+            limit(args),
+            stride);
     int batch = args.positive("batch-size", eval.defaultBatch());
     MemoryPlan plan =
         MemoryPlan.scoring(hp, dtype, batch * eval.rowsPerExample(), eval.longestRow());
@@ -115,37 +127,39 @@ final class EvalCommand implements Command {
       return 0;
     }
     plan.requireFits(SystemMemory.available());
+    DataFile file = DataFile.of(task, data);
     Report report;
     try (Gpt2Model model = ModelLoading.load(dir, chosen, err);
         ProgressBar bar =
-            Progress.bar(task.label, eval.examples())
-                .setUnit(" " + eval.unit(), 1)
-                .showSpeed()
-                .build()) {
+            Progress.bar(task.label, eval.examples()).setUnit(" " + eval.unit(), 1).build()) {
       report =
           eval.run(
               model.continuationScorer(),
               batch,
               (done, soFar) -> {
                 bar.stepTo(done);
-                bar.setExtraMessage(" " + brief(soFar));
+                bar.setExtraMessage(" " + brief(soFar, eval.headline()));
               });
     }
     if (args.has("per-example")) {
       writePerExample(Path.of(args.string("per-example", "")), report);
     }
     if (args.has("json")) {
-      out.println(JSON.writeValueAsString(json(report, dir, dtype)));
+      out.println(JSON.writeValueAsString(json(report, dir, dtype, file)));
     } else {
-      print(out, report, dir, dtype);
+      print(out, report, dir, dtype, file);
     }
     return 0;
   }
 
   private static int limit(Args args) {
+    if (!args.has("limit")) {
+      return 0; // every example
+    }
     int limit = args.integer("limit", 0);
-    if (limit < 0) {
-      throw new UsageException("--limit: expected N >= 1, got " + limit);
+    if (limit < 1) {
+      throw new UsageException(
+          "--limit: expected N >= 1 (leave it out to evaluate every example), got " + limit);
     }
     return limit;
   }
@@ -171,13 +185,35 @@ final class EvalCommand implements Command {
         args.seconds("timeout", Download.DEFAULT_TIMEOUT));
   }
 
-  private static String brief(List<Metric> metrics) {
+  // the headline figure so far: the bar keeps the rest of the line (the report has them all)
+  private static String brief(List<Metric> metrics, String headline) {
     return metrics.stream()
+        .filter(m -> m.name().equals(headline))
         .map(m -> String.format(Locale.ROOT, "%s %.4f", m.name(), m.value()))
         .collect(Collectors.joining(" "));
   }
 
-  private static void print(PrintStream out, Report r, Path dir, DType dtype) {
+  /**
+   * The file evaluated, and whether it is the published one (its digest is the task's); null when
+   * the task has no published file (a text of the user's).
+   */
+  record DataFile(Path path, Boolean published) {
+    static DataFile of(EvalTask task, Path data) {
+      return new DataFile(data, task.source == null ? null : task.source.checksum().matches(data));
+    }
+
+    String describe() {
+      return path
+          + (published == null
+              ? ""
+              : published
+                  ? " (the published file)"
+                  : " (not the published file: its digest differs, so the figures are not"
+                      + " comparable with published ones)");
+    }
+  }
+
+  private static void print(PrintStream out, Report r, Path dir, DType dtype, DataFile file) {
     out.printf(
         Locale.ROOT,
         "%s on %s (%s): %,d %s in %.1f s (%.2f/s)%n",
@@ -188,6 +224,7 @@ final class EvalCommand implements Command {
         r.unit(),
         r.seconds(),
         r.examples() / r.seconds());
+    out.println("data: " + file.describe());
     for (Metric m : r.metrics()) {
       out.printf(
           Locale.ROOT,
@@ -205,10 +242,12 @@ final class EvalCommand implements Command {
     }
   }
 
-  static Map<String, Object> json(Report r, Path dir, DType dtype) {
+  static Map<String, Object> json(Report r, Path dir, DType dtype, DataFile file) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("task", r.task());
     m.put("model_dir", dir.toString());
+    m.put("data", file.path().toString());
+    m.put("data_published", file.published());
     m.put("dtype", dtype.label);
     m.put("examples", r.examples());
     m.put("seconds", r.seconds());
@@ -225,6 +264,8 @@ final class EvalCommand implements Command {
     for (Map<String, Object> e : r.perExample()) {
       sb.append(JSON.writeValueAsString(e)).append('\n');
     }
+    Path parent = file.toAbsolutePath().getParent();
+    Files.createDirectories(parent);
     AtomicFiles.writeString(file, sb.toString());
   }
 }

@@ -2,6 +2,7 @@ package dev.gpt2j.cli;
 
 import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.cluster.ClusterException;
+import dev.gpt2j.util.Download;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
@@ -16,6 +17,7 @@ import org.apache.commons.cli.HelpFormatter;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
+import org.apache.commons.cli.UnrecognizedOptionException;
 import org.tensorflow.exceptions.TFResourceExhaustedException;
 
 /** {@code java -jar gpt2.jar COMMAND [options]}. */
@@ -97,7 +99,7 @@ public final class Main {
       }
       return command.run(args, out, err);
     } catch (ParseException | UsageException e) {
-      err.println("gpt2 " + command.name() + ": " + e.getMessage() + " (see --help)");
+      err.println("gpt2 " + command.name() + ": " + e.getMessage() + hint(e) + " (see --help)");
       return 2;
     } catch (CheckpointException | IllegalArgumentException e) {
       err.println("gpt2 " + command.name() + ": " + e.getMessage());
@@ -112,7 +114,7 @@ public final class Main {
               + " optimizer=adafactor (--dry-run prints the memory plan); saved checkpoints are"
               + " intact");
       return 1;
-    } catch (UncheckedIOException | ClusterException e) {
+    } catch (UncheckedIOException | ClusterException | Download.DownloadException e) {
       err.println("gpt2 " + command.name() + ": " + e.getMessage());
       return 1;
     } catch (Exception e) {
@@ -122,6 +124,20 @@ public final class Main {
       }
       return 1;
     }
+  }
+
+  // nanoGPT's flags that have no option here, and what does their job instead
+  private static final Map<String, String> NANOGPT_FLAGS =
+      Map.of(
+          "--compile", "XLA is the xla key (xla=auto compiles the training step)",
+          "--device", "the device is chosen by the build (mvn -Pgpu package for CUDA)");
+
+  private static String hint(Exception e) {
+    if (e instanceof UnrecognizedOptionException u) {
+      String flag = u.getOption().split("=", 2)[0];
+      return NANOGPT_FLAGS.containsKey(flag) ? "; " + NANOGPT_FLAGS.get(flag) : "";
+    }
+    return "";
   }
 
   private static String firstLine(String message) {

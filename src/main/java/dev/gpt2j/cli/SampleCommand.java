@@ -129,6 +129,11 @@ final class SampleCommand implements Command {
   static SampleOptions sampleOptions(Args args) {
     long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
     int batchSize = args.integer("batch-size", SampleOptions.DEFAULT_SAMPLES);
+    if (args.has("length") && args.integer("length", 0) < 1) {
+      throw new UsageException(
+          "--length: expected N >= 1 new tokens (leave it out for n_ctx/2), got "
+              + args.integer("length", 0));
+    }
     try {
       return SampleOptions.builder()
           .length(args.integer("length", 0))

@@ -93,7 +93,7 @@ final class TrainCommand implements Command {
     // Ctrl-C and SIGTERM: the loop saves its current step, then lets the JVM go
     try (StopOnSignal stop = new StopOnSignal(10)) {
       Trainer.Outcome outcome = new Trainer(config, out, stop::requested).run();
-      if (outcome.stoppedEarly()) {
+      if (outcome.end() != Trainer.End.FINISHED) {
         return 0;
       }
       out.printf(

@@ -58,6 +58,13 @@ public final class Prepare {
       }
       String text = read(input);
       chars = CharTokenizer.of(text);
+      if (chars.size() > TokenFile.IDS) {
+        throw new IllegalArgumentException(
+            String.format(
+                "--input: %s has too many distinct characters (%,d; at most %,d fit the uint16"
+                    + " ids of train.bin); nothing was written",
+                input, chars.size(), TokenFile.IDS));
+      }
       int[] all = chars.encode(text);
       int cut = (int) (all.length * (1 - valFraction)); // characters, as len(data) in Python
       train = Arrays.copyOfRange(all, 0, cut);
@@ -70,6 +77,7 @@ public final class Prepare {
         val = Gpt2Tokenizer.encode(text.substring(cut));
       }
     } else {
+      files.forEach(f -> TextFiles.requireUtf8(f, "--input")); // a bad file before any progress
       long bytes = files.stream().mapToLong(Prepare::size).sum();
       List<int[]> parts = new ArrayList<>();
       try (ProgressBar bar = Progress.bar("tokenize", bytes).setUnit(" MB", 1 << 20).build()) {

@@ -14,6 +14,9 @@ import java.nio.file.StandardOpenOption;
 public final class TokenFile {
   private TokenFile() {}
 
+  /** How many distinct ids a token file can hold. */
+  public static final int IDS = 1 << 16;
+
   /** Writes {@code tokens} atomically; every id must fit in uint16. */
   public static void write(Path file, int[] tokens) {
     ByteBuffer buf = ByteBuffer.allocate(tokens.length * 2).order(ByteOrder.LITTLE_ENDIAN);

@@ -26,17 +26,31 @@ public final class Evaluation {
 
   /**
    * Reads {@code data} as {@code kind}'s format: the first {@code limit} examples (0: all); text
-   * tasks in windows advancing by {@code stride} tokens.
+   * tasks in windows advancing by {@code stride} tokens. Errors name the file, and {@code option}
+   * when the user named the file with it ({@code --data}, {@code eval_task_data}).
    */
   public static Evaluation read(
-      EvalTask kind, Path data, Tokenizer tokenizer, int nCtx, int limit, int stride) {
+      EvalTask kind,
+      Path data,
+      String option,
+      Tokenizer tokenizer,
+      int nCtx,
+      int limit,
+      int stride) {
     return switch (kind) {
-      case HELLASWAG -> new Evaluation(HellaSwag.read(data, tokenizer, nCtx, limit), Map.of());
-      case LAMBADA -> new Evaluation(Lambada.read(data, tokenizer, nCtx, limit), Map.of());
+      case HELLASWAG ->
+          new Evaluation(HellaSwag.read(data, option, tokenizer, nCtx, limit), Map.of());
+      case LAMBADA -> new Evaluation(Lambada.read(data, option, tokenizer, nCtx, limit), Map.of());
       case WIKITEXT, TEXT -> {
         TextPerplexity text =
             TextPerplexity.of(
-                kind.label, TextFiles.readUtf8(data, "--data"), tokenizer, nCtx, stride, limit);
+                kind.label,
+                option == null ? data.toString() : option + ": " + data,
+                TextFiles.readUtf8(data, option),
+                tokenizer,
+                nCtx,
+                stride,
+                limit);
         yield new Evaluation(text, text.counts());
       }
     };

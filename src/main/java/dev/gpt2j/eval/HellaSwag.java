@@ -29,9 +29,9 @@ final class HellaSwag extends Task<HellaSwag.Example, HellaSwag.Scored> {
   }
 
   /** The first {@code limit} rows of {@code file} (all with 0), refused row by row if malformed. */
-  static HellaSwag read(Path file, Tokenizer tokenizer, int nCtx, int limit) {
+  static HellaSwag read(Path file, String option, Tokenizer tokenizer, int nCtx, int limit) {
     List<Example> examples = new ArrayList<>();
-    for (JsonLines.Row row : JsonLines.read(file, limit)) {
+    for (JsonLines.Row row : JsonLines.read(file, option, limit)) {
       String ctx = row.string("ctx");
       List<String> endings = row.strings("endings", ENDINGS);
       int label = row.index("label", ENDINGS);

@@ -74,9 +74,20 @@ final class JsonLines {
 
   private JsonLines() {}
 
-  /** The first {@code limit} non-blank rows of {@code file} (all with limit 0). */
-  static List<Row> read(Path file, int limit) {
-    String[] lines = TextFiles.readUtf8(file, "--data").split("\n", -1);
+  // Jackson's own words without the location it sometimes adds to them ("(start marker at
+  // [Source: ...; line: 1, column: 30])"): the file and line are named already
+  private static String withoutSource(JsonProcessingException e) {
+    return e.getOriginalMessage()
+        .replaceAll("(?s)\\s*\\((start marker )?at \\[Source:.*", "")
+        .strip();
+  }
+
+  /**
+   * The first {@code limit} non-blank rows of {@code file} (all with limit 0); {@code option} is
+   * what the user named it with.
+   */
+  static List<Row> read(Path file, String option, int limit) {
+    String[] lines = TextFiles.readUtf8(file, option).split("\n", -1);
     List<Row> rows = new ArrayList<>();
     for (int i = 0; i < lines.length && (limit == 0 || rows.size() < limit); i++) {
       if (lines[i].isBlank()) {
@@ -87,7 +98,7 @@ final class JsonLines {
         json = JSON.readTree(lines[i]);
       } catch (JsonProcessingException e) {
         throw new EvalDataException(
-            file + " line " + (i + 1) + ": not JSON (" + e.getOriginalMessage() + ")");
+            file + " line " + (i + 1) + ": not JSON (" + withoutSource(e) + ")");
       }
       if (json == null || !json.isObject()) {
         throw new EvalDataException(file + " line " + (i + 1) + ": expected a JSON object");

@@ -24,9 +24,9 @@ final class Lambada extends Task<Lambada.Example, Lambada.Scored> {
     super("lambada", "acc", examples);
   }
 
-  static Lambada read(Path file, Tokenizer tokenizer, int nCtx, int limit) {
+  static Lambada read(Path file, String option, Tokenizer tokenizer, int nCtx, int limit) {
     List<Example> examples = new ArrayList<>();
-    for (JsonLines.Row row : JsonLines.read(file, limit)) {
+    for (JsonLines.Row row : JsonLines.read(file, option, limit)) {
       String text = row.string("text");
       int space = text.lastIndexOf(' ');
       if (space <= 0 || space == text.length() - 1) {

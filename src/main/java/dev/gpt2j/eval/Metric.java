@@ -13,7 +13,8 @@ public record Metric(String name, double value, double lo, double hi) {
     double z2 = Z * Z;
     double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
     double half = Z * Math.sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
-    return new Metric(name, p, centre - half, centre + half);
+    // at 0 and at n the bound is exactly 0 (1): say so, not the rounding of centre - half
+    return new Metric(name, p, correct == 0 ? 0 : centre - half, correct == n ? 1 : centre + half);
   }
 
   /**

@@ -37,12 +37,26 @@ final class TextPerplexity extends Task<TextPerplexity.Window, TextPerplexity.Sc
     this.targets = targets;
   }
 
-  /** The first {@code limit} windows (all with 0) of {@code text}. */
+  /**
+   * The first {@code limit} windows (all with 0) of {@code text}; errors begin with {@code where},
+   * which names the file.
+   */
   static TextPerplexity of(
-      String name, String text, Tokenizer tokenizer, int nCtx, int stride, int limit) {
-    int[] tokens = tokenizer.encode(text);
+      String name,
+      String where,
+      String text,
+      Tokenizer tokenizer,
+      int nCtx,
+      int stride,
+      int limit) {
+    int[] tokens;
+    try {
+      tokens = tokenizer.encode(text);
+    } catch (IllegalArgumentException e) { // a character a character model lacks
+      throw new EvalDataException(where + ": " + e.getMessage());
+    }
     if (tokens.length < 2) {
-      throw new EvalDataException(name + ": the text has " + tokens.length + " token(s), need 2");
+      throw new EvalDataException(where + ": the text has " + tokens.length + " token(s), need 2");
     }
     List<Scorer.Window> all = Scorer.windows(tokens.length, nCtx, stride);
     List<Scorer.Window> kept = limit == 0 ? all : all.subList(0, Math.min(limit, all.size()));

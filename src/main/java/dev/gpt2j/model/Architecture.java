@@ -47,22 +47,35 @@ public record Architecture(
     ROPE
   }
 
+  // moe_top_k's default, the only value a dense model (moe_experts 0) holds
+  private static final int DENSE_TOP_K = 2;
+
   public static final Architecture GPT2 =
-      new Architecture(Norm.LAYERNORM, Mlp.GELU, 0, Position.LEARNED, 10000, 0, true, 0, 2);
+      new Architecture(
+          Norm.LAYERNORM, Mlp.GELU, 0, Position.LEARNED, 10000, 0, true, 0, DENSE_TOP_K);
 
   public Architecture {
     if (mlpHidden < 0) {
-      throw new IllegalArgumentException("mlp_hidden must be positive, got " + mlpHidden);
+      throw new IllegalArgumentException(
+          "mlp_hidden must be positive, or 0 for the MLP's default width, got " + mlpHidden);
     }
     if (!(ropeTheta > 0) || Double.isInfinite(ropeTheta)) {
       throw new IllegalArgumentException("rope_theta must be a positive number, got " + ropeTheta);
     }
     if (nKvHead < 0) {
-      throw new IllegalArgumentException("n_kv_head must be positive, got " + nKvHead);
+      throw new IllegalArgumentException(
+          "n_kv_head must be positive, or 0 for one per query head, got " + nKvHead);
     }
     if (moeExperts == 1 || moeExperts < 0) {
       throw new IllegalArgumentException(
           "moe_experts must be 0 (a dense MLP) or at least 2, got " + moeExperts);
+    }
+    if (moeExperts == 0 && moeTopK != DENSE_TOP_K) { // written nowhere, so it would be lost
+      throw new IllegalArgumentException(
+          "moe_top_k applies to a mixture of experts only; set moe_experts (>= 2) too, or leave"
+              + " moe_top_k out (got moe_top_k "
+              + moeTopK
+              + " with a dense MLP)");
     }
     if (moeTopK < 1 || (moeExperts > 0 && moeTopK > moeExperts)) {
       throw new IllegalArgumentException(
@@ -130,7 +143,7 @@ public record Architecture(
           Key k = key(name);
           Object v;
           try {
-            v = k.fromText.apply(text.trim());
+            v = k.fromText.apply(text.trim().toLowerCase(Locale.ROOT)); // one rule: any case
           } catch (IllegalArgumentException e) {
             v = null;
           }

@@ -1,6 +1,8 @@
 package dev.gpt2j.model;
 
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /** OpenAI's released GPT-2 sizes, with the shapes from their hparams.json. */
@@ -26,6 +28,12 @@ public enum ModelSize {
             () ->
                 new IllegalArgumentException(
                     "unknown model size '" + label + "', expected one of " + labels()));
+  }
+
+  /** The size a directory is named after (checkpoints/774M), if any. */
+  public static Optional<ModelSize> named(Path dir) {
+    String name = dir.getFileName() == null ? "" : dir.getFileName().toString();
+    return Arrays.stream(values()).filter(s -> s.label.equals(name)).findFirst();
   }
 
   public static String labels() {

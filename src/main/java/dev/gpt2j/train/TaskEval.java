@@ -33,12 +33,20 @@ final class TaskEval {
     if (task == null) {
       return null;
     }
+    boolean given = !c.evalTaskData().isEmpty();
     Path data =
-        c.evalTaskData().isEmpty()
-            ? task.source.ensure(EvalTask.DATA_DIR, Download.DEFAULT_TIMEOUT)
-            : Path.of(c.evalTaskData());
+        given
+            ? Path.of(c.evalTaskData())
+            : task.source.ensure(EvalTask.DATA_DIR, Download.DEFAULT_TIMEOUT);
     Evaluation e =
-        Evaluation.read(task, data, tokenizer, hp.nCtx(), c.evalTaskLimit(), hp.nCtx() / 2);
+        Evaluation.read(
+            task,
+            data,
+            given ? "eval_task_data" : null,
+            tokenizer,
+            hp.nCtx(),
+            c.evalTaskLimit(),
+            hp.nCtx() / 2);
     // no more tokens per run than a training micro-batch: its logits fit where the step's do
     int batch = e.batchOf(c.batchSize() * c.blockSize());
     return new TaskEval(

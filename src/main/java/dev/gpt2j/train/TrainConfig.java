@@ -389,6 +389,7 @@ public record TrainConfig(
   public static TrainConfig load(Path file, Map<String, String> overrides) {
     Map<String, String> texts = new LinkedHashMap<>();
     KEYS.forEach(k -> texts.put(k.name(), k.defaultText()));
+    Map<String, String> given = new LinkedHashMap<>(); // what the file and the command line set
     if (file != null) {
       String text = TextFiles.readUtf8(file, "--config");
       Properties p = new Properties();
@@ -397,9 +398,13 @@ public record TrainConfig(
       } catch (IOException | IllegalArgumentException e) { // a malformed unicode escape
         throw new IllegalArgumentException("--config: " + file + ": " + e.getMessage());
       }
-      p.stringPropertyNames().forEach(k -> put(texts, k, p.getProperty(k), file.toString()));
+      p.stringPropertyNames().forEach(k -> put(given, k, p.getProperty(k), file.toString()));
     }
-    overrides.forEach((k, v) -> put(texts, k, v, "command line"));
+    overrides.forEach((k, v) -> put(given, k, v, "command line"));
+    texts.putAll(given);
+    if (InitFrom.parse(texts.get("init_from")).kind() == InitFrom.Kind.RESUME) {
+      ResumedModel.adopt(texts, given.keySet());
+    }
     Object[] values =
         KEYS.stream().map(k -> k.type().read(k.name(), texts.get(k.name()))).toArray();
     try {

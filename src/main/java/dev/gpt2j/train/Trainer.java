@@ -45,7 +45,14 @@ public final class Trainer {
   private static final long EVAL_STREAM = 1L << 40;
 
   /** How a run ended. */
-  public record Outcome(int iter, double trainLoss, double valLoss, boolean stoppedEarly) {}
+  public record Outcome(int iter, double trainLoss, double valLoss, End end) {}
+
+  /** Why a run ended. */
+  public enum End {
+    FINISHED, // at max_iters
+    STOPPED, // asked to stop (Ctrl-C, SIGTERM), its step saved
+    NOTHING_TO_DO // a resumed run already at max_iters: nothing ran, nothing was written
+  }
 
   /** A loss that is NaN or infinite: the run stops without saving over good checkpoints. */
   public static final class DivergedException extends RuntimeException {
@@ -82,6 +89,11 @@ public final class Trainer {
   }
 
   public Outcome run() {
+    if (c.initFrom().kind() == InitFrom.Kind.RESUME && run.latest().iter() >= c.maxIters()) {
+      int at = run.latest().iter();
+      out.printf("already at iter %d (max_iters %d); nothing to do%n", at, c.maxIters());
+      return new Outcome(at, Double.NaN, Double.NaN, End.NOTHING_TO_DO);
+    }
     WritableDir.require(run.path(), "out_dir");
     if (c.blockSize() > hp.nCtx()) {
       throw new IllegalArgumentException(
@@ -359,10 +371,10 @@ public final class Trainer {
       if (stopping) {
         out.printf(
             "stopped at iter %d; saved %s (continue with init_from=resume)%n", done, run.path());
-        return new Outcome(done, lastLoss, lastVal, true);
+        return new Outcome(done, lastLoss, lastVal, End.STOPPED);
       }
     }
-    return new Outcome(c.maxIters(), lastLoss, lastVal, false);
+    return new Outcome(c.maxIters(), lastLoss, lastVal, End.FINISHED);
   }
 
   // the first step, said out loud: with XLA it compiles before it runs, which takes seconds to
@@ -375,13 +387,13 @@ public final class Trainer {
         Ticker.start(
             out,
             settled.xla()
-                ? "step 1: compiling the training step with XLA, then running it"
-                : "step 1: running the first step")) {
+                ? "step " + (iter + 1) + ": compiling the training step with XLA, then running it"
+                : "step " + (iter + 1) + ": running the first step")) {
       stats = step.step(micro, lr, dropoutSeed(iter), true);
       seconds = ticker.seconds();
     }
     out.println(
-        String.format(Locale.ROOT, "step 1: loss %.4f, %.1f s; ", stats.loss(), seconds)
+        String.format(Locale.ROOT, "step %d: loss %.4f, %.1f s; ", iter + 1, stats.loss(), seconds)
             + (settled.xla()
                 ? "xla: the training step ran as "
                     + stats.xlaClusters()
@@ -392,15 +404,18 @@ public final class Trainer {
 
   private static final long PLOT_EVERY_NS = 10_000_000_000L;
 
-  // which run the picture is of: its directory, the model and where it started
+  // which run the picture is of: its directory, the model (its family's keys too) and where it
+  // started
   private String plotTitle() {
+    String family = hp.describeArchitecture();
     return String.format(
         Locale.ROOT,
-        "%s: %d layers, %d heads, %d wide, %,d parameters, from %s",
+        "%s: %d layers, %d heads, %d wide%s, %,d parameters, from %s",
         run.path(),
         hp.nLayer(),
         hp.nHead(),
         hp.nEmbd(),
+        family.isEmpty() ? " (GPT-2)" : " (" + family + ")",
         hp.parameterCount(),
         c.initFrom());
   }
@@ -444,7 +459,15 @@ public final class Trainer {
 
   /** What this run's steps will hold in memory, from the config and the model's shape alone. */
   public MemoryPlan memoryPlan() {
-    return StepPlan.memory(settled, hp);
+    MemoryPlan step = StepPlan.memory(settled, hp);
+    if (c.evalTask() == null) {
+      return step;
+    }
+    // the task's scorer runs a micro-batch's worth of tokens, and its logits stay in the
+    // session's allocator beside the step's (docs/benchmarks.md, "The plan with an eval_task")
+    return step.plus(
+        "eval_task's logits (one run of the scorer)",
+        (long) c.batchSize() * c.blockSize() * hp.nVocab() * Float.BYTES);
   }
 
   private String memoryLine(MemoryPlan plan) {
@@ -465,6 +488,7 @@ public final class Trainer {
   // the model's vocabulary: the data's for a new model, else the model directory's, which the
   // data's must be
   private static Tokenizer tokenizer(TrainConfig c, RunDir run) {
+    requireModel(c, run);
     Tokenizer data = Tokenizer.of(c.dataDir());
     Tokenizer model =
         switch (c.initFrom().kind()) {
@@ -483,6 +507,29 @@ public final class Trainer {
               + "; prepare the data with the model's tokenizer");
     }
     return model;
+  }
+
+  // the run to resume, or the model directory to fine-tune, is there (checked before its files)
+  private static void requireModel(TrainConfig c, RunDir run) {
+    if (c.initFrom().kind() == InitFrom.Kind.RESUME && !run.hasCheckpoint()) {
+      if (Files.exists(run.resolve(RunLock.FILE))) { // a run before its first save: say so
+        RunLock.acquire(run.path()).close();
+      }
+      throw new CheckpointException(
+          "init_from=resume: "
+              + run.path()
+              + " holds no run to resume (no checkpoint file); start one with init_from=scratch");
+    }
+    Path dir = c.initFrom().modelDir();
+    if (c.initFrom().kind() == InitFrom.Kind.MODEL_DIR
+        && !Files.isDirectory(dir)
+        && !(c.dryRun() && ModelSize.named(dir).isPresent())) {
+      throw new CheckpointException(
+          "init_from: "
+              + dir
+              + " is not a model directory; expected scratch, resume, or a directory in OpenAI's"
+              + " layout (checkpoints/124M after make download MODEL=124M)");
+    }
   }
 
   private static HParams hparams(TrainConfig c, RunDir run, Tokenizer tokenizer) {
@@ -505,11 +552,9 @@ public final class Trainer {
   // named after one of OpenAI's sizes and holding no hparams.json has that size's shape
   private static HParams modelShape(Path dir, boolean dryRun) {
     if (dryRun && !Files.exists(dir.resolve(HParams.FILE_NAME))) {
-      String name = dir.getFileName() == null ? "" : dir.getFileName().toString();
-      for (ModelSize size : ModelSize.values()) {
-        if (size.label.equals(name)) {
-          return size.hparams;
-        }
+      Optional<ModelSize> size = ModelSize.named(dir);
+      if (size.isPresent()) {
+        return size.get().hparams;
       }
     }
     return ModelDir.hparams(dir);

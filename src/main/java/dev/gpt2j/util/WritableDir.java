@@ -20,24 +20,40 @@ public final class WritableDir {
    * written.
    */
   public static void require(Path dir, String option) {
+    require(dir, dir, option);
+  }
+
+  /**
+   * The same for a file a command will write at the end of its work ({@code --per-example}): its
+   * directory can be made and written, and the file is not a directory.
+   */
+  public static void requireFile(Path file, String option) {
+    if (Files.isDirectory(file)) {
+      throw refused(file, option, "it is a directory; expected a file name");
+    }
+    require(file.toAbsolutePath().normalize().getParent(), file, option);
+  }
+
+  // dir can be made and written; a refusal names `named`
+  private static void require(Path dir, Path named, String option) {
     Path existing = dir.toAbsolutePath().normalize();
     while (existing != null && !Files.exists(existing)) {
       existing = existing.getParent();
     }
     if (existing == null) {
-      throw refused(dir, option, "no part of it exists");
+      throw refused(named, option, "no part of it exists");
     }
     if (!Files.isDirectory(existing)) {
-      throw refused(dir, option, existing + " is not a directory");
+      throw refused(named, option, existing + " is not a directory");
     }
     try { // a probe in the deepest directory that exists: what creating dir would meet
       Files.delete(Files.createTempDirectory(existing, ".gpt2j-write-test"));
     } catch (AccessDeniedException e) {
-      throw refused(dir, option, "permission denied in " + existing);
+      throw refused(named, option, "permission denied in " + existing);
     } catch (FileSystemException e) {
-      throw refused(dir, option, reason(e) + " in " + existing);
+      throw refused(named, option, reason(e) + " in " + existing);
     } catch (IOException e) {
-      throw refused(dir, option, e.getMessage() + " in " + existing);
+      throw refused(named, option, e.getMessage() + " in " + existing);
     }
   }
 

@@ -32,7 +32,8 @@ class EvalDataTest {
   private String refusal(EvalTask task, String content) throws Exception {
     Path file = tmp.resolve(task.label + ".jsonl");
     Files.writeString(file, content);
-    return assertThrows(EvalDataException.class, () -> Evaluation.read(task, file, CHARS, 16, 0, 8))
+    return assertThrows(
+            EvalDataException.class, () -> Evaluation.read(task, file, "--data", CHARS, 16, 0, 8))
         .getMessage();
   }
 

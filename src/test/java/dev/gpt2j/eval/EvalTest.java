@@ -101,7 +101,7 @@ class EvalTest {
   }
 
   static Report run(EvalTask task, Path data, int batch, DType dtype, int stride) {
-    Evaluation e = Evaluation.read(task, data, CHARS, HP.nCtx(), 0, stride);
+    Evaluation e = Evaluation.read(task, data, "--data", CHARS, HP.nCtx(), 0, stride);
     try (Gpt2Model m = Gpt2Model.load(model, dtype)) {
       return e.run(m.continuationScorer(), batch, (done, soFar) -> {});
     }

@@ -358,4 +358,100 @@ class TrainerTest {
     train(tiny("run", "init_from=resume", "max_iters=" + (at + 3)));
     assertEquals(at + 3, new RunDir(tmp.resolve("run")).latest().iter());
   }
+
+  private CliRunner.Outcome trainCli(Map<String, String> keys) {
+    List<String> argv = new ArrayList<>(List.of("train"));
+    keys.forEach((k, v) -> argv.add("--" + k + "=" + v));
+    return CliRunner.run(argv.toArray(String[]::new));
+  }
+
+  // a resumed run trains the model it was made with: a model key given with another value is
+  // refused (it was ignored, while config.properties recorded it), one that names the same model
+  // is fine, and keys left at their defaults take the run's values in config.properties
+  @Test
+  void aResumedRunKeepsItsModelAndItsRecordSaysSo() throws Exception {
+    train(tiny("run", "max_iters=5"));
+    Path config = tmp.resolve("run").resolve(RunDir.CONFIG);
+    String before = Files.readString(config);
+    String run = tmp.resolve("run").toString();
+    for (String[] key :
+        new String[][] {
+          {"n_layer", "2", "1"},
+          {"norm", "RMSNorm", "layernorm"},
+          {"moe_experts", "2", "0"},
+          {"bias", "false", "true"}
+        }) {
+      CliRunner.Outcome o = trainCli(tiny("run", "init_from=resume", key[0] + "=" + key[1]));
+      assertEquals(2, o.code(), o.err());
+      assertEquals(
+          "gpt2 train: "
+              + key[0]
+              + ": the run in "
+              + run
+              + " was made with "
+              + key[0]
+              + " = "
+              + key[2]
+              + ", not "
+              + key[1]
+              + "; a resumed run keeps its model (leave "
+              + key[0]
+              + " out, or train a new one in another out_dir) (see --help)\n",
+          o.err());
+      assertEquals(before, Files.readString(config), "the record is untouched");
+    }
+    // the same model in other words (the default MLP width written out), then no model keys at
+    // all, so the defaults (n_layer 4) are not the run's
+    Map<String, String> same = tiny("run", "init_from=resume", "mlp_hidden=64", "max_iters=7");
+    assertEquals(0, trainCli(same).code());
+    Map<String, String> bare = tiny("run", "init_from=resume", "max_iters=8");
+    List.of("n_layer", "n_head", "n_embd", "n_ctx").forEach(bare::remove);
+    CliRunner.Outcome resumed = trainCli(bare);
+    assertEquals(0, resumed.code(), resumed.err());
+    assertTrue(resumed.out().contains("step 8: loss "), "its real step: " + resumed.out());
+    assertTrue(Files.readString(config).contains("\nn_layer = 1\n"), Files.readString(config));
+    assertEquals(8, new RunDir(tmp.resolve("run")).latest().iter());
+  }
+
+  // resuming a run that is already past max_iters changed its record and printed NaN losses
+  @Test
+  void resumingARunAlreadyAtMaxItersDoesNothing() throws Exception {
+    train(tiny("run", "max_iters=5"));
+    Path dir = tmp.resolve("run");
+    String config = Files.readString(dir.resolve(RunDir.CONFIG));
+    String metrics = Files.readString(dir.resolve(Metrics.CSV));
+    CliRunner.Outcome o = trainCli(tiny("run", "init_from=resume", "max_iters=3"));
+    assertEquals(0, o.code(), o.err());
+    assertEquals("already at iter 5 (max_iters 3); nothing to do\n", o.out());
+    assertEquals(config, Files.readString(dir.resolve(RunDir.CONFIG)));
+    assertEquals(metrics, Files.readString(dir.resolve(Metrics.CSV)));
+  }
+
+  @Test
+  void whereWeightsComeFromIsCheckedBeforeTheData() throws Exception {
+    Path empty = Files.createDirectories(tmp.resolve("empty"));
+    // character data, so that a vocabulary check before these would have complained instead
+    Path chars = Files.createDirectories(tmp.resolve("chars"));
+    dev.gpt2j.data.Prepare.prepare(
+        Files.writeString(tmp.resolve("t.txt"), "abcdefgh ".repeat(400)),
+        chars,
+        0.1,
+        dev.gpt2j.data.Prepare.Tokens.CHAR);
+    CliRunner.assertRefused(
+        "init_from=resume: "
+            + empty
+            + " holds no run to resume (no checkpoint file); start one with init_from=scratch",
+        "train",
+        "--init_from=resume",
+        "--out_dir=" + empty,
+        "--data_dir=" + chars);
+    CliRunner.assertRefused(
+        "init_from: gpt2 is not a model directory; expected scratch, resume, or a directory in"
+            + " OpenAI's layout (checkpoints/124M after make download MODEL=124M)",
+        "train",
+        "--init_from=gpt2",
+        "--out_dir=" + tmp.resolve("new"),
+        "--data_dir=" + chars);
+    assertFalse(Files.exists(tmp.resolve("new")));
+  }
 }
