@@ -17,6 +17,7 @@ import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.UnclusteredOps;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -175,10 +176,14 @@ final class TrainGraph {
     return sampler;
   }
 
-  /** Scoring over the live weights (for a run's eval_task), built when first asked for. */
+  /**
+   * Scoring over the live weights (for a run's eval_task), built when first asked for; left out of
+   * XLA's auto-clustering, which would compile it anew for every shape of its batches.
+   */
   ContinuationScorer continuationScorer(Session session) {
     if (continuationScorer == null) {
-      continuationScorer = new ContinuationScorer(tf, hp, model.params(), session);
+      continuationScorer =
+          new ContinuationScorer(UnclusteredOps.of(tf), hp, model.params(), session);
     }
     return continuationScorer;
   }
