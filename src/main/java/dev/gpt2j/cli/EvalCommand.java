@@ -103,13 +103,7 @@ final class EvalCommand implements Command {
     if (args.has("per-example")) { // written after the evaluation: checked before it
       WritableDir.requireFile(Path.of(args.string("per-example", "")), "--per-example");
     }
-    Path data;
-    try {
-      data = data(args, task);
-    } catch (Download.DownloadException e) {
-      err.println("gpt2 eval: " + e.getMessage());
-      return 1;
-    }
+    Path data = data(args, task); // a failed download: Main says why, exit 1
     Evaluation eval =
         Evaluation.read(
             task,

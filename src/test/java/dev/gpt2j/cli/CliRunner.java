@@ -1,10 +1,15 @@
 package dev.gpt2j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Runs the CLI in-process and captures what it prints. */
 public final class CliRunner {
@@ -32,6 +37,35 @@ public final class CliRunner {
     assertEquals(2, o.code(), o.err());
     assertEquals("gpt2 " + argv[0] + ": " + message + "\n", o.err());
     assertEquals("", o.out());
+  }
+
+  /**
+   * Runs {@code argv} and checks it was refused as bad input: exit 2 and exactly one line on
+   * standard error, {@code gpt2 COMMAND: message}, naming no Java exception; returns the message.
+   */
+  public static String refusal(String... argv) {
+    Outcome o = run(argv);
+    assertEquals(2, o.code(), o.err());
+    assertEquals(1, o.err().lines().count(), o.err());
+    assertTrue(o.err().startsWith("gpt2 " + argv[0] + ": "), o.err());
+    assertFalse(o.err().contains("Exception"), o.err());
+    return o.err().strip().substring(("gpt2 " + argv[0] + ": ").length());
+  }
+
+  /** {@code eval} of the perplexity of {@code text} under {@code model}, and {@code more}. */
+  public static String[] evalText(Path model, Path text, String... more) {
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                "eval",
+                "--model-dir",
+                model.toString(),
+                "--task",
+                "text",
+                "--data",
+                text.toString()));
+    argv.addAll(List.of(more));
+    return argv.toArray(String[]::new);
   }
 
   /** {@code command} followed by {@code args}. */

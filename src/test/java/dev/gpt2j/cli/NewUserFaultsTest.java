@@ -39,14 +39,28 @@ class NewUserFaultsTest {
     return m;
   }
 
-  // exit 2, exactly one line on standard error, which is `gpt2 COMMAND: message`; the message
   private static String refused(String... argv) {
-    CliRunner.Outcome o = CliRunner.run(argv);
-    assertEquals(2, o.code(), o.err());
-    assertEquals(1, o.err().lines().count(), o.err());
-    assertTrue(o.err().startsWith("gpt2 " + argv[0] + ": "), o.err());
-    assertFalse(o.err().contains("Exception"), o.err());
-    return o.err().strip().substring(("gpt2 " + argv[0] + ": ").length());
+    return CliRunner.refusal(argv);
+  }
+
+  // init of a 1-layer model of 16 wide in dir, and more options
+  private static String[] init(Path dir, String... more) {
+    List<String> argv =
+        new java.util.ArrayList<>(
+            List.of(
+                "init",
+                "--model-dir",
+                dir.toString(),
+                "--n-layer",
+                "1",
+                "--n-head",
+                "2",
+                "--n-embd",
+                "16",
+                "--n-ctx",
+                "16"));
+    argv.addAll(List.of(more));
+    return argv.toArray(String[]::new);
   }
 
   @Test
@@ -55,16 +69,7 @@ class NewUserFaultsTest {
     Path text = Files.writeString(tmp.resolve("t.txt"), "To be, or not to be. ".repeat(20));
     assertEquals(
         "--limit: expected N >= 1 (leave it out to evaluate every example), got 0 (see --help)",
-        refused(
-            "eval",
-            "--model-dir",
-            m.toString(),
-            "--task",
-            "text",
-            "--data",
-            text.toString(),
-            "--limit",
-            "0"));
+        refused(CliRunner.evalText(m, text, "--limit", "0")));
     assertEquals(
         "--length: expected N >= 1 new tokens (leave it out for n_ctx/2), got 0 (see --help)",
         refused("sample", "--model-dir", m.toString(), "--prompt", "Hi", "--length", "0"));
@@ -76,55 +81,12 @@ class NewUserFaultsTest {
     assertEquals(
         "moe_top_k applies to a mixture of experts only; set moe_experts (>= 2) too, or leave"
             + " moe_top_k out (got moe_top_k 3 with a dense MLP) (see --help)",
-        refused(
-            "init",
-            "--model-dir",
-            dense.toString(),
-            "--n-layer",
-            "1",
-            "--n-head",
-            "2",
-            "--n-embd",
-            "16",
-            "--n-ctx",
-            "16",
-            "--moe-top-k",
-            "3"));
+        refused(init(dense, "--moe-top-k", "3")));
     assertFalse(Files.exists(dense));
     assertTrue(
-        refused(
-                "init",
-                "--model-dir",
-                dense.toString(),
-                "--n-layer",
-                "1",
-                "--n-head",
-                "2",
-                "--n-embd",
-                "16",
-                "--n-ctx",
-                "16",
-                "--mlp-hidden",
-                "-1")
-            .contains("or 0 for the MLP's default width"));
+        refused(init(dense, "--mlp-hidden", "-1")).contains("or 0 for the MLP's default width"));
     Path llama = tmp.resolve("llama");
-    CliRunner.Outcome o =
-        CliRunner.run(
-            "init",
-            "--model-dir",
-            llama.toString(),
-            "--n-layer",
-            "1",
-            "--n-head",
-            "2",
-            "--n-embd",
-            "16",
-            "--n-ctx",
-            "16",
-            "--norm",
-            "RMSNorm",
-            "--bias",
-            "False");
+    CliRunner.Outcome o = CliRunner.run(init(llama, "--norm", "RMSNorm", "--bias", "False"));
     assertEquals(0, o.code(), o.err());
     String hparams = Files.readString(llama.resolve(HParams.FILE_NAME));
     assertTrue(hparams.contains("\"norm\" : \"rmsnorm\""), hparams);
@@ -138,31 +100,12 @@ class NewUserFaultsTest {
     Path text = Files.writeString(tmp.resolve("t.txt"), "To be, or not to be. ".repeat(20));
     Path aFile = Files.writeString(tmp.resolve("file"), "");
     for (Path bad : List.of(Path.of("/proc/pe.jsonl"), tmp, aFile.resolve("notadir/x.jsonl"))) {
-      String message =
-          refused(
-              "eval",
-              "--model-dir",
-              m.toString(),
-              "--task",
-              "text",
-              "--data",
-              text.toString(),
-              "--per-example",
-              bad.toString());
+      String message = refused(CliRunner.evalText(m, text, "--per-example", bad.toString()));
       assertTrue(message.startsWith("--per-example: cannot write " + bad + ": "), message);
     }
     Path deep = tmp.resolve("new/dir/pe.jsonl"); // directories that do not exist yet are made
     CliRunner.Outcome o =
-        CliRunner.run(
-            "eval",
-            "--model-dir",
-            m.toString(),
-            "--task",
-            "text",
-            "--data",
-            text.toString(),
-            "--per-example",
-            deep.toString());
+        CliRunner.run(CliRunner.evalText(m, text, "--per-example", deep.toString()));
     assertEquals(0, o.code(), o.err());
     assertTrue(Files.readString(deep).startsWith("{"));
   }
@@ -188,8 +131,7 @@ class NewUserFaultsTest {
         "--data: "
             + unicode
             + ": character 'é' (U+00E9) at position 5 is not in the model's chars.json",
-        refused(
-            "eval", "--model-dir", m.toString(), "--task", "text", "--data", unicode.toString()));
+        refused(CliRunner.evalText(m, unicode)));
     Files.delete(m.resolve(CharTokenizer.FILE_NAME));
     String score = refused("score", "--model-dir", m.toString(), "--text", "hello world");
     assertTrue(score.startsWith("--text: token "), score);
@@ -244,6 +186,31 @@ class NewUserFaultsTest {
         "--input: " + dir.resolve("b.bin") + " is not UTF-8 text",
         refused("prepare", "--input", dir.toString(), "--out", out.toString()));
     assertFalse(Files.exists(out));
+  }
+
+  // a download that fails (offline, as train's eval_task without its data was) is one line
+  // naming the address, exit 1: it printed Java's class name
+  @Test
+  void aFailedDownloadIsOneLineWithoutJavasClassNames() throws IOException {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    CliRunner.Outcome o =
+        CliRunner.run(
+            "eval",
+            "--model-dir",
+            gpt2Model().toString(),
+            "--task",
+            "lambada",
+            "--data-dir",
+            tmp.resolve("eval").toString(),
+            "--data-url",
+            "http://127.0.0.1:" + closed + "/lambada_test.jsonl");
+    assertEquals(1, o.code(), o.err());
+    assertEquals(1, o.err().lines().count(), o.err());
+    assertTrue(o.err().startsWith("gpt2 eval: http://127.0.0.1:" + closed), o.err());
+    assertFalse(o.err().contains("Exception"), o.err());
   }
 
   // a hand-placed file is used, and the report says which file and that it is not the published

@@ -37,17 +37,7 @@ class TerminalProgressTest {
     TinyModels.writeRandom(model, new HParams(HParams.GPT2_VOCAB, 32, 16, 2, 1), 5);
     Path text = Files.writeString(tmp.resolve("t.txt"), "To be, or not to be. ".repeat(60));
     List<String> eval =
-        CliProcess.command(
-            List.of(
-                "eval",
-                "--model-dir",
-                model.toString(),
-                "--task",
-                "text",
-                "--data",
-                text.toString(),
-                "--batch-size",
-                "1"));
+        CliProcess.command(List.of(CliRunner.evalText(model, text, "--batch-size", "1")));
     String shell = "stty cols " + COLUMNS + "; " + quoted(eval) + " >/dev/null";
     Process p =
         new ProcessBuilder("/usr/bin/script", "-qefc", shell, "/dev/null")
