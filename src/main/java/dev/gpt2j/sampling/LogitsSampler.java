@@ -9,16 +9,32 @@ import java.util.SplittableRandom;
  * and from its own random stream: the same seed gives the same tokens whatever else is batched. The
  * filters are {@link LogitFilters}' (openai/gpt-2 sample.py's): logits / temperature, top-k (ties
  * kept), top-p (the tokens whose inclusive cumulative probability is at most p, at least one, and
- * every logit at least the last kept one), then a categorical draw; before them, OpenAI's presence
+ * every logit at least the last kept one), then a categorical draw; before them, OpenAI's logit
+ * bias ({@code logit[j] += bias[j]}, a bias of {@value #BAN} banning the token) and its presence
  * and frequency penalties: {@code logit[j] -= count[j] * frequency + (count[j] > 0) * presence}
  * over the tokens generated so far.
  *
  * @param temperature 0 is greedy (argmax, the first of equal logits)
  * @param topK 0 = off
  * @param topP 1 = off
+ * @param logitBias token id to the bias added to its logit, in [-100, 100]
  */
 public record LogitsSampler(
-    double temperature, int topK, double topP, double presencePenalty, double frequencyPenalty) {
+    double temperature,
+    int topK,
+    double topP,
+    double presencePenalty,
+    double frequencyPenalty,
+    Map<Integer, Float> logitBias) {
+
+  /** The bias that bans a token, as OpenAI's API reads it. */
+  public static final float BAN = -100;
+
+  /** No logit bias. */
+  public LogitsSampler(
+      double temperature, int topK, double topP, double presencePenalty, double frequencyPenalty) {
+    this(temperature, topK, topP, presencePenalty, frequencyPenalty, Map.of());
+  }
 
   private static final int FIRST_CANDIDATES = 256; // top-p looks at this many before sorting more
 
@@ -36,6 +52,7 @@ public record LogitsSampler(
     if (!(topP > 0 && topP <= 1)) {
       throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
     }
+    logitBias = Map.copyOf(logitBias);
   }
 
   /**
@@ -43,10 +60,14 @@ public record LogitsSampler(
    * so far; {@code scratch} is a work array of the same length.
    */
   public int next(float[] logits, Map<Integer, Integer> counts, SplittableRandom rng, float[] s) {
-    if (temperature == 0 && (counts.isEmpty() || presencePenalty == 0 && frequencyPenalty == 0)) {
+    boolean penalties = !counts.isEmpty() && (presencePenalty != 0 || frequencyPenalty != 0);
+    if (temperature == 0 && !penalties && logitBias.isEmpty()) {
       return argmax(logits);
     }
     System.arraycopy(logits, 0, s, 0, logits.length);
+    for (Map.Entry<Integer, Float> b : logitBias.entrySet()) {
+      s[b.getKey()] = b.getValue() <= BAN ? Float.NEGATIVE_INFINITY : s[b.getKey()] + b.getValue();
+    }
     for (Map.Entry<Integer, Integer> c : counts.entrySet()) {
       s[c.getKey()] -= (float) (c.getValue() * frequencyPenalty + presencePenalty);
     }

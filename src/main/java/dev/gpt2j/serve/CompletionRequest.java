@@ -1,12 +1,18 @@
 package dev.gpt2j.serve;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.LogitsSampler;
 import dev.gpt2j.tokenizer.Tokenizer;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -53,9 +59,25 @@ record CompletionRequest(
           "logit_bias",
           "suffix");
 
+  // one JSON value and nothing after it: trailing bytes are a malformed body, not ignored
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
   /** The rows it asks for: n after each prompt. */
   int rows() {
     return prompts.size() * n;
+  }
+
+  /** The body's bytes read as one JSON object, then checked as {@link #parse} does. */
+  static CompletionRequest read(byte[] body, Tokenizer tokenizer, HParams hp) {
+    JsonNode json;
+    try {
+      json = JSON.readTree(body);
+    } catch (IOException e) {
+      String why = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+      throw ApiError.invalid(null, "the body is not valid JSON: " + why);
+    }
+    return parse(json, tokenizer, hp);
   }
 
   static CompletionRequest parse(JsonNode body, Tokenizer tokenizer, HParams hp) {
@@ -72,9 +94,7 @@ record CompletionRequest(
     if (body.hasNonNull("suffix")) {
       throw ApiError.invalid("suffix", "suffix is not supported by this model");
     }
-    if (body.hasNonNull("logit_bias") && !body.get("logit_bias").isEmpty()) {
-      throw ApiError.invalid("logit_bias", "logit_bias is not supported");
-    }
+    text(body, "user"); // OpenAI's end-user id: checked, not used
     String model = text(body, "model");
     if (model == null) {
       throw ApiError.invalid("model", "you must provide a model parameter");
@@ -119,7 +139,8 @@ record CompletionRequest(
               integer(body, "top_k", 0),
               number(body, "top_p", 1),
               range(body, "presence_penalty", 0, -2, 2),
-              range(body, "frequency_penalty", 0, -2, 2));
+              range(body, "frequency_penalty", 0, -2, 2),
+              logitBias(body.get("logit_bias"), hp));
     } catch (IllegalArgumentException e) {
       throw ApiError.invalid(e.getMessage().split(" ")[0], e.getMessage());
     }
@@ -132,7 +153,7 @@ record CompletionRequest(
         seed(body.get("seed")),
         stops(body.get("stop")),
         bool(body, "stream"),
-        includeUsage(body.get("stream_options")),
+        includeUsage(body.get("stream_options"), bool(body, "stream")),
         logprobs,
         bool(body, "echo"));
   }
@@ -185,7 +206,11 @@ record CompletionRequest(
     int[] out = new int[array.size()];
     for (int i = 0; i < out.length; i++) {
       JsonNode t = array.get(i);
-      if (!t.isIntegralNumber() || t.asLong() < 0 || t.asLong() >= hp.nVocab()) {
+      // exactly: 2^64 is no id, though it reads as 0 when cut to a long
+      if (!t.isIntegralNumber()
+          || !t.canConvertToInt()
+          || t.intValue() < 0
+          || t.intValue() >= hp.nVocab()) {
         throw ApiError.invalid(
             "prompt",
             "token ids must be integers in [0, " + hp.nVocab() + "), got " + t.toString());
@@ -196,14 +221,69 @@ record CompletionRequest(
   }
 
   // stream_options: {"include_usage": true} adds a last chunk with the usage and no choices
-  private static boolean includeUsage(JsonNode v) {
+  private static boolean includeUsage(JsonNode v, boolean stream) {
     if (v == null || v.isNull()) {
       return false;
+    }
+    if (!stream) {
+      throw ApiError.invalid(
+          "stream_options", "stream_options is only allowed when stream is true");
     }
     if (!v.isObject()) {
       throw ApiError.invalid("stream_options", "stream_options must be an object, got " + v);
     }
-    return bool(v, "include_usage");
+    JsonNode usage = v.get("include_usage");
+    if (usage != null && !usage.isNull() && !usage.isBoolean()) {
+      throw ApiError.invalid(
+          "stream_options", "stream_options.include_usage must be true or false, got " + usage);
+    }
+    return usage != null && usage.asBoolean();
+  }
+
+  // logit_bias: {"token id": bias in [-100, 100]}; -100 bans the token
+  private static Map<Integer, Float> logitBias(JsonNode v, HParams hp) {
+    Map<Integer, Float> bias = new HashMap<>();
+    if (v == null || v.isNull()) {
+      return bias;
+    }
+    if (!v.isObject()) {
+      throw ApiError.invalid(
+          "logit_bias", "logit_bias must be an object of token ids to biases, got " + v);
+    }
+    int bans = 0;
+    for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      int id = tokenId(e.getKey(), hp);
+      JsonNode b = e.getValue();
+      if (!b.isNumber()
+          || !(b.asDouble() >= LogitsSampler.BAN && b.asDouble() <= -LogitsSampler.BAN)) {
+        throw ApiError.invalid(
+            "logit_bias",
+            "logit_bias values must be numbers in [-100, 100], got " + b + " for " + id);
+      }
+      bias.put(id, b.floatValue());
+      bans += b.floatValue() <= LogitsSampler.BAN ? 1 : 0;
+    }
+    if (bans >= hp.nVocab()) {
+      throw ApiError.invalid("logit_bias", "logit_bias bans every token: nothing could be sampled");
+    }
+    return bias;
+  }
+
+  // a logit_bias key: a token id written as a decimal integer, in the vocabulary
+  private static int tokenId(String key, HParams hp) {
+    int id;
+    try {
+      id = Integer.parseInt(key);
+    } catch (NumberFormatException e) {
+      id = -1;
+    }
+    if (id < 0 || id >= hp.nVocab() || !key.equals(Integer.toString(id))) {
+      throw ApiError.invalid(
+          "logit_bias",
+          "logit_bias keys must be token ids in [0, " + hp.nVocab() + "), got \"" + key + "\"");
+    }
+    return id;
   }
 
   private static Long seed(JsonNode v) {

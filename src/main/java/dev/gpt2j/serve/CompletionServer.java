@@ -1,7 +1,5 @@
 package dev.gpt2j.serve;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -99,13 +97,15 @@ public final class CompletionServer implements AutoCloseable {
   private void handle(HttpExchange ex) throws IOException {
     int status;
     try {
-      authorize(ex);
       String route = ex.getRequestMethod() + " " + ex.getRequestURI().getPath();
+      if (!ex.getRequestURI().getPath().equals("/health")) { // open, as llama.cpp's and vLLM's
+        authorize(ex);
+      }
       status =
           switch (route) {
             case "POST /v1/completions" -> complete(ex);
             case "GET /v1/models" -> send(ex, 200, json.models());
-            case "GET /health" -> health(ex);
+            case "GET /health", "HEAD /health" -> health(ex);
             case "GET /metrics" -> metrics(ex);
             default -> {
               if (route.equals("GET /v1/models/" + options.modelName())) {
@@ -151,13 +151,8 @@ public final class CompletionServer implements AutoCloseable {
   }
 
   private int complete(HttpExchange ex) throws IOException {
-    JsonNode body;
-    try {
-      body = JSON.readTree(readBody(ex));
-    } catch (JsonProcessingException e) {
-      throw ApiError.invalid(null, "the body is not valid JSON: " + e.getOriginalMessage());
-    }
-    CompletionRequest request = CompletionRequest.parse(body, model.tokenizer(), model.hparams());
+    CompletionRequest request =
+        CompletionRequest.read(readBody(ex), model.tokenizer(), model.hparams());
     if (!request.model().equals(options.modelName())) {
       throw new ApiError(
           404,
@@ -303,6 +298,9 @@ public final class CompletionServer implements AutoCloseable {
   }
 
   private static int sendError(HttpExchange ex, ApiError e) {
+    if (e.status == 401) { // RFC 6750: the scheme the key goes in
+      ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+    }
     try {
       return send(ex, e.status, ResponseJson.error(e));
     } catch (IOException gone) {
@@ -313,6 +311,10 @@ public final class CompletionServer implements AutoCloseable {
   private static int send(HttpExchange ex, int status, ObjectNode body) throws IOException {
     byte[] bytes = JSON.writeValueAsBytes(body);
     ex.getResponseHeaders().set("Content-Type", "application/json");
+    if (ex.getRequestMethod().equals("HEAD")) { // a GET's status and headers, and no body
+      ex.sendResponseHeaders(status, -1);
+      return status;
+    }
     ex.sendResponseHeaders(status, bytes.length);
     ex.getResponseBody().write(bytes);
     return status;

@@ -108,4 +108,28 @@ class LogitsSamplerTest {
       }
     }
   }
+
+  // OpenAI's logit bias: added to the logit before the filters, -100 banning the token
+  @Test
+  void logitBiasShiftsAndBans() {
+    float[] logits = {1, 2, 3};
+    Map<Integer, Integer> none = Map.of();
+    float[] scratch = new float[3];
+    SplittableRandom rng = new SplittableRandom(1);
+    assertEquals(
+        1, new LogitsSampler(0, 0, 1, 0, 0, Map.of(2, -100f)).next(logits, none, rng, scratch));
+    assertEquals(
+        0, new LogitsSampler(0, 0, 1, 0, 0, Map.of(0, 2.5f)).next(logits, none, rng, scratch));
+    assertEquals(
+        2, new LogitsSampler(0, 0, 1, 0, 0, Map.of(0, 1.5f)).next(logits, none, rng, scratch));
+    LogitsSampler banned = new LogitsSampler(1, 0, 1, 0, 0, Map.of(2, -100f));
+    int[] seen = new int[3];
+    for (int i = 0; i < 4000; i++) {
+      seen[banned.next(logits, none, rng, scratch)]++;
+    }
+    assertEquals(0, seen[2], "a banned token is never drawn");
+    // the rest keep softmax's odds: e^1 : e^2
+    assertEquals(Math.exp(1) / (Math.exp(1) + Math.exp(2)), seen[0] / 4000.0, 0.03);
+    assertArrayEquals(new float[] {1, 2, 3}, logits, "the logits are left as they were");
+  }
 }

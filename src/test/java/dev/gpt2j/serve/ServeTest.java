@@ -354,6 +354,37 @@ class ServeTest {
     assertTrue(metric(base(), "gpt2_generated_tokens_total") >= 3);
   }
 
+  // /health needs no key (a load balancer's probe has none) and answers HEAD; a refused key says
+  // which scheme it goes in; a body with bytes after its JSON is refused, not cut short
+  @Test
+  void healthIsOpenAndAnswersHeadAndTheApiNamesItsScheme() throws Exception {
+    assertEquals(200, send("GET", "/health", null, null).statusCode());
+    HttpResponse<String> head = send("HEAD", "/health", null, null);
+    assertEquals(200, head.statusCode());
+    assertEquals("", head.body());
+    HttpResponse<String> noKey = send("GET", "/v1/models", null, null);
+    assertError(401, null, noKey);
+    assertEquals("Bearer", noKey.headers().firstValue("WWW-Authenticate").orElse(""));
+    assertError(401, null, send("GET", "/metrics", null, null));
+    assertError(400, null, send("POST", "/v1/completions", request("x", 1) + " xyz", KEY));
+    assertEquals(200, send(request("x", 1)).statusCode(), "and a good request after them");
+  }
+
+  // a banned token is never the greedy one: the first token is the best of the rest
+  @Test
+  void logitBiasBansTheGreedyToken() throws Exception {
+    String prompt = "To be or not";
+    int[] promptTokens = reference.tokenizer().encode(prompt);
+    int greedyFirst = greedyTokens(prompt, 1)[0];
+    ObjectNode body = request(prompt, 1).put("temperature", 0).put("logprobs", 0);
+    body.putObject("logit_bias").put(String.valueOf(greedyFirst), -100);
+    JsonNode r = post(body);
+    float[] last = reference.logits(new int[][] {promptTokens})[0][promptTokens.length - 1];
+    last[greedyFirst] = Float.NEGATIVE_INFINITY;
+    int want = LogitsSampler.argmax(last);
+    assertEquals(reference.tokenizer().decode(want), text(r));
+  }
+
   // --- helpers ---
 
   static ObjectNode request(String prompt, int maxTokens) {
