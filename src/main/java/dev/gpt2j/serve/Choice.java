@@ -2,6 +2,8 @@ package dev.gpt2j.serve;
 
 import dev.gpt2j.sampling.LogitsSampler;
 import dev.gpt2j.tokenizer.Tokenizer;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,8 +17,15 @@ import java.util.SplittableRandom;
  * its text ({@link StopText}) and how much of it was already sent.
  */
 final class Choice {
-  /** A token as OpenAI's logprobs report it (logprob and top null when not asked for). */
-  record Token(String text, Double logprob, Map<String, Double> top, int offset) {}
+  /**
+   * A token as OpenAI's logprobs report it (logprob and top null when not asked for): its text
+   * ({@link #name}), and where it begins in the choice's text, in chars ({@code offset}, for
+   * sending) and in characters ({@code textOffset}, as OpenAI counts them).
+   */
+  record Token(String text, Double logprob, Map<String, Double> top, int offset, int textOffset) {}
+
+  /** The end-of-text token's text in logprobs, as OpenAI writes it. */
+  static final String END_OF_TEXT = "<|endoftext|>";
 
   /** What a step added to a choice: new text, its tokens, and why it ended (null: it goes on). */
   record Delta(int index, String text, List<Token> tokens, String finishReason) {}
@@ -29,6 +38,7 @@ final class Choice {
   private final StopText text;
   private final List<Token> tokens = new ArrayList<>();
   private int echoed; // chars of echoed prompt before the generated text
+  private int echoedCodePoints; // the same in characters
   private int generated;
   private int sentChars;
   private int sentTokens;
@@ -49,13 +59,19 @@ final class Choice {
   Delta echo(Tokenizer tokenizer, float[][] logits) {
     StopText promptText = new StopText(List.of());
     List<Token> echo = new ArrayList<>();
+    List<Integer> offsets = new ArrayList<>();
     for (int i = 0; i < prompt.length; i++) {
-      byte[] bytes = tokenizer.decodeBytes(prompt[i]);
-      Token t = token(bytes, promptText.append(bytes));
-      echo.add(i == 0 || logits == null ? t : withLogprobs(t, logits[i - 1], prompt[i], tokenizer));
+      offsets.add(promptText.append(tokenizer.decodeBytes(prompt[i])));
     }
     promptText.finish();
+    for (int i = 0; i < prompt.length; i++) {
+      int offset = offsets.get(i);
+      Token t =
+          new Token(name(prompt[i], tokenizer), null, null, offset, promptText.codePoints(offset));
+      echo.add(i == 0 || logits == null ? t : withLogprobs(t, logits[i - 1], prompt[i], tokenizer));
+    }
     echoed = promptText.safeLength();
+    echoedCodePoints = promptText.codePoints(echoed);
     return new Delta(index, promptText.substring(0, echoed), echo, null);
   }
 
@@ -68,11 +84,11 @@ final class Choice {
     generated++;
     String finish = null;
     if (tokenizer.endOfText().isPresent() && token == tokenizer.endOfText().getAsInt()) {
-      finish = "stop";
+      finish = "stop"; // in the logprobs like any token, though not in the text
+      tokens.add(generatedToken(END_OF_TEXT, text.length(), logits, token, tokenizer));
     } else {
-      byte[] bytes = tokenizer.decodeBytes(token);
-      Token t = token(bytes, echoed + text.append(bytes));
-      tokens.add(logprobs() == null ? t : withLogprobs(t, logits, token, tokenizer));
+      int offset = text.append(tokenizer.decodeBytes(token));
+      tokens.add(generatedToken(name(token, tokenizer), offset, logits, token, tokenizer));
       if (text.stopped()) {
         finish = "stop";
       } else if (generated == request.body.maxTokens()) {
@@ -98,8 +114,30 @@ final class Choice {
     return request.body.logprobs();
   }
 
-  private Token token(byte[] bytes, int offset) {
-    return new Token(new String(bytes, StandardCharsets.UTF_8), null, null, offset);
+  // a generated token that begins `offset` chars into the generated text
+  private Token generatedToken(
+      String name, int offset, float[] logits, int token, Tokenizer tokenizer) {
+    Token t =
+        new Token(name, null, null, echoed + offset, echoedCodePoints + text.codePoints(offset));
+    return logprobs() == null ? t : withLogprobs(t, logits, token, tokenizer);
+  }
+
+  /**
+   * A token's text as OpenAI's logprobs write it: its UTF-8, or {@code bytes:\xNN...} for a token
+   * that holds part of a character (which would otherwise read as U+FFFD, and tokens holding
+   * different parts would look the same).
+   */
+  static String name(int token, Tokenizer tokenizer) {
+    byte[] bytes = tokenizer.decodeBytes(token);
+    try {
+      return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+    } catch (CharacterCodingException e) {
+      StringBuilder sb = new StringBuilder("bytes:");
+      for (byte b : bytes) {
+        sb.append(String.format("\\x%02x", b & 0xff));
+      }
+      return sb.toString();
+    }
   }
 
   // the text and tokens that became final since the last delta: a token goes with the text it
@@ -126,9 +164,9 @@ final class Choice {
     Map<String, Double> top = new LinkedHashMap<>();
     if (logprobs() > 0) {
       for (int i : LogitsSampler.topIndices(logits, logprobs())) {
-        top.putIfAbsent(tokenizer.decode(i), logp[i]);
+        top.putIfAbsent(name(i, tokenizer), logp[i]);
       }
     }
-    return new Token(t.text(), logp[token], top, t.offset());
+    return new Token(t.text(), logp[token], top, t.offset(), t.textOffset());
   }
 }

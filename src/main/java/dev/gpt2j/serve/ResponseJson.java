@@ -50,7 +50,7 @@ final class ResponseJson {
           ObjectNode best = top.addObject();
           t.top().forEach(best::put);
         }
-        offsets.add(t.offset());
+        offsets.add(t.textOffset());
       }
     }
     if (finish == null) {

@@ -52,6 +52,16 @@ final class StopText {
     return stopped() ? stopAt : text.length() - stopPrefixAtEnd();
   }
 
+  /** How many chars the text has so far. */
+  int length() {
+    return text.length();
+  }
+
+  /** How many characters (code points, as OpenAI counts) the first {@code chars} chars hold. */
+  int codePoints(int chars) {
+    return text.codePointCount(0, chars);
+  }
+
   /** The text up to {@code end} chars, from {@code from}. */
   String substring(int from, int end) {
     return text.substring(from, end);

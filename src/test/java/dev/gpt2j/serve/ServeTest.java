@@ -385,6 +385,52 @@ class ServeTest {
     assertEquals(reference.tokenizer().decode(want), text(r));
   }
 
+  // the end-of-text token is in the logprobs like any other (it ends the text, so it is not in
+  // it): harness-style scoring reads token_logprobs[ctxlen:], which would miss it; a token that
+  // holds part of a character is named by its bytes; offsets count characters, not UTF-16 units
+  @Test
+  void logprobsNameEveryTokenAsOpenAiDoes() throws Exception {
+    String prompt = "x\uD83D\uDE00y z"; // an emoji: four UTF-8 bytes, two UTF-16 units
+    int[] promptTokens = reference.tokenizer().encode(prompt);
+    ObjectNode body = request(prompt, 1).put("echo", true).put("logprobs", 1);
+    body.putObject("logit_bias").put("50256", 100); // the end of text, whatever the model says
+    JsonNode r = post(body);
+    assertEquals(prompt, text(r), "the end of text is not in the text");
+    assertEquals("stop", r.at("/choices/0/finish_reason").asText());
+    JsonNode lp = r.at("/choices/0/logprobs");
+    JsonNode tokens = lp.get("tokens");
+    assertEquals(promptTokens.length + 1, tokens.size(), lp.toString());
+    assertEquals(Choice.END_OF_TEXT, tokens.get(promptTokens.length).asText());
+    assertTrue(tokens.toString().contains("bytes:"), "the emoji's tokens: " + tokens);
+    float[] last = reference.logits(new int[][] {promptTokens})[0][promptTokens.length - 1];
+    assertEquals(
+        LogitsSampler.logSoftmax(last)[50256],
+        lp.get("token_logprobs").get(promptTokens.length).asDouble(),
+        1e-4,
+        "the model's own log-probability, before the bias");
+    StringBuilder before = new StringBuilder(); // the text of the whole tokens so far
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    for (int i = 0; i < promptTokens.length; i++) {
+      byte[] b = reference.tokenizer().decodeBytes(promptTokens[i]);
+      String name = tokens.get(i).asText();
+      String whole = new String(b, java.nio.charset.StandardCharsets.UTF_8);
+      if (whole.contains("\uFFFD")) {
+        assertTrue(name.matches("bytes:(\\\\x[0-9a-f]{2})+"), name);
+      } else {
+        assertEquals(whole, name);
+        String sofar = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(
+            sofar.codePointCount(0, sofar.length()),
+            lp.get("text_offset").get(i).asInt(),
+            "offset of " + name + " in characters");
+      }
+      bytes.writeBytes(b);
+    }
+    assertEquals(
+        prompt.codePointCount(0, prompt.length()),
+        lp.get("text_offset").get(promptTokens.length).asInt());
+  }
+
   // --- helpers ---
 
   static ObjectNode request(String prompt, int maxTokens) {
