@@ -23,7 +23,9 @@ final class Scheduler {
   private final RowDecoder<Choice> decoder;
   private final ServerMetrics metrics;
   private final PrintStream log;
+  private final int maxRows;
   private final int maxQueue;
+  private volatile int decodingRows; // the decoder's rows, as of the last admission
   private final Deque<Choice> waiting = new ArrayDeque<>(); // guarded by this
   private final Thread thread;
   private final float[] scratch;
@@ -38,6 +40,7 @@ final class Scheduler {
     this.decoder = model.rowDecoder(maxRows);
     this.metrics = metrics;
     this.log = log;
+    this.maxRows = maxRows;
     this.maxQueue = maxQueue;
     this.scratch = new float[model.hparams().nVocab()];
     this.thread = new Thread(this::loop, "gpt2-scheduler");
@@ -47,17 +50,25 @@ final class Scheduler {
     thread.start();
   }
 
-  /** Queues a request's rows; refused (429) when the queue has no room for all of them. */
+  /**
+   * Queues a request's rows; refused (429) when the free rows of the batch and the queue have no
+   * room for all of them: an idle server takes max_batch + max_queue rows at once.
+   */
   synchronized void submit(Completion c) {
     if (draining) {
       throw new ApiError(503, "server_error", null, null, "the server is shutting down");
     }
     int rows = c.choices.size();
-    if (rows > maxQueue) {
+    if (rows > maxRows + maxQueue) {
       throw ApiError.invalid(
-          "n", "the request asks for " + rows + " rows; this server queues at most " + maxQueue);
+          "n",
+          "the request asks for "
+              + rows
+              + " rows; this server holds at most "
+              + (maxRows + maxQueue)
+              + " (max_batch + max_queue)");
     }
-    if (waiting.size() + rows > maxQueue) {
+    if (waiting.size() + rows > maxQueue + maxRows - decodingRows) {
       throw new ApiError(
           429,
           "rate_limit_error",
@@ -177,7 +188,8 @@ final class Scheduler {
         group.forEach(c -> fail(c.request, failed(e)));
       }
     }
-    metrics.rows(waitingRows(), decoder.rows().size());
+    decodingRows = decoder.rows().size();
+    metrics.rows(waitingRows(), decodingRows);
   }
 
   // rows sorted by prompt length, cut into groups whose padding adds at most a quarter to the

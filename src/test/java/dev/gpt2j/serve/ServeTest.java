@@ -288,7 +288,7 @@ class ServeTest {
             HTTP.sendAsync(postTo(base, request("second", 4)), text());
         awaitMetric(base, "gpt2_queue_rows", 1);
         assertError(429, null, HTTP.send(postTo(base, request("third", 4)), text()));
-        assertError(400, "n", HTTP.send(postTo(base, request("many", 4).put("n", 2)), text()));
+        assertError(400, "n", HTTP.send(postTo(base, request("many", 4).put("n", 3)), text()));
         assertEquals(200, a.get().statusCode());
         assertEquals(200, b.get().statusCode());
       } finally {
@@ -429,6 +429,26 @@ class ServeTest {
     assertEquals(
         prompt.codePointCount(0, prompt.length()),
         lp.get("text_offset").get(promptTokens.length).asInt());
+  }
+
+  // an idle server takes max_batch + max_queue rows at once (8 + 16 here): rows waiting to join
+  // the batch's free slots counted as queued, and 7 of a burst of 24 were refused
+  @Test
+  void anIdleServerTakesABatchAndAQueueAtOnce() throws Exception {
+    JsonNode one = post(request("Many at once", 2).put("n", 24));
+    assertEquals(24, one.get("choices").size());
+    List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+    for (int i = 0; i < 24; i++) {
+      HttpRequest r =
+          HttpRequest.newBuilder(URI.create(base() + "/v1/completions"))
+              .header("Authorization", "Bearer " + KEY)
+              .POST(HttpRequest.BodyPublishers.ofString(request("Burst " + i, 2).toString()))
+              .build();
+      burst.add(HTTP.sendAsync(r, text()));
+    }
+    for (CompletableFuture<HttpResponse<String>> r : burst) {
+      assertEquals(200, r.get().statusCode(), r.get().body());
+    }
   }
 
   // --- helpers ---
