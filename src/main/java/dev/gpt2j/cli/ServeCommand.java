@@ -17,8 +17,9 @@ import sun.misc.Signal;
 
 /**
  * {@code serve}: OpenAI's completions API with continuous batching. The first SIGTERM stops taking
- * requests and lets those in flight finish (up to --drain-seconds), then exits 0; a second SIGTERM
- * or Ctrl-C stops after the step being decoded.
+ * requests and lets those in flight finish (up to --drain-seconds), then exits 0, or 1 when it cut
+ * some (each cut stream ends in an error event); a second SIGTERM or Ctrl-C stops after the step
+ * being decoded.
  */
 final class ServeCommand implements Command {
   static final int DEFAULT_PORT = 8000;
@@ -26,6 +27,7 @@ final class ServeCommand implements Command {
   static final int DEFAULT_MAX_QUEUE = 64;
   static final int DEFAULT_DRAIN_SECONDS = 30;
   private static final int STOPPED_AT_ONCE = 130;
+  private static final int REQUESTS_CUT = 1;
 
   @Override
   public String name() {
@@ -64,7 +66,8 @@ final class ServeCommand implements Command {
             opt(
                 "drain-seconds",
                 "S",
-                "on SIGTERM, how long rows in flight may take to finish (default "
+                "on SIGTERM, how long rows in flight may take to finish; those still decoding then"
+                    + " end in an error, and the exit code is 1 (default "
                     + DEFAULT_DRAIN_SECONDS
                     + ")"))
         .addOption(
@@ -95,7 +98,11 @@ final class ServeCommand implements Command {
             args.positive("max-queue", DEFAULT_MAX_QUEUE),
             args.string("api-key", null),
             name);
-    int drainSeconds = args.positive("drain-seconds", DEFAULT_DRAIN_SECONDS);
+    int drainSeconds = args.integer("drain-seconds", DEFAULT_DRAIN_SECONDS);
+    if (drainSeconds < 0) {
+      throw new UsageException(
+          "--drain-seconds must be at least 0 (0: cut what is in flight), got " + drainSeconds);
+    }
     HParams hp = ModelDir.hparams(dir);
     DTypeOption.Chosen chosen = DTypeOption.DECODING.of(args);
     DType dtype = chosen.dtype();
@@ -128,11 +135,12 @@ final class ServeCommand implements Command {
       stop.await();
       if (signals.get() == 1) {
         err.println("SIGTERM: finishing the requests in flight (at most " + drainSeconds + " s)");
+        AtomicInteger cut = new AtomicInteger();
         Thread drain =
             new Thread(
                 () -> {
                   try {
-                    server.drain(drainSeconds);
+                    cut.set(server.drain(drainSeconds));
                   } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                   }
@@ -142,8 +150,15 @@ final class ServeCommand implements Command {
           drain.join(100);
         }
         if (!drain.isAlive()) {
-          err.println("drained; stopping");
-          return 0;
+          if (cut.get() == 0) {
+            err.println("drained; stopping");
+            return 0;
+          }
+          err.println(
+              "drained; "
+                  + cut.get()
+                  + " request(s) cut when the drain time ran out (--drain-seconds); stopping");
+          return REQUESTS_CUT;
         }
       }
       server.close();

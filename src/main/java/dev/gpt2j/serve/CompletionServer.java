@@ -78,12 +78,13 @@ public final class CompletionServer implements AutoCloseable {
 
   /**
    * Stops taking requests and lets the rows in flight finish, for at most {@code seconds}; then
-   * stops.
+   * stops, the requests not finished ending in an error. Returns how many requests were cut.
    */
-  public void drain(long seconds) throws InterruptedException {
-    scheduler.drain(seconds, TimeUnit.SECONDS);
-    http.stop(1);
+  public int drain(long seconds) throws InterruptedException {
+    int cut = scheduler.drain(seconds, TimeUnit.SECONDS);
+    http.stop(1); // the cut requests' answers and error events go out first
     pool.shutdownNow();
+    return cut;
   }
 
   /** Stops after the step being decoded, whatever is in flight. */

@@ -8,7 +8,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -82,22 +84,34 @@ final class Scheduler {
   }
 
   /**
-   * Stops taking requests, refuses those still queued, and waits up to {@code timeout} for the rows
-   * being decoded to finish; then stops the loop.
+   * Stops taking requests, refuses those still queued, and waits up to {@code timeout} (0: not at
+   * all) for the rows being decoded to finish; then stops the loop, and the requests of rows still
+   * decoding get an error (a stream, an error event). Returns how many requests were cut: queued or
+   * decoding.
    */
-  void drain(long timeout, TimeUnit unit) throws InterruptedException {
+  int drain(long timeout, TimeUnit unit) throws InterruptedException {
+    Set<Completion> cut = new LinkedHashSet<>();
     synchronized (this) {
       draining = true;
-      for (Choice c : waiting) {
-        fail(
-            c.request,
-            new ApiError(503, "server_error", null, null, "the server is shutting down"));
-      }
+      waiting.forEach(c -> cut.add(c.request));
       waiting.clear();
       notifyAll();
     }
-    thread.join(unit.toMillis(timeout));
-    stopNow();
+    if (timeout > 0) {
+      thread.join(unit.toMillis(timeout));
+    }
+    stopNow(); // the loop is over: its rows are this thread's now
+    decoder.rows().forEach(c -> cut.add(c.request));
+    decoder.clear();
+    ApiError shuttingDown =
+        new ApiError(
+            503,
+            "server_error",
+            null,
+            null,
+            "the server is shutting down: the request was cut before it finished");
+    cut.forEach(c -> fail(c, shuttingDown));
+    return cut.size();
   }
 
   /** Stops the loop after the step it is in. */

@@ -87,6 +87,27 @@ class ServeCommandTest {
     }
   }
 
+  // a drain whose time runs out says so: the stream it cuts ends in an error event (it was cut
+  // with nothing), the log counts it, and the exit code is not 0
+  @Test
+  void aDrainThatCutsARequestSaysSo() throws Exception {
+    try (Server s = new Server("--drain-seconds", "0")) {
+      Iterator<String> stream = s.stream(250);
+      s.signals("TERM");
+      String last = null;
+      while (stream.hasNext()) {
+        last = stream.next();
+      }
+      assertTrue(s.process.waitFor(30, TimeUnit.SECONDS));
+      String err = s.stderr();
+      assertTrue(last != null && last.startsWith("data: {\"error\""), last + "\n" + err);
+      assertTrue(last.contains("the server is shutting down"), last);
+      assertEquals(1, s.process.exitValue(), err);
+      assertTrue(err.contains("drained; 1 request(s) cut when the drain time ran out"), err);
+      assertFalse(err.contains("Exception"), err);
+    }
+  }
+
   // a SIGTERM then a Ctrl-C stops at once (130), the request cut short, no stack trace
   @Test
   void aSecondSignalStopsAtOnce() throws Exception {
@@ -114,12 +135,12 @@ class ServeCommandTest {
     final Process process;
     final String url;
 
-    Server() throws Exception {
-      process =
-          new ProcessBuilder(
-                  CliProcess.command(
-                      List.of("serve", "--model-dir", model.toString(), "--port", "0")))
-              .start();
+    Server(String... more) throws Exception {
+      List<String> argv =
+          new java.util.ArrayList<>(
+              List.of("serve", "--model-dir", model.toString(), "--port", "0"));
+      argv.addAll(List.of(more));
+      process = new ProcessBuilder(CliProcess.command(argv)).start();
       BufferedReader out =
           new BufferedReader(
               new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
