@@ -101,6 +101,12 @@ final class Choice {
     return delta(finish);
   }
 
+  /** The end of a choice that asked for no tokens (max_tokens 0): it decodes nothing. */
+  Delta endWithoutTokens() {
+    text.finish();
+    return delta("length");
+  }
+
   /** The next token after {@code logits}, as the request's sampler draws it for this choice. */
   int draw(float[] logits, float[] scratch) {
     return request.body.sampler().next(logits, counts, rng, scratch);

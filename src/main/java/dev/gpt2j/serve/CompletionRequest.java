@@ -100,9 +100,10 @@ record CompletionRequest(
       throw ApiError.invalid("model", "you must provide a model parameter");
     }
     List<int[]> prompts = prompts(body.get("prompt"), tokenizer, hp);
+    // 0 asks for no tokens: with echo, the prompt's logprobs alone (how harnesses score text)
     int maxTokens = integer(body, "max_tokens", 16);
-    if (maxTokens < 1) {
-      throw ApiError.invalid("max_tokens", "max_tokens must be at least 1, got " + maxTokens);
+    if (maxTokens < 0) {
+      throw ApiError.invalid("max_tokens", "max_tokens must be at least 0, got " + maxTokens);
     }
     for (int[] p : prompts) {
       if (p.length + maxTokens > hp.nCtx()) {

@@ -171,27 +171,26 @@ final class Scheduler {
     return !stopNow;
   }
 
-  // waiting rows into the free slots: prompts of similar lengths prefilled together in one pass
+  // waiting rows into the free slots: prompts of similar lengths prefilled together in one pass;
+  // a row that asks for no tokens is answered without a slot
   private void admit() {
     List<Choice> joining = new ArrayList<>();
+    List<Choice> noTokens = new ArrayList<>();
     synchronized (this) {
       while (joining.size() < decoder.free() && !waiting.isEmpty()) {
         Choice c = waiting.poll();
         if (!c.cancelled) {
-          joining.add(c);
+          (c.request.body.maxTokens() == 0 ? noTokens : joining).add(c);
         }
       }
     }
+    for (Choice c : noTokens) {
+      echoIfAsked(c);
+      c.request.deltas.add(c.endWithoutTokens());
+    }
     joining.sort(Comparator.comparingInt(c -> c.prompt.length));
     for (List<Choice> group : similarLengths(joining)) {
-      for (Choice c : group) {
-        if (c.request.body.echo()) {
-          boolean logprobs = c.request.body.logprobs() != null;
-          float[][] logits = logprobs ? model.logits(new int[][] {c.prompt})[0] : null;
-          c.request.deltas.add(c.echo(tokenizer, logits));
-        }
-        metrics.prefilled(c.prompt.length);
-      }
+      group.forEach(this::echoIfAsked);
       try {
         decoder.join(
             group,
@@ -204,6 +203,16 @@ final class Scheduler {
     }
     decodingRows = decoder.rows().size();
     metrics.rows(waitingRows(), decodingRows);
+  }
+
+  // the prompt as the choice's first delta when it asks for it back, with its logprobs if asked
+  private void echoIfAsked(Choice c) {
+    if (c.request.body.echo()) {
+      boolean logprobs = c.request.body.logprobs() != null;
+      float[][] logits = logprobs ? model.logits(new int[][] {c.prompt})[0] : null;
+      c.request.deltas.add(c.echo(tokenizer, logits));
+    }
+    metrics.prefilled(c.prompt.length);
   }
 
   // rows sorted by prompt length, cut into groups whose padding adds at most a quarter to the

@@ -251,7 +251,7 @@ class ServeTest {
     assertError(400, null, send("POST", "/v1/completions", "{not json", KEY));
     assertError(400, "max_tokens", send(request("x", 1).put("max_tokens", "many")));
     assertError(400, "frobnicate", send(request("x", 1).put("frobnicate", 1)));
-    assertError(400, "max_tokens", send(request("x", 1).put("max_tokens", 0)));
+    assertError(400, "max_tokens", send(request("x", 1).put("max_tokens", -1)));
     HttpResponse<String> tooLong = send(request("x", 256));
     assertError(400, "max_tokens", tooLong);
     assertTrue(tooLong.body().contains("256") && tooLong.body().contains("257"), tooLong.body());
@@ -449,6 +449,49 @@ class ServeTest {
     for (CompletableFuture<HttpResponse<String>> r : burst) {
       assertEquals(200, r.get().statusCode(), r.get().body());
     }
+  }
+
+  // what EleutherAI's harness sends to score text (lm_eval/models/openai_completions.py): token-id
+  // prompts in a batch, echo, logprobs 1, temperature 0, max_tokens 0 (older) or 1; each prompt's
+  // token_logprobs equal score's on the same tokens, one ending in the end of text too
+  @Test
+  void harnessStyleScoringRequestsAgreeWithScore() throws Exception {
+    int[] plain = reference.tokenizer().encode("The quick brown fox jumps over");
+    int[] ending = reference.tokenizer().encode("A short document.");
+    ending = java.util.Arrays.copyOf(ending, ending.length + 1);
+    ending[ending.length - 1] = 50256;
+    for (int maxTokens : new int[] {0, 1}) {
+      ObjectNode body =
+          JSON.createObjectNode()
+              .put("model", "tiny")
+              .put("temperature", 0)
+              .put("max_tokens", maxTokens)
+              .put("logprobs", 1)
+              .put("echo", true)
+              .put("seed", 1234);
+      body.putArray("prompt").add(array(plain)).add(array(ending));
+      JsonNode r = post(body);
+      for (int p = 0; p < 2; p++) {
+        int[] prompt = p == 0 ? plain : ending;
+        JsonNode choice = r.get("choices").get(p);
+        assertEquals(p, choice.get("index").asInt());
+        JsonNode logprobs = choice.at("/logprobs/token_logprobs");
+        assertEquals(prompt.length + maxTokens, logprobs.size(), choice.toString());
+        double[] want = reference.score(prompt);
+        for (int i = 1; i < prompt.length; i++) {
+          assertEquals(want[i - 1], logprobs.get(i).asDouble(), 1e-5, "prompt " + p + ", " + i);
+        }
+      }
+      assertEquals(maxTokens == 0 ? 0 : 2, r.at("/usage/completion_tokens").asInt());
+    }
+  }
+
+  private static com.fasterxml.jackson.databind.node.ArrayNode array(int[] tokens) {
+    com.fasterxml.jackson.databind.node.ArrayNode a = JSON.createArrayNode();
+    for (int t : tokens) {
+      a.add(t);
+    }
+    return a;
   }
 
   // --- helpers ---
