@@ -137,13 +137,16 @@ public final class Metrics {
     }
   }
 
+  // wider than the chart title's bold 14-point characters are on average
+  private static final int TITLE_PIXELS_PER_CHAR = 8;
+
   // the task's figure shares the losses' x-axis: one chart, a second y-axis
   private static final int TASK_AXIS = 1;
 
   XYChart chart(String title, String taskLabel) {
     XYChart chart =
         new XYChartBuilder()
-            .width(900)
+            .width(Math.max(900, TITLE_PIXELS_PER_CHAR * title.length())) // the title is never cut
             .height(500)
             .title(title)
             .xAxisTitle("iteration")
