@@ -7,8 +7,9 @@ import org.tensorflow.types.TInt32;
 
 /**
  * What attention remembers of earlier positions: a sampler's KV cache, or openai's {@code past}
- * tensor ({@link Past}: the contexts a continuation scorer runs its continuations on). Given a layer's new keys and values, it returns all of them, oldest first
- * (possibly in a longer buffer whose tail {@link KeysValues#valid} leaves out).
+ * tensor ({@link Past}: the contexts a continuation scorer runs its continuations on). Given a
+ * layer's new keys and values, it returns all of them, oldest first (possibly in a longer buffer
+ * whose tail {@link KeysValues#valid} leaves out).
  */
 public interface Memory {
   /**

@@ -2,6 +2,7 @@ package dev.gpt2j.train;
 
 import dev.gpt2j.util.AtomicFiles;
 import java.awt.Color;
+import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -137,21 +138,43 @@ public final class Metrics {
     }
   }
 
-  // wider than the chart title's bold 14-point characters are on average
-  private static final int TITLE_PIXELS_PER_CHAR = 8;
+  private static final int WIDTH = 900;
+  private static final int TITLE_MARGIN = 40;
 
-  // the task's figure shares the losses' x-axis: one chart, a second y-axis
-  private static final int TASK_AXIS = 1;
-
-  XYChart chart(String title, String taskLabel) {
+  // the legend under the plot, so that the plot and its title span the picture's whole width
+  private static XYChart emptyChart(String title, int width) {
     XYChart chart =
         new XYChartBuilder()
-            .width(Math.max(900, TITLE_PIXELS_PER_CHAR * title.length())) // the title is never cut
+            .width(width)
             .height(500)
             .title(title)
             .xAxisTitle("iteration")
             .yAxisTitle("cross-entropy loss")
             .build();
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+    chart.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
+    return chart;
+  }
+
+  // the chart title's width in pixels, in the font it is drawn in
+  private static int titleWidth(XYChart chart) {
+    Graphics2D g = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB).createGraphics();
+    try {
+      return g.getFontMetrics(chart.getStyler().getChartTitleFont()).stringWidth(chart.getTitle());
+    } finally {
+      g.dispose();
+    }
+  }
+
+  // the task's figure shares the losses' x-axis: one chart, a second y-axis
+  private static final int TASK_AXIS = 1;
+
+  XYChart chart(String title, String taskLabel) {
+    XYChart chart = emptyChart(title, WIDTH);
+    int needed = titleWidth(chart) + TITLE_MARGIN;
+    if (needed > WIDTH) { // as wide as the title: it is never cut
+      chart = emptyChart(title, needed);
+    }
     List<Row> steps =
         rows.stream()
             .filter(r -> Double.isNaN(r.valLoss()) && !Double.isNaN(r.trainLoss()))

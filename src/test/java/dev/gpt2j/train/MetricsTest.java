@@ -67,6 +67,24 @@ class MetricsTest {
     assertTrue(java.nio.file.Files.exists(tmp.resolve(Metrics.PLOT)));
   }
 
+  // a family model's title is long: the picture widens to hold it, its legend under the plot
+  @Test
+  void thePictureIsAsWideAsItsTitle() {
+    Metrics m = new Metrics(tmp, 0);
+    m.add(new Metrics.Row(10, 5.0, Double.NaN, 1e-3, 100));
+    String title =
+        "/home/someone/runs/llama: 4 layers, 4 heads, 128 wide (norm rmsnorm, mlp swiglu, position"
+            + " rope, n_kv_head 2, bias false, moe_experts 4, moe_top_k 1), 795,904 parameters,"
+            + " from scratch";
+    XYChart chart = m.chart(title, null);
+    java.awt.Graphics2D g =
+        new java.awt.image.BufferedImage(1, 1, java.awt.image.BufferedImage.TYPE_INT_RGB)
+            .createGraphics();
+    int needed = g.getFontMetrics(chart.getStyler().getChartTitleFont()).stringWidth(title);
+    assertTrue(chart.getWidth() > needed, chart.getWidth() + " px for a title of " + needed);
+    assertEquals(900, m.chart("t", null).getWidth(), "a short title keeps the usual width");
+  }
+
   private static void assertSeries(XYSeries s, double[] x, double[] y) {
     assertArrayEquals(x, s.getXData(), 0);
     assertArrayEquals(y, s.getYData(), 0);
