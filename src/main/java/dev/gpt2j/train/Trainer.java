@@ -81,6 +81,7 @@ public final class Trainer {
     this.out = out;
     this.stopRequested = stopRequested;
     this.run = new RunDir(config.outDir());
+    requireModel(config, run);
     this.tokenizer = tokenizer(config, run);
     this.hp = hparams(config, run, tokenizer);
     this.available = SystemMemory.available();
@@ -464,7 +465,8 @@ public final class Trainer {
       return step;
     }
     // the task's scorer runs a micro-batch's worth of tokens, and its logits stay in the
-    // session's allocator beside the step's (docs/benchmarks.md, "The plan with an eval_task")
+    // session's allocator beside the step's (docs/benchmarks.md, "The eval_task's compiles, and
+    // the plan with an eval_task")
     return step.plus(
         "eval_task's logits (one run of the scorer)",
         (long) c.batchSize() * c.blockSize() * hp.nVocab() * Float.BYTES);
@@ -488,7 +490,6 @@ public final class Trainer {
   // the model's vocabulary: the data's for a new model, else the model directory's, which the
   // data's must be
   private static Tokenizer tokenizer(TrainConfig c, RunDir run) {
-    requireModel(c, run);
     Tokenizer data = Tokenizer.of(c.dataDir());
     Tokenizer model =
         switch (c.initFrom().kind()) {

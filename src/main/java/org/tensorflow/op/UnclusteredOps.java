@@ -10,9 +10,9 @@ import org.tensorflow.OperationBuilder;
  * honours by leaving the operation to TF's own kernels (mark_for_compilation_pass rejects such a
  * node). For a graph in an auto-clustered session that runs now and then at ever new shapes (a
  * training run's eval_task): auto-clustering compiles a cluster anew for each shape it sees twice,
- * which costs far more than the run (docs/benchmarks.md, "The eval_task's compiles"). This class
- * lives in TF Java's package only for the package-private {@code Ops(Scope)}: a TF Java release
- * that drops it fails the build here.
+ * which costs far more than the run (docs/benchmarks.md, "The eval_task's compiles, and the plan
+ * with an eval_task"). This class lives in TF Java's package only for the package-private {@code
+ * Ops(Scope)}: a TF Java release that drops it fails the build here.
  */
 public final class UnclusteredOps {
   private UnclusteredOps() {}
