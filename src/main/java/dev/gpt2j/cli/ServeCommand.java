@@ -26,6 +26,7 @@ final class ServeCommand implements Command {
   static final int DEFAULT_MAX_BATCH = 8;
   static final int DEFAULT_MAX_QUEUE = 64;
   static final int DEFAULT_DRAIN_SECONDS = 30;
+  static final int DEFAULT_READ_TIMEOUT = 30;
   private static final int STOPPED_AT_ONCE = 130;
   private static final int REQUESTS_CUT = 1;
 
@@ -61,6 +62,14 @@ final class ServeCommand implements Command {
                     + ")"))
         .addOption(opt("api-key", "KEY", "require 'Authorization: Bearer KEY' on every request"))
         .addOption(
+            opt(
+                "read-timeout",
+                "S",
+                "how long a client may take to send a request's headers and body; a slower one is"
+                    + " disconnected (default "
+                    + DEFAULT_READ_TIMEOUT
+                    + ")"))
+        .addOption(
             opt("model-name", "NAME", "the model's name in the API (default: the directory's)"))
         .addOption(
             opt(
@@ -90,6 +99,11 @@ final class ServeCommand implements Command {
       throw new UsageException("--port must be in [0, 65535], got " + port);
     }
     String name = args.string("model-name", dir.toAbsolutePath().normalize().getFileName() + "");
+    // the JDK server's own limit on receiving a request (it closes the connection), read once, when
+    // its first server starts: this process's
+    System.setProperty(
+        "sun.net.httpserver.maxReqTime",
+        String.valueOf(args.positive("read-timeout", DEFAULT_READ_TIMEOUT)));
     CompletionServer.Options options =
         new CompletionServer.Options(
             args.string("host", "127.0.0.1"),

@@ -108,6 +108,31 @@ class ServeCommandTest {
     }
   }
 
+  // a client that stalls in its headers, or sends less body than it announced, is disconnected
+  // after --read-timeout; it held a thread for ever. The server serves on
+  @Test
+  void aClientThatStallsIsDisconnected() throws Exception {
+    try (Server s = new Server("--read-timeout", "1")) {
+      URI at = URI.create(s.url);
+      for (String partial :
+          List.of(
+              "GET /health HTTP/1.1\r\nHo",
+              "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n{\"m")) {
+        try (java.net.Socket socket = new java.net.Socket(at.getHost(), at.getPort())) {
+          socket.getOutputStream().write(partial.getBytes(StandardCharsets.US_ASCII));
+          socket.setSoTimeout(60_000); // only a hang reaches this
+          assertEquals(-1, socket.getInputStream().read(), "closed: " + partial);
+        }
+      }
+      Iterator<String> stream = s.stream(3);
+      String last = null;
+      while (stream.hasNext()) {
+        last = stream.next();
+      }
+      assertEquals("data: [DONE]", last);
+    }
+  }
+
   // a SIGTERM then a Ctrl-C stops at once (130), the request cut short, no stack trace
   @Test
   void aSecondSignalStopsAtOnce() throws Exception {
