@@ -100,8 +100,9 @@ final class EvalCommand implements Command {
       throw new UsageException(
           "--stride: expected 1 <= S < n_ctx=" + hp.nCtx() + ", got " + stride);
     }
-    if (args.has("per-example")) { // written after the evaluation: checked before it
-      WritableDir.requireFile(Path.of(args.string("per-example", "")), "--per-example");
+    Path perExample = args.has("per-example") ? Path.of(args.string("per-example", "")) : null;
+    if (perExample != null) { // written after the evaluation: checked before it
+      WritableDir.requireFile(perExample, "--per-example");
     }
     Path data = data(args, task); // a failed download: Main says why, exit 1
     Evaluation eval =
@@ -135,8 +136,8 @@ final class EvalCommand implements Command {
                 bar.setExtraMessage(" " + brief(soFar, eval.headline()));
               });
     }
-    if (args.has("per-example")) {
-      writePerExample(Path.of(args.string("per-example", "")), report);
+    if (perExample != null) {
+      writePerExample(perExample, report);
     }
     if (args.has("json")) {
       out.println(JSON.writeValueAsString(json(report, dir, dtype, file)));

@@ -129,14 +129,14 @@ final class SampleCommand implements Command {
   static SampleOptions sampleOptions(Args args) {
     long seed = args.has("seed") ? args.longValue("seed", 0) : new SecureRandom().nextInt(1 << 30);
     int batchSize = args.integer("batch-size", SampleOptions.DEFAULT_SAMPLES);
-    if (args.has("length") && args.integer("length", 0) < 1) {
+    int length = args.integer("length", 0); // 0: n_ctx/2, when not given
+    if (args.has("length") && length < 1) {
       throw new UsageException(
-          "--length: expected N >= 1 new tokens (leave it out for n_ctx/2), got "
-              + args.integer("length", 0));
+          "--length: expected N >= 1 new tokens (leave it out for n_ctx/2), got " + length);
     }
     try {
       return SampleOptions.builder()
-          .length(args.integer("length", 0))
+          .length(length)
           .temperature(args.decimal("temperature", SampleOptions.DEFAULT_TEMPERATURE))
           .topK(args.integer("top-k", SampleOptions.DEFAULT_TOP_K))
           .topP(args.decimal("top-p", SampleOptions.DEFAULT_TOP_P))

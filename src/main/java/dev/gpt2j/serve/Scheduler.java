@@ -84,16 +84,16 @@ final class Scheduler {
   }
 
   /**
-   * Stops taking requests, refuses those still queued, and waits up to {@code timeout} (0: not at
-   * all) for the rows being decoded to finish; then stops the loop, and the requests of rows still
-   * decoding get an error (a stream, an error event). Returns how many requests were cut: queued or
-   * decoding.
+   * Stops taking requests, refuses those still queued at once, and waits up to {@code timeout} (0:
+   * not at all) for the rows being decoded to finish; then stops the loop, and the requests of rows
+   * still decoding get an error (a stream, an error event). Returns how many requests were cut:
+   * queued or decoding.
    */
   int drain(long timeout, TimeUnit unit) throws InterruptedException {
     Set<Completion> cut = new LinkedHashSet<>();
     synchronized (this) {
       draining = true;
-      waiting.forEach(c -> cut.add(c.request));
+      waiting.forEach(c -> cutShort(c.request, cut));
       waiting.clear();
       notifyAll();
     }
@@ -101,17 +101,23 @@ final class Scheduler {
       thread.join(unit.toMillis(timeout));
     }
     stopNow(); // the loop is over: its rows are this thread's now
-    decoder.rows().forEach(c -> cut.add(c.request));
+    decoder.rows().forEach(c -> cutShort(c.request, cut));
     decoder.clear();
-    ApiError shuttingDown =
-        new ApiError(
-            503,
-            "server_error",
-            null,
-            null,
-            "the server is shutting down: the request was cut before it finished");
-    cut.forEach(c -> fail(c, shuttingDown));
     return cut.size();
+  }
+
+  // a request the drain ends before it finished: failed once, counted once
+  private static void cutShort(Completion c, Set<Completion> cut) {
+    if (cut.add(c)) {
+      fail(
+          c,
+          new ApiError(
+              503,
+              "server_error",
+              null,
+              null,
+              "the server is shutting down: the request was cut before it finished"));
+    }
   }
 
   /** Stops the loop after the step it is in. */

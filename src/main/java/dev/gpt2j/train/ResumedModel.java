@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * A resumed run keeps the model it was made with: its model keys (n_layer ... moe_top_k) are read
@@ -66,13 +65,14 @@ final class ResumedModel {
     try {
       Map<String, String> arch = new LinkedHashMap<>(with);
       SIZES.forEach(arch::remove);
-      int[] sizes =
-          Stream.of("n_ctx", "n_embd", "n_head", "n_layer")
-              .mapToInt(k -> Integer.parseInt(with.get(k)))
-              .toArray();
       return run.equals(
           new HParams(
-              run.nVocab(), sizes[0], sizes[1], sizes[2], sizes[3], Architecture.fromText(arch)));
+              run.nVocab(),
+              Integer.parseInt(with.get("n_ctx")),
+              Integer.parseInt(with.get("n_embd")),
+              Integer.parseInt(with.get("n_head")),
+              Integer.parseInt(with.get("n_layer")),
+              Architecture.fromText(arch)));
     } catch (IllegalArgumentException e) { // not a model at all
       return false;
     }

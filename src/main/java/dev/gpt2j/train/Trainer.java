@@ -90,10 +90,12 @@ public final class Trainer {
   }
 
   public Outcome run() {
-    if (c.initFrom().kind() == InitFrom.Kind.RESUME && run.latest().iter() >= c.maxIters()) {
+    if (c.initFrom().kind() == InitFrom.Kind.RESUME) {
       int at = run.latest().iter();
-      out.printf("already at iter %d (max_iters %d); nothing to do%n", at, c.maxIters());
-      return new Outcome(at, Double.NaN, Double.NaN, End.NOTHING_TO_DO);
+      if (at >= c.maxIters()) {
+        out.printf("already at iter %d (max_iters %d); nothing to do%n", at, c.maxIters());
+        return new Outcome(at, Double.NaN, Double.NaN, End.NOTHING_TO_DO);
+      }
     }
     WritableDir.require(run.path(), "out_dir");
     if (c.blockSize() > hp.nCtx()) {
