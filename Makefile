@@ -29,7 +29,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step clean
+.PHONY: help build test test-fast test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -51,14 +51,22 @@ $(JAR): $(SOURCES)
 test: ## run the test suite (offline; tests needing ../shared or real weights skip)
 	mvn -B --no-transfer-progress test
 
+test-fast: ## the suite without the classes that start processes (tagged "process"): a quick loop while working
+	mvn -B --no-transfer-progress test -DexcludedGroups=process
+
 test-slow: ## the test suite with one busy loop per core beside it [ROUNDS=n]: passing must not depend on speed
 	scripts/test-slow.sh
 
-format: ## reformat the Java sources (google-java-format, through Spotless)
-	$(MVN) spotless:apply
+C_SOURCES := $(wildcard src/main/c/*.c src/main/c/*.h)
 
-check-format: ## fail if a Java source is not formatted (CI runs it)
+format: ## reformat the Java sources (google-java-format, through Spotless) and the C kernels (clang-format)
+	$(MVN) spotless:apply
+	clang-format -i $(C_SOURCES)
+
+check-format: ## fail if a Java or C source is not formatted (CI runs it)
 	mvn -B --no-transfer-progress spotless:check
+	@command -v clang-format >/dev/null || { echo 'make check-format: clang-format is not installed (apt-get install clang-format)' >&2; exit 2; }
+	clang-format --dry-run --Werror $(C_SOURCES)
 
 sample: $(JAR) ## generate text: make sample PROMPT="..." [MODEL=124M] [MODEL_DIR=...] [LENGTH=...] [TOP_K=...]
 	@test -n '$(PROMPT)' || { echo 'make sample: set PROMPT="..."' >&2; exit 2; }

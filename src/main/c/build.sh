@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds libgpt2j_kernels.so (gpt2j_kernels.c) into the directory $1, which Maven packs into the
+# Builds libgpt2j_kernels.so (every .c file here) into the directory $1, which Maven packs into the
 # jar; with $2 = none, removes it instead (GPU builds). It never fails the build: without a working
 # C compiler (or with one that rejects these flags) it says so in one line and the jar is built
 # without the kernels, so decoding uses TF's MatMul.
@@ -10,7 +10,7 @@ if [[ ${2:-build} == none ]]; then
   echo "[gpt2j] native decoding kernels left out (native.kernels=none)"
   exit 0
 fi
-src=$(dirname "$0")/gpt2j_kernels.c
+src=$(dirname "$0")
 cc=${CC:-gcc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -19,11 +19,12 @@ trap 'rm -rf "$tmp"' EXIT
 # No -ffast-math: gcc would link crtfastmath.o, whose constructor turns on flush-to-zero for the
 # JVM thread that loads the library; `omp simd` pragmas vectorize the dot products instead.
 # -fno-trapping-math changes no result: it lets gcc compute both sides of a select (the GELU's
-# tanh), so that the loop vectorizes.
+# tanh), so that the loop vectorizes. -fvisibility=hidden: the library exports only what gpt2j.h
+# marks GPT2J_EXPORT.
 if "$cc" -shared -fPIC -o "$tmp/libtensorflow_framework.so.2" -Wl,-soname,libtensorflow_framework.so.2 \
      -x c /dev/null >"$tmp/log" 2>&1 &&
    "$cc" -O3 -fno-trapping-math -mprefer-vector-width=512 -fopenmp -fPIC -shared -Wall \
-     -o "$tmp/libgpt2j_kernels.so" "$src" -L"$tmp" -Wl,--no-as-needed -l:libtensorflow_framework.so.2 -lm \
+     -fvisibility=hidden -o "$tmp/libgpt2j_kernels.so" "$src"/*.c -L"$tmp" -Wl,--no-as-needed -l:libtensorflow_framework.so.2 -lm \
      >>"$tmp/log" 2>&1; then
   mkdir -p "$out" && mv "$tmp/libgpt2j_kernels.so" "$out/libgpt2j_kernels.so"
 else
