@@ -3,6 +3,7 @@ package dev.gpt2j;
 import dev.gpt2j.checkpoint.CheckpointIO;
 import dev.gpt2j.checkpoint.Initializer;
 import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.checkpoint.ModelSource;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
@@ -134,8 +135,12 @@ public final class Gpt2Model implements AutoCloseable {
    * native matrix-vector kernels, which widen the weights instead.
    */
   public static Gpt2Model load(Path dir, DType dtype) {
-    HParams hp = ModelDir.hparams(dir);
-    return new Gpt2Model(hp, Tokenizer.of(dir), ModelDir.latestCheckpoint(dir), dtype);
+    return load(ModelSource.read(dir), dtype);
+  }
+
+  /** The same, from a directory already read. */
+  public static Gpt2Model load(ModelSource source, DType dtype) {
+    return new Gpt2Model(source.hparams(), source.tokenizer(), source.checkpoint(), dtype);
   }
 
   /** A model of shape {@code hp} with the weights of the checkpoint at {@code prefix}. */

@@ -45,7 +45,7 @@ record DTypeOption(String fallback, Supplier<AutoDType> auto) {
 
   /**
    * A command's dtype, and the line that says why when auto picked it (empty when it was given).
-   * {@link ModelLoading} says it once the model is loaded, so that bad input still gets one line.
+   * {@link ModelOpening} says it once the model is loaded, so that bad input still gets one line.
    */
   record Chosen(DType dtype, String why) {}
 

@@ -2,17 +2,14 @@ package dev.gpt2j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
-import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.eval.EvalSource;
 import dev.gpt2j.eval.EvalTask;
 import dev.gpt2j.eval.Evaluation;
 import dev.gpt2j.eval.Metric;
 import dev.gpt2j.eval.Report;
 import dev.gpt2j.memory.MemoryPlan;
-import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.AtomicFiles;
 import dev.gpt2j.util.Download;
 import dev.gpt2j.util.Progress;
@@ -68,11 +65,7 @@ final class EvalCommand implements Command {
                 .build())
         .addOption(opt("per-example", "FILE", "write each example's result as JSON lines"))
         .addOption(opt("timeout", "SECONDS", "download: give up on a silent server (30)"))
-        .addOption(
-            Option.builder()
-                .longOpt("dry-run")
-                .desc("read the data, print the memory plan and exit without loading the model")
-                .build());
+        .addOption(ModelOpening.dryRunOption("loading the model (the data is read first)"));
   }
 
   private static Option opt(String name, String arg, String desc) {
@@ -92,9 +85,8 @@ final class EvalCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     Path dir = ModelDirOption.of(args, null);
     EvalTask task = EvalTask.of(args.required("task"), "--task");
-    HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.EVALUATION.of(args);
-    DType dtype = chosen.dtype();
+    ModelOpening opening = ModelOpening.of(args, dir, DTypeOption.EVALUATION);
+    HParams hp = opening.hparams();
     int stride = args.integer("stride", hp.nCtx() / 2);
     if (stride < 1 || stride >= hp.nCtx()) {
       throw new UsageException(
@@ -110,21 +102,19 @@ final class EvalCommand implements Command {
             task,
             data,
             args.has("data") ? "--data" : null,
-            Tokenizer.of(dir),
+            opening.tokenizer(),
             hp.nCtx(),
             limit(args),
             stride);
     int batch = args.positive("batch-size", eval.defaultBatch());
     MemoryPlan plan =
-        MemoryPlan.scoring(hp, dtype, batch * eval.rowsPerExample(), eval.longestRow());
-    if (args.has("dry-run")) {
-      out.println(plan.dryRun(SystemMemory.available()));
+        MemoryPlan.scoring(hp, opening.dtype(), batch * eval.rowsPerExample(), eval.longestRow());
+    if (ModelOpening.stopsAtPlan(args, plan, out)) {
       return 0;
     }
-    plan.requireFits(SystemMemory.available());
     DataFile file = DataFile.of(task, data);
     Report report;
-    try (Gpt2Model model = ModelLoading.load(dir, chosen, err);
+    try (Gpt2Model model = opening.load(err);
         ProgressBar bar =
             Progress.bar(task.label, eval.examples()).setUnit(" " + eval.unit(), 1).build()) {
       report =
@@ -140,9 +130,9 @@ final class EvalCommand implements Command {
       writePerExample(perExample, report);
     }
     if (args.has("json")) {
-      out.println(JSON.writeValueAsString(json(report, dir, dtype, file)));
+      out.println(JSON.writeValueAsString(json(report, dir, opening.dtype(), file)));
     } else {
-      print(out, report, dir, dtype, file);
+      print(out, report, dir, opening.dtype(), file);
     }
     return 0;
   }

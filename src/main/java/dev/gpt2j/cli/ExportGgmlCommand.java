@@ -1,20 +1,16 @@
 package dev.gpt2j.cli;
 
-import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.GgmlExport;
-import dev.gpt2j.checkpoint.ModelDir;
+import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelVariables;
-import dev.gpt2j.tokenizer.Tokenizer;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import org.tensorflow.Graph;
-import org.tensorflow.op.Ops;
 
 /** {@code export-ggml}: a GPT-2 model directory in ggml's gpt-2 example's file format. */
 final class ExportGgmlCommand implements Command {
@@ -44,23 +40,27 @@ final class ExportGgmlCommand implements Command {
   }
 
   @Override
-  public int run(Args args, PrintStream out, PrintStream err) {
+  public int run(Args args, PrintStream out, PrintStream err) throws Exception {
     Path dir = ModelDirOption.of(args, null);
     Path file = Path.of(args.required("out"));
     String ftype = args.string("ftype", "f16");
     if (!ftype.equals("f16") && !ftype.equals("f32")) {
       throw new UsageException("--ftype: expected f16 or f32, got '" + ftype + "'");
     }
-    HParams hp = ModelDir.hparams(dir);
-    GgmlExport.requireExportable(hp, Tokenizer.of(dir)); // before the weights are loaded
+    ModelOpening opening = ModelOpening.float32(args, dir);
+    HParams hp = opening.hparams();
+    GgmlExport.requireExportable(hp, opening.tokenizer()); // before the weights are loaded
     Map<String, long[]> shapes = new LinkedHashMap<>();
-    try (Graph g = new Graph()) {
-      ModelVariables.create(Ops.create(g), hp).all().forEach(v -> shapes.put(v.name(), v.shape()));
-    }
-    try (Gpt2Model model = ModelLoading.load(dir, new DTypeOption.Chosen(DType.FLOAT32, ""), err)) {
-      GgmlExport.write(file, hp, model.tokenizer(), model.weights(), shapes, ftype.equals("f16"));
-    }
-    out.println("wrote " + file + " (" + ftype + ")");
-    return 0;
+    ModelVariables.describe(hp).forEach(v -> shapes.put(v.name(), v.shape()));
+    return opening.run(
+        MemoryPlan.scoring(hp, DType.FLOAT32, 1, 1),
+        out,
+        err,
+        model -> {
+          GgmlExport.write(
+              file, hp, model.tokenizer(), model.weights(), shapes, ftype.equals("f16"));
+          out.println("wrote " + file + " (" + ftype + ")");
+          return 0;
+        });
   }
 }

@@ -3,7 +3,6 @@ package dev.gpt2j.cli;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
-import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.model.ModelSize;
@@ -62,11 +61,7 @@ final class InitCommand implements Command {
                 .argName("N")
                 .desc("random seed (default 0)")
                 .build())
-        .addOption(
-            Option.builder()
-                .longOpt("dry-run")
-                .desc("print the memory plan and exit without building the model")
-                .build());
+        .addOption(ModelOpening.dryRunOption("building the model"));
   }
 
   private static Option intOpt(String name, String desc) {
@@ -83,12 +78,9 @@ final class InitCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) {
     Path dir = ModelDirOption.of(args, null);
     HParams hp = hparams(args);
-    MemoryPlan plan = MemoryPlan.initializing(hp);
-    if (args.has("dry-run")) {
-      out.println(plan.dryRun(SystemMemory.available()));
+    if (ModelOpening.stopsAtPlan(args, MemoryPlan.initializing(hp), out)) {
       return 0;
     }
-    plan.requireFits(SystemMemory.available());
     ModelDir.requireAbsentOrEmpty(dir); // before the model is built, which takes a while
     WritableDir.require(dir, "--model-dir");
     long seed = args.longValue("seed", 0);

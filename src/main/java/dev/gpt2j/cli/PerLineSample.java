@@ -3,14 +3,12 @@ package dev.gpt2j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
 import dev.gpt2j.memory.MemoryPlan;
-import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
 import dev.gpt2j.sampling.SampleOptions;
 import dev.gpt2j.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,9 +53,7 @@ final class PerLineSample {
       Args args,
       String text,
       SampleOptions options,
-      Path dir,
-      HParams hp,
-      DTypeOption.Chosen dtype,
+      ModelOpening opening,
       PrintStream out,
       PrintStream err)
       throws IOException {
@@ -66,14 +62,15 @@ final class PerLineSample {
         throw new UsageException("--per-line makes one sample per line: it takes no --" + other);
       }
     }
-    List<Line> lines = lines(text, Tokenizer.of(dir), hp, options);
+    HParams hp = opening.hparams();
+    List<Line> lines = lines(text, opening.tokenizer(), hp, options);
     int rows = args.positive("batch-size", Math.min(DEFAULT_ROWS, lines.size()));
     int longest = lines.stream().mapToInt(l -> l.tokens().length).max().getAsInt();
     int tokens = Math.min(hp.nCtx(), longest + options.lengthFor(hp.nCtx()));
-    MemoryPlan.sampling(hp, dtype.dtype(), rows, tokens, longest)
-        .requireFits(SystemMemory.available());
+    ModelOpening.stopsAtPlan(
+        args, MemoryPlan.sampling(hp, opening.dtype(), rows, tokens, longest), out);
     List<Gpt2Model.Generation> samples;
-    try (Gpt2Model model = ModelLoading.load(dir, dtype, err)) {
+    try (Gpt2Model model = opening.load(err)) {
       if (!args.has("seed") && !options.greedy()) {
         err.println("(seed " + options.seed() + ")"); // to repeat this run
       }

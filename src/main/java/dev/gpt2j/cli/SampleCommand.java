@@ -2,9 +2,7 @@ package dev.gpt2j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
-import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
-import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.Decoder;
@@ -101,7 +99,7 @@ final class SampleCommand implements Command {
                 "sliding-window",
                 "allow prompt + length beyond n_ctx: keep the last n_ctx/2 tokens"))
         .addOption(flag("json", "one JSON line per sample: prompt_tokens, tokens, text"))
-        .addOption(flag("dry-run", "print the memory plan and exit without loading the model"))
+        .addOption(ModelOpening.dryRunOption("loading the model"))
         .addOption(DTypeOption.DECODING.option());
   }
 
@@ -157,11 +155,11 @@ final class SampleCommand implements Command {
   public int run(Args args, PrintStream out, PrintStream err) throws IOException {
     SampleOptions options = sampleOptions(args);
     Path dir = ModelDirOption.of(args, DEFAULT_MODEL_DIR);
-    HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.DECODING.of(args);
-    DType dtype = chosen.dtype();
+    ModelOpening opening = ModelOpening.of(args, dir, DTypeOption.DECODING);
+    HParams hp = opening.hparams();
+    DType dtype = opening.dtype();
     if (args.has("dry-run")) { // the prompt is not read: its length hardly matters
-      out.println(memoryPlan(hp, dtype, options, 1).dryRun(SystemMemory.available()));
+      ModelOpening.printPlan(memoryPlan(hp, dtype, options, 1), out);
       return 0;
     }
     BufferedReader stdin =
@@ -176,18 +174,20 @@ final class SampleCommand implements Command {
       if (args.has("prompt")) {
         throw new UsageException("--per-line reads --prompt-file or standard input, not --prompt");
       }
-      return PerLineSample.run(args, prompt(args, stdin), options, dir, hp, chosen, out, err);
+      return PerLineSample.run(args, prompt(args, stdin), options, opening, out, err);
     }
-    Tokenizer tokenizer = Tokenizer.of(dir);
+    Tokenizer tokenizer = opening.tokenizer();
     String prompt = args.has("interactive") ? null : prompt(args, stdin);
     int[] promptTokens =
         prompt == null ? null : encode(tokenizer, prompt, args.has("unconditional"));
-    memoryPlan(hp, dtype, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length)
-        .requireFits(SystemMemory.available());
+    ModelOpening.stopsAtPlan(
+        args,
+        memoryPlan(hp, dtype, options, promptTokens == null ? hp.nCtx() / 2 : promptTokens.length),
+        out);
     if (promptTokens != null) { // before any work: the weights are not loaded yet
       Decoder.requireFits(hp, promptTokens, options.lengthFor(hp.nCtx()), options.slidingWindow());
     }
-    try (Gpt2Model model = ModelLoading.load(dir, chosen, err)) {
+    try (Gpt2Model model = opening.load(err)) {
       if (!args.has("seed") && !options.greedy()) {
         err.println("(seed " + options.seed() + ")"); // to repeat this run
       }

@@ -2,10 +2,7 @@ package dev.gpt2j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gpt2j.Gpt2Model;
-import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
-import dev.gpt2j.memory.SystemMemory;
-import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.tokenizer.CharTokenizer;
 import dev.gpt2j.tokenizer.Tokenizer;
@@ -56,11 +53,7 @@ final class ScoreCommand implements Command {
                 .desc("comma-separated token ids to score")
                 .build())
         .addOption(Option.builder().longOpt("json").desc("print one JSON object").build())
-        .addOption(
-            Option.builder()
-                .longOpt("dry-run")
-                .desc("print the memory plan and exit without loading the model")
-                .build())
+        .addOption(ModelOpening.dryRunOption("loading the model"))
         .addOption(DTypeOption.SCORING.option());
   }
 
@@ -83,14 +76,15 @@ final class ScoreCommand implements Command {
   }
 
   @Override
-  public int run(Args args, PrintStream out, PrintStream err) throws IOException {
+  public int run(Args args, PrintStream out, PrintStream err) throws Exception {
     Path dir = ModelDirOption.of(args, null);
-    Tokenizer tokenizer = Tokenizer.of(dir);
+    ModelOpening opening = ModelOpening.of(args, dir, DTypeOption.SCORING);
+    Tokenizer tokenizer = opening.tokenizer();
     int[] tokens = tokens(args, tokenizer);
     if (tokens.length < 2) {
       throw new UsageException("need at least 2 tokens to score, the input has " + tokens.length);
     }
-    HParams hp = ModelDir.hparams(dir);
+    HParams hp = opening.hparams();
     try {
       hp.requireInVocabulary(
           tokens, args.has("tokens") ? "--tokens: id" : source(args) + ": token");
@@ -112,18 +106,15 @@ final class ScoreCommand implements Command {
                       + ")"
                   : ""));
     }
-    DTypeOption.Chosen chosen = DTypeOption.SCORING.of(args);
-    DType dtype = chosen.dtype();
-    MemoryPlan plan = MemoryPlan.scoring(hp, dtype, 1, Math.min(tokens.length, hp.nCtx()));
-    if (args.has("dry-run")) {
-      out.println(plan.dryRun(SystemMemory.available()));
-      return 0;
-    }
-    plan.requireFits(SystemMemory.available());
-    double[] logprobs;
-    try (Gpt2Model model = ModelLoading.load(dir, chosen, err)) {
-      logprobs = score(model, tokens);
-    }
+    MemoryPlan plan =
+        MemoryPlan.scoring(hp, opening.dtype(), 1, Math.min(tokens.length, hp.nCtx()));
+    return opening.run(
+        plan, out, err, model -> print(args, tokenizer, tokens, score(model, tokens), out));
+  }
+
+  private static int print(
+      Args args, Tokenizer tokenizer, int[] tokens, double[] logprobs, PrintStream out)
+      throws IOException {
     double total = Arrays.stream(logprobs).sum();
     double mean = total / logprobs.length;
     if (args.has("json")) {
