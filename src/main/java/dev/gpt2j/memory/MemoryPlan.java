@@ -3,17 +3,20 @@ package dev.gpt2j.memory;
 import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.train.graph.TrainingWeights;
+import dev.gpt2j.model.MlpPadding;
+import dev.gpt2j.model.ModelVariables;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * An estimate of a command's peak resident memory, made from the hyperparameters and options before
- * anything is allocated, as a list of what takes the memory. The coefficients of the activations
- * and of the runtime were fitted to peak RSS measured with /usr/bin/time (docs/benchmarks.md,
- * "memory plan"); the rest is counted exactly.
+ * anything is allocated, as a list of what takes the memory. The weights are counted exactly from
+ * {@link ModelVariables#describe}, the same walk that creates them, so every architecture is
+ * counted as it is built. The coefficients of the activations and of the runtime were fitted to
+ * peak RSS measured with /usr/bin/time (docs/benchmarks.md, "memory plan").
  */
 public record MemoryPlan(List<Item> items, List<String> remedies) {
   /** One thing that holds memory at the peak. */
@@ -41,6 +44,9 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
    * weights (docs/benchmarks.md, "The plan at small fine-tunes").
    */
   static final int XLA_MIN_WEIGHT_SETS = 4;
+
+  /** Copies of the largest trained weight an Adafactor update holds op by op (fitted). */
+  static final int ADAFACTOR_UPDATE_SETS = 2;
 
   /** This plan with one more thing held at the peak. */
   public MemoryPlan plus(String what, long bytes) {
@@ -167,18 +173,29 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
   /** What a training step holds at its peak. */
   public static MemoryPlan training(HParams hp, Training t) {
     Builder b = new Builder(RUNTIME);
-    long params = hp.parameterCount();
-    long embeddings = embeddingParameters(hp);
+    Weights w = new Weights(ModelVariables.describe(hp));
+    long params = w.all();
+    long embeddings = w.embeddings();
     long trained = t.trainEmbeddings() ? params : params - embeddings;
     b.add("weights (" + String.format(Locale.ROOT, "%,d", params) + " float32)", params * FLOAT);
     b.add(
         t.adafactor() ? "Adafactor state (factored)" : "AdamW state (2 moments)",
-        (t.adafactor() ? adafactorState(hp, t.trainEmbeddings()) : 2 * trained) * FLOAT);
+        t.optimizerState() * FLOAT);
     if (t.gradClip()) {
       b.add("gradients (all held for clipping)", trained * FLOAT);
       b.remedy("grad_clip=0 (each weight updated as its gradient arrives)");
     } else {
-      b.add("gradients (one block's at a time)", (blockParameters(hp) * 2 + embeddings) * FLOAT);
+      b.add(
+          "gradients (one block's at a time)",
+          (w.block() * 2 + (t.trainEmbeddings() ? embeddings : 0)) * FLOAT);
+    }
+    if (t.adafactor() && !t.xla()) {
+      // op by op, an update's full-size temporaries (g², the second moment rebuilt from its
+      // factors, the scaled update) are alive together for the largest weight: fitted to peak RSS
+      // (docs/benchmarks.md, "Adafactor's update, op by op"); XLA's clusters fuse them
+      b.add(
+          "Adafactor's update of the largest weight",
+          ADAFACTOR_UPDATE_SETS * w.largest(t.trainEmbeddings()) * FLOAT);
     }
     if (t.trainEmbeddings()) {
       // wte is used twice: the output layer's part of its gradient, made first in the backward
@@ -188,15 +205,13 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     if (t.accumulationSteps() > 1) {
       b.add("gradient accumulators", trained * FLOAT);
     }
-    if (TrainingWeights.mlpPadded(hp)) { // copies of the MLP's matrices, each widened
-      long wide = (long) hp.mlpHidden() + TrainingWeights.MLP_PADDING;
-      int matrices = hp.arch().mlp() == Architecture.Mlp.SWIGLU ? 3 : 2;
+    if (MlpPadding.applies(hp)) { // copies of the MLP's matrices, each widened
       b.add(
-          "widened MLP weights (see TrainingWeights)",
-          hp.nLayer() * matrices * hp.nEmbd() * wide * FLOAT);
+          "widened MLP weights (see MlpPadding)",
+          w.mlpMatrices() / hp.mlpHidden() * (hp.mlpHidden() + MlpPadding.UNITS) * FLOAT);
     }
     if (t.bfloat16()) { // cast once per step and kept for the backward pass's products
-      b.add("bfloat16 copies of the weight matrices", matrixParameters(hp) * 2);
+      b.add("bfloat16 copies of the weight matrices", w.matrices() * 2);
     }
     long block = storedBlock(hp, t.batch(), t.block());
     long activations;
@@ -227,7 +242,10 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     return b.build();
   }
 
-  /** What a training plan depends on beyond the hyperparameters. */
+  /**
+   * What a training plan depends on beyond the hyperparameters; {@code optimizerState} is the
+   * elements the optimiser keeps for the trained weights, as the optimiser counts them.
+   */
   public record Training(
       int batch,
       int block,
@@ -235,6 +253,7 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
       boolean recompute,
       boolean xla,
       boolean adafactor,
+      long optimizerState,
       boolean gradClip,
       boolean trainEmbeddings,
       boolean bfloat16) {}
@@ -266,39 +285,43 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     return (long) batch * tokens * hp.mlpHidden() * (arch.moe() ? 2 * halves : halves) / 4;
   }
 
-  // wte, wpe and every linear layer's w: what DType.BFLOAT16 holds in 2 bytes; all but the norms
-  // and biases (at most GPT-2's: 13 n_embd a block, 2 for ln_f)
-  static long matrixParameters(HParams hp) {
-    return hp.parameterCount() - (13L * hp.nLayer() + 2) * hp.nEmbd();
-  }
-
-  static long embeddingParameters(HParams hp) {
-    boolean learned = hp.arch().position() == Architecture.Position.LEARNED;
-    return (long) (hp.nVocab() + (learned ? hp.nCtx() : 0)) * hp.nEmbd();
-  }
-
-  static long blockParameters(HParams hp) {
-    return (hp.parameterCount() - embeddingParameters(hp)) / hp.nLayer();
-  }
-
-  // rows plus columns of each matrix, and every element of each vector
-  static long adafactorState(HParams hp, boolean embeddings) {
-    long c = hp.nEmbd();
-    long perBlock =
-        (c + 3 * c)
-            + (c + c)
-            + (c + 4 * c)
-            + (4 * c + c) // c_attn, attn c_proj, c_fc, mlp c_proj
-            + 3 * c
-            + c
-            + 4 * c
-            + c // their biases
-            + 4 * c; // two layer norms
-    long state = hp.nLayer() * perBlock + 2 * c;
-    if (embeddings) {
-      state += hp.nVocab() + c + hp.nCtx() + c;
+  /** Sums over the model's tensors, as {@link ModelVariables#describe} lists them. */
+  private record Weights(List<ModelVariables.Spec> specs) {
+    private long sum(Predicate<ModelVariables.Spec> which) {
+      return specs.stream().filter(which).mapToLong(ModelVariables.Spec::size).sum();
     }
-    return state;
+
+    long all() {
+      return sum(s -> true);
+    }
+
+    // wte, wpe and every linear layer's w: what DType.BFLOAT16 holds in 2 bytes
+    long matrices() {
+      return sum(ModelVariables.Spec::matrix);
+    }
+
+    long embeddings() {
+      return sum(ModelVariables.Spec::embedding);
+    }
+
+    long block() {
+      return sum(s -> s.inBlock(0));
+    }
+
+    // elements of the largest tensor trained, the embeddings being trained or not
+    long largest(boolean embeddings) {
+      return specs.stream()
+          .filter(s -> embeddings || !s.embedding())
+          .mapToLong(ModelVariables.Spec::size)
+          .max()
+          .orElse(0);
+    }
+
+    // every block's MLP weight matrices (a mixture's router too, which is not widened: no
+    // padding then)
+    long mlpMatrices() {
+      return sum(s -> s.matrix() && s.name().contains("/mlp/"));
+    }
   }
 
   private static final class Builder {
@@ -312,8 +335,9 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
     // RestoreV2 reads a tensor before its variable adopts it, and an initialiser computes its
     // values before the assignment copies them: either way the largest tensor is held twice
     void weights(HParams hp, DType dtype, String secondCopy) {
-      long params = hp.parameterCount();
-      long matrices = matrixParameters(hp);
+      Weights w = new Weights(ModelVariables.describe(hp));
+      long params = w.all();
+      long matrices = w.matrices();
       add(
           String.format(Locale.ROOT, "weights (%,d, matrices in %s)", params, dtype.label),
           matrices * dtype.bytes() + (params - matrices) * FLOAT);
@@ -329,7 +353,7 @@ public record MemoryPlan(List<Item> items, List<String> remedies) {
         // the decoding step reads the blocks' bfloat16 matrices from copies held [out, in]
         add(
             "block matrices again, [out, in], for decoding",
-            (matrices - embeddingParameters(hp)) * dtype.bytes());
+            (matrices - w.embeddings()) * dtype.bytes());
       }
     }
 

@@ -138,18 +138,28 @@ public record Architecture(
    */
   public static Architecture fromText(Map<String, String> values) {
     Map<String, Object> typed = new LinkedHashMap<>();
-    values.forEach(
-        (name, text) -> {
-          Key k = key(name);
-          Object v;
-          try {
-            v = k.fromText.apply(text.trim().toLowerCase(Locale.ROOT)); // one rule: any case
-          } catch (IllegalArgumentException e) {
-            v = null;
-          }
-          typed.put(name, require(k, v, "'" + text + "'"));
-        });
+    values.forEach((name, text) -> typed.put(name, parse(key(name), text)));
     return of(typed);
+  }
+
+  /**
+   * {@code text} as key {@code name}'s value, trimmed, once it reads as one (an
+   * IllegalArgumentException says what the key expects); whether it fits the other keys is checked
+   * when the architecture is built.
+   */
+  public static String checkText(String name, String text) {
+    parse(key(name), text);
+    return text.trim();
+  }
+
+  private static Object parse(Key k, String text) {
+    Object v;
+    try {
+      v = k.fromText.apply(text.trim().toLowerCase(Locale.ROOT)); // one rule: any case
+    } catch (IllegalArgumentException e) {
+      v = null;
+    }
+    return require(k, v, "'" + text + "'");
   }
 
   /** Reads the keys of {@code json} that are not OpenAI's five (those are skipped). */
@@ -187,22 +197,19 @@ public record Architecture(
         norm, mlp, mlpHidden, position, ropeTheta, nKvHead, bias, moeExperts, moeTopK);
   }
 
+  // the keys' typed values by name, GPT-2's where a key is absent
   private static Architecture of(Map<String, Object> typed) {
-    Object[] v = new Object[KEYS.size()];
-    for (int i = 0; i < v.length; i++) {
-      Key k = KEYS.get(i);
-      v[i] = typed.getOrDefault(k.name, k.get.apply(GPT2));
-    }
+    Function<String, Object> v = name -> typed.getOrDefault(name, key(name).get.apply(GPT2));
     return new Architecture(
-        (Norm) v[0],
-        (Mlp) v[1],
-        (Integer) v[2],
-        (Position) v[3],
-        (Double) v[4],
-        (Integer) v[5],
-        (Boolean) v[6],
-        (Integer) v[7],
-        (Integer) v[8]);
+        (Norm) v.apply("norm"),
+        (Mlp) v.apply("mlp"),
+        (Integer) v.apply("mlp_hidden"),
+        (Position) v.apply("position"),
+        (Double) v.apply("rope_theta"),
+        (Integer) v.apply("n_kv_head"),
+        (Boolean) v.apply("bias"),
+        (Integer) v.apply("moe_experts"),
+        (Integer) v.apply("moe_top_k"));
   }
 
   private static Key key(String name) {

@@ -3,6 +3,7 @@ package dev.gpt2j.model;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Function;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
@@ -28,26 +29,11 @@ public final class ModelVariables {
   }
 
   /**
-   * One checkpoint tensor. {@code decay} marks matrices and embeddings, the tensors that get weight
-   * decay (not biases, not norm gains).
+   * One checkpoint tensor as the model lays it out, before any graph exists. {@code matrix} marks
+   * the weight matrices and embeddings: they take the model's dtype and get weight decay; biases
+   * and norm gains do neither.
    */
-  public record Variable(
-      String name,
-      long[] shape,
-      Init init,
-      boolean decay,
-      Operand<? extends TType> handle,
-      Operand<? extends TNumber> value) {
-
-    /** The value of a float32 variable (every one that training creates). */
-    @SuppressWarnings("unchecked")
-    public Operand<TFloat32> float32() {
-      if (value.type() != TFloat32.class) {
-        throw new IllegalStateException(name + " is not float32");
-      }
-      return (Operand<TFloat32>) value;
-    }
-
+  public record Spec(String name, long[] shape, Init init, boolean matrix) {
     public long size() {
       long n = 1;
       for (long d : shape) {
@@ -55,23 +41,73 @@ public final class ModelVariables {
       }
       return n;
     }
+
+    /** wte or wpe: the tensors a fine-tune may leave frozen. */
+    public boolean embedding() {
+      return name.equals(WTE) || name.equals(WPE);
+    }
+
+    /** Whether this tensor belongs to block {@code i} ({@code model/h<i>/...}). */
+    public boolean inBlock(int i) {
+      return name.startsWith("model/h" + i + "/");
+    }
+  }
+
+  public static final String WTE = "model/wte";
+  public static final String WPE = "model/wpe";
+
+  /** A tensor of the graph: its {@link Spec}, its resource handle and a read of its value. */
+  public record Variable(
+      Spec spec, Operand<? extends TType> handle, Operand<? extends TNumber> value) {
+
+    public String name() {
+      return spec.name();
+    }
+
+    public long[] shape() {
+      return spec.shape();
+    }
+
+    public Init init() {
+      return spec.init();
+    }
+
+    /** Matrices and embeddings get weight decay (not biases, not norm gains). */
+    public boolean decay() {
+      return spec.matrix();
+    }
+
+    public long size() {
+      return spec.size();
+    }
+
+    /** The value of a float32 variable (every one that training creates). */
+    @SuppressWarnings("unchecked")
+    public Operand<TFloat32> float32() {
+      if (value.type() != TFloat32.class) {
+        throw new IllegalStateException(name() + " is not float32");
+      }
+      return (Operand<TFloat32>) value;
+    }
   }
 
   private final Ops tf;
-  private final DType dtype;
+  private final Function<Spec, Variable> make;
   private final Architecture arch;
   private final List<Variable> variables = new ArrayList<>();
   private final Params params;
 
-  private ModelVariables(Ops tf, HParams hp, DType dtype) {
+  // walks the model's layout once, making each tensor with make: a graph's variable, or (describe)
+  // only its spec
+  private ModelVariables(Ops tf, HParams hp, Function<Spec, Variable> make) {
     this.tf = tf;
-    this.dtype = dtype;
+    this.make = make;
     this.arch = hp.arch();
     int nx = hp.nEmbd();
-    Operand<? extends TNumber> wte = matrix("model/wte", new Init.Normal(0.02), hp.nVocab(), nx);
+    Operand<? extends TNumber> wte = matrix(WTE, new Init.Normal(0.02), hp.nVocab(), nx);
     Operand<? extends TNumber> wpe =
         arch.position() == Architecture.Position.LEARNED
-            ? matrix("model/wpe", new Init.Normal(0.01), hp.nCtx(), nx)
+            ? matrix(WPE, new Init.Normal(0.01), hp.nCtx(), nx)
             : null;
     int qkv = (hp.nHead() + 2 * hp.nKvHead()) * hp.headSize();
     List<Params.Block> blocks = new ArrayList<>();
@@ -106,12 +142,22 @@ public final class ModelVariables {
 
   /** Creates every variable of a float32 model of shape {@code hp} in {@code tf}'s graph. */
   public static ModelVariables create(Ops tf, HParams hp) {
-    return new ModelVariables(tf, hp, DType.FLOAT32);
+    return create(tf, hp, DType.FLOAT32);
   }
 
   /** The same with the weight matrices in {@code dtype}. */
   public static ModelVariables create(Ops tf, HParams hp, DType dtype) {
-    return new ModelVariables(tf, hp, dtype);
+    return new ModelVariables(
+        tf, hp, spec -> create(tf, spec, spec.matrix() ? dtype.type : TFloat32.class));
+  }
+
+  /**
+   * The tensors a model of shape {@code hp} has, in checkpoint order, without building anything:
+   * what the memory plan counts, from the same walk that creates the variables.
+   */
+  public static List<Spec> describe(HParams hp) {
+    return new ModelVariables(null, hp, spec -> new Variable(spec, null, null))
+        .variables.stream().map(Variable::spec).toList();
   }
 
   /** The variable named {@code name} (OpenAI's name, e.g. {@code model/wte}). */
@@ -176,15 +222,19 @@ public final class ModelVariables {
         v.handle(), isScalar ? value : tf.fill(tf.constant(v.shape()), value));
   }
 
+  // a bias or a norm's gain: float32, no weight decay
+  @SuppressWarnings("unchecked")
   private Operand<TFloat32> variable(String name, Init init, long... shape) {
-    Variable v = create(tf, name, init, false, shape);
-    variables.add(v);
-    return v.float32();
+    return (Operand<TFloat32>) add(new Spec(name, shape, init, false));
   }
 
   // a weight matrix or embedding: weight decay, and this model's dtype
   private Operand<? extends TNumber> matrix(String name, Init init, long... shape) {
-    Variable v = create(tf, name, init, true, dtype.type, shape);
+    return add(new Spec(name, shape, init, true));
+  }
+
+  private Operand<? extends TNumber> add(Spec spec) {
+    Variable v = make.apply(spec);
     variables.add(v);
     return v.value();
   }
@@ -194,11 +244,11 @@ public final class ModelVariables {
    * share it by accident), with a read of its value.
    */
   public static Variable create(Ops tf, String name, Init init, boolean decay, long... shape) {
-    return create(tf, name, init, decay, TFloat32.class, shape);
+    return create(tf, new Spec(name, shape, init, decay), TFloat32.class);
   }
 
-  private static Variable create(
-      Ops tf, String name, Init init, boolean decay, Class<? extends TNumber> type, long... shape) {
+  private static Variable create(Ops tf, Spec spec, Class<? extends TNumber> type) {
+    String name = spec.name();
     Ops scope = tf;
     String[] parts = name.split("/");
     for (int i = 0; i < parts.length - 1; i++) {
@@ -207,10 +257,10 @@ public final class ModelVariables {
     Operand<? extends TType> handle =
         scope
             .withName(parts[parts.length - 1])
-            .varHandleOp(type, Shape.of(shape), VarHandleOp.sharedName(name));
+            .varHandleOp(type, Shape.of(spec.shape()), VarHandleOp.sharedName(name));
     Operand<? extends TNumber> value =
         scope.withSubScope(parts[parts.length - 1]).withName("read").readVariableOp(handle, type);
-    return new Variable(name, shape, init, decay, handle, value);
+    return new Variable(spec, handle, value);
   }
 
   // a bias only with biases, and never beside an RMS norm's gain

@@ -4,6 +4,7 @@ import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.train.graph.StepConfig;
 import dev.gpt2j.train.optim.OptimizerSettings;
 import java.util.Optional;
@@ -57,6 +58,10 @@ public final class StepPlan {
             s.recompute(),
             s.xla(),
             s.optimizer().kind() == OptimizerSettings.Kind.ADAFACTOR,
+            ModelVariables.describe(hp).stream()
+                .filter(v -> s.trainEmbeddings() || !v.embedding())
+                .mapToLong(v -> s.optimizer().kind().stateElements(v.shape()))
+                .sum(),
             s.gradClip() > 0,
             s.trainEmbeddings(),
             s.dtype() == DType.BFLOAT16));

@@ -24,10 +24,12 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The memory plan: its output, the refusal, and its estimate against a real process's peak. */
+@Tag("process")
 class MemoryPlanTest {
   @TempDir Path tmp;
   Path data;
@@ -176,6 +178,19 @@ class MemoryPlanTest {
       concat(activationsDominate, "--xla=true", "--recompute=false"),
       concat(activationsDominate, "--xla=true", "--recompute=true"),
       concat(weightsDominate, "--xla=false", "--recompute=false"),
+      // LLaMA's blocks and Adafactor, whose weights and state the plan counts from the model's own
+      // description of its tensors and the optimiser's of its slots
+      concat(
+          weightsDominate,
+          "--xla=false",
+          "--recompute=false",
+          "--norm=rmsnorm",
+          "--mlp=swiglu",
+          "--position=rope",
+          "--n_kv_head=2",
+          "--bias=false",
+          "--optimizer=adafactor",
+          "--grad_clip=0"),
     };
     for (String[] options : runs) {
       double[] m = peak(options);

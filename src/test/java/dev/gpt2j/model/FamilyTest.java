@@ -31,10 +31,10 @@ import org.tensorflow.op.Ops;
  * against the float64 reference written from the issue's formulas: score's log-probabilities to
  * 1e-5 and KV-cached greedy decoding token for token.
  */
-class FamilyTest {
+public class FamilyTest {
 
   /** Options over a tiny model with 4 heads (so that 2 key/value heads are grouped-query). */
-  static Stream<Arguments> variants() {
+  public static Stream<Arguments> variants() {
     return Stream.of(
         variant("rmsnorm", "norm", "rmsnorm"),
         variant("relu", "mlp", "relu"),

@@ -2,6 +2,7 @@ package dev.gpt2j.train.graph;
 
 import dev.gpt2j.model.Gpt2;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
 import dev.gpt2j.model.Params;
 import dev.gpt2j.model.Product;
@@ -132,8 +133,8 @@ final class Backward {
               of(wrt, "model/h" + layer + "/"),
               out);
     }
-    List<Variable> embeddings = new ArrayList<>(of(wrt, "model/wte"));
-    embeddings.addAll(of(wrt, "model/wpe"));
+    List<Variable> embeddings = new ArrayList<>(of(wrt, ModelVariables.WTE));
+    embeddings.addAll(of(wrt, ModelVariables.WPE));
     if (!embeddings.isEmpty()) {
       backprop("backprop/embeddings", Map.of(residuals.get(0), g), null, embeddings, out);
     }

@@ -25,8 +25,6 @@ import org.tensorflow.types.TInt32;
  * @param gradients d loss / d each trained weight, in the order asked for
  */
 record Replica(Operand<TFloat32> loss, Operand<TFloat32> aux, List<Operand<TFloat32>> gradients) {
-  static final String WTE = "model/wte";
-
   /** The pass over tokens {@code x} with targets {@code y}, differentiated by {@code trained}. */
   static Replica build(
       Graph graph,
@@ -50,7 +48,8 @@ record Replica(Operand<TFloat32> loss, Operand<TFloat32> aux, List<Operand<TFloa
             bf16 ? Product.BFLOAT16_MATMUL : Product.MATMUL,
             dropout);
     HeadLoss head =
-        HeadLoss.of(tf.withSubScope("head"), net.h, model.variable(WTE).float32(), y, bf16);
+        HeadLoss.of(
+            tf.withSubScope("head"), net.h, model.variable(ModelVariables.WTE).float32(), y, bf16);
     return new Replica(
         head.loss(),
         net.aux,
@@ -62,7 +61,7 @@ record Replica(Operand<TFloat32> loss, Operand<TFloat32> aux, List<Operand<TFloa
       Ops tf, List<Operand<TFloat32>> grads, HeadLoss head, List<Variable> params) {
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (int i = 0; i < grads.size(); i++) {
-      boolean wte = params.get(i).name().equals(WTE);
+      boolean wte = params.get(i).name().equals(ModelVariables.WTE);
       out.add(wte ? tf.math.add(grads.get(i), head.dWte()) : grads.get(i));
     }
     return out;

@@ -2,6 +2,7 @@ package dev.gpt2j.train.graph;
 
 import dev.gpt2j.model.DType;
 import dev.gpt2j.model.HParams;
+import dev.gpt2j.model.MlpPadding;
 import dev.gpt2j.model.ModelVariables;
 import dev.gpt2j.model.ModelVariables.Variable;
 import dev.gpt2j.model.Params;
@@ -19,30 +20,18 @@ import org.tensorflow.types.family.TNumber;
 public final class TrainingWeights {
   private TrainingWeights() {}
 
-  /** Units of zero weight added to each MLP's hidden layer when {@link #mlpPadded} holds. */
-  public static final int MLP_PADDING = 8;
-
-  /**
-   * Whether the training graph widens each dense MLP's hidden layer by {@link #MLP_PADDING} units:
-   * when a hidden row is a multiple of 4 KB (n_embd 768: 3072 floats), the products with K = that
-   * width run far slower here, from cache-set aliasing (docs/benchmarks.md, "Training").
-   */
-  public static boolean mlpPadded(HParams hp) {
-    return !hp.arch().moe() && (long) hp.mlpHidden() * Float.BYTES % 4096 == 0;
-  }
-
   /** The weights training updates: all of them, or all but the embeddings (wte and wpe). */
   public static List<Variable> trainable(ModelVariables model, boolean embeddings) {
-    return model.all().stream()
-        .filter(v -> embeddings || !(v.name().equals("model/wte") || v.name().equals("model/wpe")))
-        .toList();
+    return model.all().stream().filter(v -> embeddings || !v.spec().embedding()).toList();
   }
 
-  // The same weights with each MLP's hidden layer widened by MLP_PADDING units of zero weight and
-  // bias when mlpPadded: gelu(0) = relu(0) = silu(0) = 0, so the output and every real gradient
+  // The same weights with each MLP's hidden layer widened by MlpPadding.UNITS units of zero weight
+  // and
+  // bias when MlpPadding applies: gelu(0) = relu(0) = silu(0) = 0, so the output and every real
+  // gradient
   // are unchanged; the padding costs two or three small copies per layer.
   static Params paddedMlp(Ops tf, HParams hp, Params p) {
-    if (!mlpPadded(hp)) {
+    if (!MlpPadding.applies(hp)) {
       return p;
     }
     List<Params.Block> blocks = new ArrayList<>();
@@ -53,7 +42,7 @@ public final class TrainingWeights {
               widerOutput(tf, m.cFc()),
               m.cGate() == null ? null : widerOutput(tf, m.cGate()),
               new Params.Linear(
-                  pad(tf, m.cProj().w(), new int[][] {{0, 0}, {0, MLP_PADDING}, {0, 0}}),
+                  pad(tf, m.cProj().w(), new int[][] {{0, 0}, {0, MlpPadding.UNITS}, {0, 0}}),
                   m.cProj().b()),
               null);
       blocks.add(new Params.Block(b.ln1(), b.attn(), b.ln2(), wide));
@@ -61,11 +50,11 @@ public final class TrainingWeights {
     return new Params(p.wte(), p.wpe(), blocks, p.lnF());
   }
 
-  // a linear layer with MLP_PADDING more output columns of zeros
+  // a linear layer with MlpPadding.UNITS more output columns of zeros
   private static Params.Linear widerOutput(Ops tf, Params.Linear l) {
     return new Params.Linear(
-        pad(tf, l.w(), new int[][] {{0, 0}, {0, 0}, {0, MLP_PADDING}}),
-        l.b() == null ? null : pad(tf, l.b(), new int[][] {{0, MLP_PADDING}}));
+        pad(tf, l.w(), new int[][] {{0, 0}, {0, 0}, {0, MlpPadding.UNITS}}),
+        l.b() == null ? null : pad(tf, l.b(), new int[][] {{0, MlpPadding.UNITS}}));
   }
 
   private static Operand<TFloat32> pad(Ops tf, Operand<? extends TNumber> x, int[][] widths) {

@@ -46,24 +46,30 @@ public final class Adafactor implements Optimizer {
     this.weightDecay = weightDecay;
     Ops s = tf.withSubScope("adafactor");
     for (Variable p : params) {
-      long[] shape = p.shape();
-      if (factored(p)) {
-        slots.add(
-            new Slots(
-                slot(s, p, "vr", without(shape, shape.length - 1)),
-                slot(s, p, "vc", without(shape, shape.length - 2)),
-                null));
-      } else {
-        slots.add(new Slots(null, null, slot(s, p, "v", shape)));
-      }
+      List<long[]> shapes = slotShapes(p.shape());
+      slots.add(
+          shapes.size() == 2
+              ? new Slots(slot(s, p, "vr", shapes.get(0)), slot(s, p, "vc", shapes.get(1)), null)
+              : new Slots(null, null, slot(s, p, "v", shapes.get(0))));
     }
     step = ModelVariables.create(s, "train/step", new ModelVariables.Init.Constant(0), false);
   }
 
-  // matrices, counting only the last two axes (OpenAI's conv weights are [1, nx, nf])
-  static boolean factored(Variable p) {
-    long[] shape = p.shape();
-    return shape.length >= 2 && shape[shape.length - 1] > 1 && shape[shape.length - 2] > 1;
+  // a matrix's second moment as its row means and its column means, counting only the last two
+  // axes (OpenAI's conv weights are [1, nx, nf]); anything else's in full
+  private static List<long[]> slotShapes(long[] shape) {
+    boolean factored =
+        shape.length >= 2 && shape[shape.length - 1] > 1 && shape[shape.length - 2] > 1;
+    return factored
+        ? List.of(without(shape, shape.length - 1), without(shape, shape.length - 2))
+        : List.of(shape);
+  }
+
+  /** The elements of state kept for a weight of this shape (the memory plan counts them). */
+  static long stateElements(long[] shape) {
+    return slotShapes(shape).stream()
+        .mapToLong(s -> Arrays.stream(s).reduce(1, (a, b) -> a * b))
+        .sum();
   }
 
   private static Variable slot(Ops s, Variable p, String name, long[] shape) {

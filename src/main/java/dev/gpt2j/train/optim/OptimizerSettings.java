@@ -1,6 +1,7 @@
 package dev.gpt2j.train.optim;
 
 import dev.gpt2j.model.ModelVariables.Variable;
+import java.util.Arrays;
 import java.util.List;
 import org.tensorflow.op.Ops;
 
@@ -18,6 +19,14 @@ public record OptimizerSettings(Kind kind, double beta1, double beta2, double we
 
     public String label() {
       return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The elements of state this optimiser keeps for a weight of {@code shape}. */
+    public long stateElements(long[] shape) {
+      return switch (this) {
+        case ADAMW -> 2 * Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+        case ADAFACTOR -> Adafactor.stateElements(shape);
+      };
     }
   }
 
