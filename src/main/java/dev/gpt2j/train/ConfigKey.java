@@ -9,7 +9,7 @@ import java.util.stream.Collectors;
 
 /**
  * One key of a training config: its snake_case name, how its text is read into a typed value (and
- * checked), its default and its help. {@link TrainConfig#KEYS} is the table of them.
+ * checked), its default and its help. {@link TrainKeys} is the table of them.
  */
 public record ConfigKey(String name, Type type, String defaultText, String help) {
 

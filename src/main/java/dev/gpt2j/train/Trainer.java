@@ -1,20 +1,12 @@
 package dev.gpt2j.train;
 
-import dev.gpt2j.checkpoint.CheckpointException;
 import dev.gpt2j.checkpoint.ModelDir;
-import dev.gpt2j.cluster.Cluster;
-import dev.gpt2j.cluster.ClusterException;
-import dev.gpt2j.cluster.Heartbeat;
-import dev.gpt2j.cluster.TaskProbe;
-import dev.gpt2j.cluster.TaskServer;
 import dev.gpt2j.data.Batches;
 import dev.gpt2j.data.Prepare;
 import dev.gpt2j.memory.MemoryPlan;
 import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.HParams;
-import dev.gpt2j.model.ModelSize;
 import dev.gpt2j.sampling.SampleOptions;
-import dev.gpt2j.tokenizer.CharTokenizer;
 import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.train.graph.StepConfig;
 import dev.gpt2j.train.graph.TrainStep;
@@ -23,18 +15,11 @@ import dev.gpt2j.util.Ticker;
 import dev.gpt2j.util.WritableDir;
 import java.io.PrintStream;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.BooleanSupplier;
-import org.tensorflow.Server;
-import org.tensorflow.exceptions.TFResourceExhaustedException;
-import org.tensorflow.exceptions.TensorFlowException;
 
 /**
  * The training loop: batches, one optimiser step per iteration, progress lines, evaluation,
@@ -69,7 +54,7 @@ public final class Trainer {
   private final HParams hp;
   private final Tokenizer tokenizer;
   private final Optional<SystemMemory.Limit> available;
-  private Server server; // the chief's, on a cluster: held here for as long as the run
+  private ClusterRun cluster; // the chief's side, on a cluster: held for as long as the run
   private TaskEval taskEval; // eval_task's data, read when the run starts; null without one
   private volatile boolean stepped; // the run has taken its first step
 
@@ -81,9 +66,9 @@ public final class Trainer {
     this.out = out;
     this.stopRequested = stopRequested;
     this.run = new RunDir(config.outDir());
-    requireModel(config, run);
-    this.tokenizer = tokenizer(config, run);
-    this.hp = hparams(config, run, tokenizer);
+    RunModel model = RunModel.of(config, run);
+    this.tokenizer = model.tokenizer();
+    this.hp = model.hparams();
     this.available = SystemMemory.available();
     this.c = config;
     this.settled = StepPlan.settle(config, hp, available);
@@ -128,78 +113,9 @@ public final class Trainer {
         return train(s, plan, train, val);
       }
     }
-    joinCluster(c.cluster());
-    try {
-      return onCluster(plan, train, val);
-    } catch (TFResourceExhaustedException e) {
-      throw e; // out of memory, on whichever task: the caller says so
-    } catch (TensorFlowException e) {
-      throw ClusterException.taskLost(c.cluster(), e)
-          .map(lost -> new ClusterException(lost.getMessage() + "; " + lastCheckpoint()))
-          .orElseThrow(() -> e);
-    }
+    cluster = new ClusterRun(c, this::lastCheckpoint);
+    return cluster.run(hp, settled, out, s -> train(s, plan, train, val));
   }
-
-  /**
-   * The run on a cluster, its loop on a thread of its own, while the heartbeat watches the tasks. A
-   * task that hangs holds the step for ever, and the step cannot be cancelled (TF Java's
-   * Session.close waits for it): the caller gets a {@link ClusterException} naming the task, and
-   * the stuck loop's thread and session are left to the end of the process. Every checkpoint is
-   * written atomically, so nothing saved is lost.
-   */
-  private Outcome onCluster(MemoryPlan plan, Batches train, Batches val) {
-    TrainStep s = new TrainStep(hp, settled);
-    CompletableFuture<Outcome> outcome = new CompletableFuture<>();
-    Heartbeat heartbeat;
-    try {
-      heartbeat =
-          Heartbeat.start(
-              s.graph(),
-              s.session(),
-              c.cluster(),
-              Duration.ofSeconds(c.clusterTimeout()),
-              hung ->
-                  outcome.completeExceptionally(
-                      new ClusterException(hung.getMessage() + "; " + lastCheckpoint())));
-    } catch (RuntimeException e) {
-      s.close();
-      throw e;
-    }
-    Thread loop =
-        new Thread(
-            () -> {
-              try {
-                outcome.complete(train(s, plan, train, val));
-              } catch (Throwable e) {
-                outcome.completeExceptionally(e);
-              }
-            },
-            "train-loop");
-    loop.setDaemon(true); // a loop stuck in a hung task's step must not hold the JVM
-    loop.start();
-    try {
-      return outcome.join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
-    } finally {
-      heartbeat.close();
-      if (!loop.isAlive() || joined(loop)) {
-        s.close();
-      }
-    }
-  }
-
-  // whether the loop ends soon after its outcome (it does unless its step is stuck)
-  private static boolean joined(Thread loop) {
-    try {
-      loop.join(LOOP_EXIT_MS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    return !loop.isAlive();
-  }
-
-  private static final long LOOP_EXIT_MS = 1000;
 
   // where a stopped run continues from
   private String lastCheckpoint() {
@@ -211,21 +127,6 @@ public final class Trainer {
         + " (iter "
         + run.latest().iter()
         + ") is intact: restart the task and continue with init_from=resume";
-  }
-
-  /** How long the chief waits for the other tasks to accept connections. */
-  static final Duration CLUSTER_WAIT = Duration.ofSeconds(25);
-
-  // starts the chief's server (task 0; it lives as long as this process) and waits for the others
-  private void joinCluster(Cluster cluster) {
-    server = TaskServer.start(cluster, 0, "cluster");
-    out.printf(
-        "cluster: chief (task 0) listening on %s; waiting for %d other task(s)%n",
-        cluster.addresses().get(0), cluster.size() - 1);
-    TaskProbe.awaitAll(cluster, 0, CLUSTER_WAIT);
-    out.printf(
-        "cluster: %d tasks, each computing %d of the %d sequences of a micro-batch%n",
-        cluster.size(), c.batchSize(), c.globalBatchSize());
   }
 
   // the run from its first step to its end, on a step ready to run
@@ -254,7 +155,7 @@ public final class Trainer {
         c.dtype().label,
         train.size(),
         val.size(),
-        tokensPerStep());
+        StepLog.tokensPerStep(c));
     Outcome outcome = loop(step, hp, train, val, start, best);
     SystemMemory.peakResident()
         .ifPresent(
@@ -267,72 +168,20 @@ public final class Trainer {
     return outcome;
   }
 
+  // nanoGPT's loop: step, log, evaluate and save, then this run's extras (eval_task, samples)
   private Outcome loop(
       TrainStep step, HParams hp, Batches train, Batches val, int start, double best) {
-    Metrics metrics = new Metrics(run.path(), start);
+    StepLog log =
+        new StepLog(c, hp, run.path(), start, taskEval == null ? null : taskEval.label(), out);
     double lastLoss = Double.NaN;
     double lastVal = Double.NaN;
-    long intervalStart = System.nanoTime();
-    long lastPlot = System.nanoTime();
-    int intervalSteps = 0;
     for (int iter = start; iter < c.maxIters(); iter++) {
       double lr = LrSchedule.at(iter, c);
-      List<Batches.Batch> micro = new ArrayList<>();
-      for (int m = 0; m < c.gradientAccumulationSteps(); m++) {
-        micro.add(train.get(c.seed(), m, iter, c.globalBatchSize(), c.blockSize()));
-      }
-      TrainStep.Stats stats =
-          iter == start
-              ? firstStep(step, micro, lr, iter)
-              : step.step(micro, lr, dropoutSeed(iter), false);
-      if (!Double.isFinite(stats.loss())) {
-        throw new DivergedException(
-            "loss is "
-                + stats.loss()
-                + " at iter "
-                + iter
-                + "; stopped without "
-                + "saving, the last checkpoint in "
-                + run.path()
-                + " is untouched (try a lower learning_rate)");
-      }
+      TrainStep.Stats stats = step(step, train, iter, start, lr);
       stepped = true;
       lastLoss = stats.loss();
       int done = iter + 1;
-      if (iter == start) { // the first step's compile would skew the speed and the ETA
-        intervalStart = System.nanoTime();
-      } else {
-        intervalSteps++;
-      }
-      if ((done % c.logInterval() == 0 || done == c.maxIters()) && intervalSteps == 0) {
-        metrics.add(
-            new Metrics.Row(done, lastLoss, Double.NaN, lr, Double.NaN, stats.aux())); // step 1's
-      } else if (done % c.logInterval() == 0 || done == c.maxIters()) {
-        double seconds = (System.nanoTime() - intervalStart) / 1e9;
-        double tokensPerS = intervalSteps * tokensPerStep() / seconds;
-        double eta = (c.maxIters() - done) * seconds / intervalSteps;
-        out.printf(
-            Locale.ROOT,
-            "iter %d/%d: loss %.4f%s, lr %.2e, grad norm %.2f, %,.0f tok/s, %.0f ms/iter, ETA %s%n",
-            done,
-            c.maxIters(),
-            lastLoss,
-            Double.isNaN(stats.aux())
-                ? ""
-                : String.format(Locale.ROOT, " (load-balancing %.4f)", stats.aux()),
-            lr,
-            stats.gradNorm(),
-            tokensPerS,
-            1000 * seconds / intervalSteps,
-            duration(eta));
-        metrics.add(new Metrics.Row(done, lastLoss, Double.NaN, lr, tokensPerS, stats.aux()));
-        if (System.nanoTime() - lastPlot > PLOT_EVERY_NS) { // a live picture, not a costly one
-          metrics.plot(plotTitle(), taskLabel());
-          lastPlot = System.nanoTime();
-        }
-        intervalStart = System.nanoTime();
-        intervalSteps = 0;
-      }
+      log.stepped(done, iter == start, stats, lr);
       boolean stopping = stopRequested.getAsBoolean();
       if (done % c.evalInterval() == 0 || done == c.maxIters()) {
         double trainLoss = estimate(step, train);
@@ -344,10 +193,7 @@ public final class Trainer {
         if (improved) {
           run.saveBest(hp, step, tokenizer);
         }
-        double saveSeconds = (System.nanoTime() - saveStart) / 1e9;
-        metrics.add(new Metrics.Row(done, trainLoss, lastVal, lr, Double.NaN));
-        metrics.plot(plotTitle(), taskLabel());
-        lastPlot = System.nanoTime();
+        log.evaluated(done, trainLoss, lastVal, lr);
         out.printf(
             Locale.ROOT,
             "eval at iter %d: train loss %.4f, val loss %.4f%s; saved %s (%.1f s)%n",
@@ -356,20 +202,19 @@ public final class Trainer {
             lastVal,
             improved ? " (best so far, also in best/)" : "",
             run.path(),
-            saveSeconds);
-        intervalStart = System.nanoTime();
+            (System.nanoTime() - saveStart) / 1e9);
+        log.resume();
         stopping = stopping || stopRequested.getAsBoolean(); // asked during the save: it is done
       } else if (stopping) {
         run.save(done, best, step, tokenizer);
       }
       if (taskEval != null && taskEval.due(done, c.maxIters()) && !stopping) {
-        metrics.add(Metrics.Row.task(done, lr, taskEval.run(step, done, out)));
-        metrics.plot(plotTitle(), taskLabel());
-        intervalStart = System.nanoTime();
+        log.task(done, lr, taskEval.run(step, done, out));
+        log.resume();
       }
       if (c.sampleInterval() > 0 && done % c.sampleInterval() == 0 && !stopping) {
         sample(step, hp, done);
-        intervalStart = System.nanoTime();
+        log.resume();
       }
       if (stopping) {
         out.printf(
@@ -378,6 +223,30 @@ public final class Trainer {
       }
     }
     return new Outcome(c.maxIters(), lastLoss, lastVal, End.FINISHED);
+  }
+
+  // one optimiser step over the iteration's micro-batches; a loss that is not finite ends the run
+  private TrainStep.Stats step(TrainStep step, Batches train, int iter, int start, double lr) {
+    List<Batches.Batch> micro = new ArrayList<>();
+    for (int m = 0; m < c.gradientAccumulationSteps(); m++) {
+      micro.add(train.get(c.seed(), m, iter, c.globalBatchSize(), c.blockSize()));
+    }
+    TrainStep.Stats stats =
+        iter == start
+            ? firstStep(step, micro, lr, iter)
+            : step.step(micro, lr, dropoutSeed(iter), false);
+    if (!Double.isFinite(stats.loss())) {
+      throw new DivergedException(
+          "loss is "
+              + stats.loss()
+              + " at iter "
+              + iter
+              + "; stopped without "
+              + "saving, the last checkpoint in "
+              + run.path()
+              + " is untouched (try a lower learning_rate)");
+    }
+    return stats;
   }
 
   // the first step, said out loud: with XLA it compiles before it runs, which takes seconds to
@@ -403,32 +272,6 @@ public final class Trainer {
                     + " compiled XLA cluster(s)"
                 : "xla: off (xla=false); the training step runs op by op"));
     return stats;
-  }
-
-  private static final long PLOT_EVERY_NS = 10_000_000_000L;
-
-  // which run the picture is of: its directory, the model (its family's keys too) and where it
-  // started
-  private String plotTitle() {
-    String family = hp.describeArchitecture();
-    return String.format(
-        Locale.ROOT,
-        "%s: %d layers, %d heads, %d wide%s, %,d parameters, from %s",
-        run.path(),
-        hp.nLayer(),
-        hp.nHead(),
-        hp.nEmbd(),
-        family.isEmpty() ? " (GPT-2)" : " (" + family + ")",
-        hp.parameterCount(),
-        c.initFrom());
-  }
-
-  private String taskLabel() {
-    return taskEval == null ? null : taskEval.label();
-  }
-
-  private int tokensPerStep() {
-    return c.globalBatchSize() * c.blockSize() * c.gradientAccumulationSteps();
   }
 
   // nanoGPT's estimate_loss: the mean loss over eval_iters batches
@@ -487,86 +330,5 @@ public final class Trainer {
         settled.recompute(),
         c.recompute() == Toggle.AUTO ? " (auto)" : "",
         settled.xla());
-  }
-
-  // the model's vocabulary: the data's for a new model, else the model directory's, which the
-  // data's must be
-  private static Tokenizer tokenizer(TrainConfig c, RunDir run) {
-    Tokenizer data = Tokenizer.of(c.dataDir());
-    Tokenizer model =
-        switch (c.initFrom().kind()) {
-          case SCRATCH -> data;
-          case RESUME -> Tokenizer.of(run.path());
-          case MODEL_DIR -> Tokenizer.of(c.initFrom().modelDir());
-        };
-    boolean dataChars = data instanceof CharTokenizer;
-    if (dataChars != model instanceof CharTokenizer) {
-      throw new IllegalArgumentException(
-          "data_dir: "
-              + c.dataDir()
-              + (dataChars ? " holds character ids (chars.json)" : " holds GPT-2 token ids")
-              + ", but the model "
-              + (dataChars ? "reads GPT-2's tokens" : "reads characters (chars.json)")
-              + "; prepare the data with the model's tokenizer");
-    }
-    return model;
-  }
-
-  // the run to resume, or the model directory to fine-tune, is there (checked before its files)
-  private static void requireModel(TrainConfig c, RunDir run) {
-    if (c.initFrom().kind() == InitFrom.Kind.RESUME && !run.hasCheckpoint()) {
-      if (Files.exists(run.resolve(RunLock.FILE))) { // a run before its first save: say so
-        RunLock.acquire(run.path()).close();
-      }
-      throw new CheckpointException(
-          "init_from=resume: "
-              + run.path()
-              + " holds no run to resume (no checkpoint file); start one with init_from=scratch");
-    }
-    Path dir = c.initFrom().modelDir();
-    if (c.initFrom().kind() == InitFrom.Kind.MODEL_DIR
-        && !Files.isDirectory(dir)
-        && !(c.dryRun() && ModelSize.named(dir).isPresent())) {
-      throw new CheckpointException(
-          "init_from: "
-              + dir
-              + " is not a model directory; expected scratch, resume, or a directory in OpenAI's"
-              + " layout (checkpoints/124M after make download MODEL=124M)");
-    }
-  }
-
-  private static HParams hparams(TrainConfig c, RunDir run, Tokenizer tokenizer) {
-    if (c.initFrom().kind() == InitFrom.Kind.RESUME) {
-      return ModelDir.readHParams(run.resolve(HParams.FILE_NAME));
-    }
-    if (run.hasCheckpoint()) {
-      throw new CheckpointException(
-          run.path()
-              + " already holds a run; continue it with "
-              + "init_from=resume or choose another out_dir (nothing was changed)");
-    }
-    if (c.initFrom().kind() == InitFrom.Kind.SCRATCH) {
-      return c.scratchModel(tokenizer.size());
-    }
-    return modelShape(c.initFrom().modelDir(), c.dryRun());
-  }
-
-  // a dry run plans a fine-tune of OpenAI's checkpoints/774M before its download: a directory
-  // named after one of OpenAI's sizes and holding no hparams.json has that size's shape
-  private static HParams modelShape(Path dir, boolean dryRun) {
-    if (dryRun && !Files.exists(dir.resolve(HParams.FILE_NAME))) {
-      Optional<ModelSize> size = ModelSize.named(dir);
-      if (size.isPresent()) {
-        return size.get().hparams;
-      }
-    }
-    return ModelDir.hparams(dir);
-  }
-
-  static String duration(double seconds) {
-    long s = Math.round(seconds);
-    return s >= 3600
-        ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
-        : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
   }
 }

@@ -27,6 +27,7 @@ import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Training on a cluster of real processes on loopback (a chief and a worker): the same training as
  * one process with the whole batch, a task lost mid-run, a task absent at the start, bad options.
  */
+@Tag("process")
 class ClusterTrainingTest {
   @TempDir Path tmp;
   Path data;
@@ -194,7 +196,7 @@ class ClusterTrainingTest {
             + " --task 1\n",
         o.err());
     // the wait, then the start of a run on a slow machine: never a hang
-    assertTrue(seconds < 2 * Trainer.CLUSTER_WAIT.toSeconds(), seconds + " s");
+    assertTrue(seconds < 2 * ClusterRun.CLUSTER_WAIT.toSeconds(), seconds + " s");
   }
 
   // a worker that hangs (SIGSTOP) keeps its connections open: only the heartbeat notices

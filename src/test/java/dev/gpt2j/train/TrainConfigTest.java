@@ -2,6 +2,7 @@ package dev.gpt2j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.gpt2j.model.Architecture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -20,9 +21,15 @@ class TrainConfigTest {
     Path written = tmp.resolve("config.properties");
     Files.writeString(written, c.toProperties());
     TrainConfig back = TrainConfig.load(written, Map.of());
-    assertEquals(c.toProperties(), back.toProperties());
-    assertEquals(c.samplePrompt(), back.samplePrompt());
-    assertEquals(c.learningRate(), back.learningRate());
+    assertEquals(c, back);
+    // a mixture with LLaMA's blocks: the architecture's keys, folded into one component, come back
+    TrainConfig moe =
+        TrainConfig.load(
+            Path.of("configs/llama-shakespeare.properties"),
+            Map.of("moe_experts", "4", "moe_top_k", "1", "rope_theta", "500"));
+    Files.writeString(written, moe.toProperties());
+    assertEquals(moe, TrainConfig.load(written, Map.of()));
+    assertEquals(4, moe.architecture().moeExperts());
   }
 
   @Test
@@ -40,9 +47,10 @@ class TrainConfigTest {
           TrainConfig.load(Path.of("configs/" + file + ".properties"), Map.of());
       c.scratchModel(65);
     }
-    // one line for each of the record's components, counted from the record itself
+    // one line for each of the record's components, counted from the record itself, the
+    // architecture's one component written as its keys
     assertEquals(
-        TrainConfig.class.getRecordComponents().length,
+        TrainConfig.class.getRecordComponents().length - 1 + Architecture.keys().size(),
         TrainConfig.load(null, Map.of())
             .toProperties()
             .lines()
