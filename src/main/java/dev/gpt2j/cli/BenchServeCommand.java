@@ -2,7 +2,7 @@ package dev.gpt2j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.gpt2j.serve.LoadGenerator;
+import dev.gpt2j.bench.LoadGenerator;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -29,6 +29,10 @@ public final class DecodingGraph {
   final KvCache cache;
   final Placeholder<TInt32> tokens;
   final Operation prefill;
+
+  /** The prefill's logits [B, T, n_vocab], computed only when a run fetches them. */
+  final Operand<TFloat32> prefillLogits;
+
   final Placeholder<TInt32> stepTokens;
 
   /** Copies the weights into the layouts the step reads: run when the weights change. */
@@ -70,7 +74,9 @@ public final class DecodingGraph {
     Ops s = tf.withSubScope("sampler");
     cache = new KvCache(s, hp);
     tokens = s.withName("tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
-    prefill = Gpt2.gpt2(tf, hp, tokens, params, cache, Product.MATMUL).h().op();
+    Gpt2.Forward prefilled = Gpt2.gpt2(tf, hp, tokens, params, cache, Product.MATMUL);
+    prefill = prefilled.h().op();
+    prefillLogits = prefilled.logits();
     // every shape but the batch is static, and each row is one position: matrix-vector products
     stepTokens =
         s.withName("step_tokens").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, 1)));

@@ -71,8 +71,44 @@ public final class RowDecoder<R> {
     join(List.of(row), List.of(prompt), new int[] {newTokens});
   }
 
+  /**
+   * Adds a row as {@link #join(Object, int[], int)} does, and gives back what its prefill computed
+   * on the way: the logits [prompt length - 1, n_vocab] of the prompt's positions but its last, of
+   * which row i predicts the prompt's token i + 1 (openai's echo with logprobs). One row at a time,
+   * so that a batch's prefill never holds more than one prompt's logits.
+   */
+  public float[][] joinWithPromptLogits(R row, int[] prompt, int newTokens) {
+    float[][] logits = new float[prompt.length - 1][];
+    join(List.of(row), List.of(prompt), new int[] {newTokens}, logits);
+    return logits;
+  }
+
+  /**
+   * The same logits for a prompt that is given no tokens: prefilled into a free slot, which stays
+   * free.
+   */
+  public float[][] promptLogits(int[] prompt) {
+    if (free() == 0) {
+      throw new IllegalStateException("no free slot to prefill a prompt in");
+    }
+    Decoder.requireFits(g.hp, prompt, 0, false);
+    int slot = rows.size();
+    float[][] logits = new float[prompt.length - 1][];
+    if (logits.length > 0) {
+      need[slot] = prompt.length - 1;
+      fitCapacity(slot + 1);
+      prefill(slot, new int[][] {Arrays.copyOf(prompt, prompt.length - 1)}, logits);
+    }
+    return logits;
+  }
+
   /** Adds several rows at once: their prompts go into the cache in one pass. */
   public void join(List<R> joining, List<int[]> prompts, int[] newTokens) {
+    join(joining, prompts, newTokens, null);
+  }
+
+  // promptLogits, when not null, receives the one joining row's prefill logits
+  private void join(List<R> joining, List<int[]> prompts, int[] newTokens, float[][] promptLogits) {
     if (joining.size() > free()) {
       throw new IllegalStateException(
           joining.size() + " rows cannot join: " + free() + " of " + maxRows + " are free");
@@ -91,7 +127,10 @@ public final class RowDecoder<R> {
     fitCapacity(first + joining.size());
     if (longest > 0) { // each prompt but its last token, padded on the right
       int cut = longest;
-      prefill(first, prompts.stream().map(p -> Arrays.copyOf(p, cut)).toArray(int[][]::new));
+      prefill(
+          first,
+          prompts.stream().map(p -> Arrays.copyOf(p, cut)).toArray(int[][]::new),
+          promptLogits);
     }
     rows.addAll(joining);
   }
@@ -171,19 +210,31 @@ public final class RowDecoder<R> {
     }
   }
 
-  // prompts' positions into the cache rows from slot on, each from position 0
-  private void prefill(int slot, int[][] tokens) {
+  // prompts' positions into the cache rows from slot on, each from position 0; with logits not
+  // null, the first prompt's logits too, a row for each of its positions
+  private void prefill(int slot, int[][] tokens, float[][] logits) {
     try (TInt32 in = Tensors.matrix(tokens);
         TInt32 start = TInt32.vectorOf(new int[tokens.length]);
         TInt32 first = TInt32.scalarOf(slot)) {
-      session
-          .runner()
-          .feed(g.tokens, in)
-          .feed(g.cache.length, start)
-          .feed(g.cache.first, first)
-          .addTarget(g.prefill)
-          .run()
-          .close();
+      Session.Runner run =
+          session
+              .runner()
+              .feed(g.tokens, in)
+              .feed(g.cache.length, start)
+              .feed(g.cache.first, first)
+              .addTarget(g.prefill);
+      if (logits != null) {
+        run.fetch(g.prefillLogits);
+      }
+      try (Result r = run.run()) {
+        if (logits != null) {
+          TFloat32 out = (TFloat32) r.get(0);
+          for (int t = 0; t < logits.length; t++) {
+            logits[t] = new float[g.hp.nVocab()];
+            out.get(0, t).copyTo(DataBuffers.of(logits[t], false, false));
+          }
+        }
+      }
     }
   }
 }

@@ -30,9 +30,9 @@ final class Choice {
   /** What a step added to a choice: new text, its tokens, and why it ended (null: it goes on). */
   record Delta(int index, String text, List<Token> tokens, String finishReason) {}
 
-  final Completion request;
+  private final Completion request;
   final int index;
-  final int[] prompt;
+  private final int[] prompt;
   private final SplittableRandom rng;
   private final Map<Integer, Integer> counts = new HashMap<>();
   private final StopText text;
@@ -42,14 +42,44 @@ final class Choice {
   private int generated;
   private int sentChars;
   private int sentTokens;
-  volatile boolean cancelled;
+  private volatile boolean cancelled;
 
   Choice(Completion request, int index, int[] prompt, SplittableRandom rng) {
     this.request = request;
     this.index = index;
     this.prompt = prompt;
     this.rng = rng;
-    this.text = new StopText(request.body.stops());
+    this.text = new StopText(request.body().stops());
+  }
+
+  Completion request() {
+    return request;
+  }
+
+  int[] prompt() {
+    return prompt;
+  }
+
+  /** The most tokens it is to be given ({@code max_tokens}). */
+  int maxTokens() {
+    return request.body().maxTokens();
+  }
+
+  /**
+   * Whether it asks for its prompt back with the prompt's logprobs ({@code echo}, {@code
+   * logprobs}).
+   */
+  boolean echoesLogprobs() {
+    return request.body().echo() && request.body().logprobs() != null;
+  }
+
+  /** Whether its client has gone: it leaves the batch at the next step. */
+  boolean cancelled() {
+    return cancelled;
+  }
+
+  void cancel() {
+    cancelled = true;
   }
 
   /**
@@ -91,7 +121,7 @@ final class Choice {
       tokens.add(generatedToken(name(token, tokenizer), offset, logits, token, tokenizer));
       if (text.stopped()) {
         finish = "stop";
-      } else if (generated == request.body.maxTokens()) {
+      } else if (generated == request.body().maxTokens()) {
         finish = "length";
       }
     }
@@ -109,7 +139,7 @@ final class Choice {
 
   /** The next token after {@code logits}, as the request's sampler draws it for this choice. */
   int draw(float[] logits, float[] scratch) {
-    return request.body.sampler().next(logits, counts, rng, scratch);
+    return request.body().sampler().next(logits, counts, rng, scratch);
   }
 
   int generated() {
@@ -117,7 +147,7 @@ final class Choice {
   }
 
   private Integer logprobs() {
-    return request.body.logprobs();
+    return request.body().logprobs();
   }
 
   // a generated token that begins `offset` chars into the generated text

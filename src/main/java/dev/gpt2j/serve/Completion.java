@@ -2,6 +2,7 @@ package dev.gpt2j.serve;
 
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.UUID;
@@ -15,15 +16,15 @@ import java.util.concurrent.LinkedBlockingQueue;
 final class Completion {
   final String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
   final long created = System.currentTimeMillis() / 1000;
-  final long arrivedNanos = System.nanoTime();
-  final CompletionRequest body;
-  final List<Choice> choices = new ArrayList<>();
-  final BlockingQueue<Choice.Delta> deltas = new LinkedBlockingQueue<>();
+  private final long arrivedNanos = System.nanoTime();
+  private final CompletionRequest body;
+  private final List<Choice> choices = new ArrayList<>();
+  private final BlockingQueue<Choice.Delta> deltas = new LinkedBlockingQueue<>();
 
-  /** Sent instead of a delta when the request cannot be finished ({@link #failure} says why). */
-  static final Choice.Delta FAILED = new Choice.Delta(-1, "", List.of(), "error");
+  // sent instead of a delta when the request cannot be finished (failure says why)
+  private static final Choice.Delta FAILED = new Choice.Delta(-1, "", List.of(), "error");
 
-  volatile ApiError failure;
+  private volatile ApiError failure;
 
   /**
    * Choice i of prompt p is index p * n + i, as OpenAI numbers them. Each draws from its own stream
@@ -44,10 +45,42 @@ final class Completion {
     return body.prompts().stream().mapToInt(p -> p.length).sum();
   }
 
+  CompletionRequest body() {
+    return body;
+  }
+
+  /** Its rows: choice i of prompt p is row p * n + i. */
+  List<Choice> choices() {
+    return Collections.unmodifiableList(choices);
+  }
+
+  long arrivedNanos() {
+    return arrivedNanos;
+  }
+
   /** The client has gone: its choices leave the batch at the next step. */
   void cancel() {
-    for (Choice c : choices) {
-      c.cancelled = true;
+    choices.forEach(Choice::cancel);
+  }
+
+  /** A row's next part, from the scheduler to the thread answering the client. */
+  void send(Choice.Delta d) {
+    deltas.add(d);
+  }
+
+  /** The request ends with {@code e}; its other rows leave at the next step. */
+  void fail(ApiError e) {
+    cancel();
+    failure = e;
+    deltas.add(FAILED);
+  }
+
+  /** The next part sent, waiting for it; throws the failure that ended the request. */
+  Choice.Delta next() throws InterruptedException {
+    Choice.Delta d = deltas.take();
+    if (d == FAILED) {
+      throw failure;
     }
+    return d;
   }
 }

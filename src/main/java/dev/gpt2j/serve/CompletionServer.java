@@ -174,7 +174,7 @@ public final class CompletionServer implements AutoCloseable {
   private int answer(HttpExchange ex, Completion c) throws IOException {
     List<StringBuilder> texts = new ArrayList<>();
     List<List<Choice.Token>> tokens = new ArrayList<>();
-    String[] finish = new String[c.choices.size()];
+    String[] finish = new String[c.choices().size()];
     for (int i = 0; i < finish.length; i++) {
       texts.add(new StringBuilder());
       tokens.add(new ArrayList<>());
@@ -201,7 +201,7 @@ public final class CompletionServer implements AutoCloseable {
     ex.sendResponseHeaders(200, 0);
     OutputStream out = ex.getResponseBody();
     try {
-      for (int open = c.choices.size(); open > 0; ) {
+      for (int open = c.choices().size(); open > 0; ) {
         Choice.Delta d;
         try {
           d = next(c);
@@ -216,7 +216,7 @@ public final class CompletionServer implements AutoCloseable {
           open--;
         }
       }
-      if (c.body.includeUsage()) {
+      if (c.body().includeUsage()) {
         event(
             out, JSON.writeValueAsString(json.withUsage(c, json.chunk(c, JSON.createArrayNode()))));
       }
@@ -236,11 +236,7 @@ public final class CompletionServer implements AutoCloseable {
   // the next delta of any of the request's choices
   private static Choice.Delta next(Completion c) {
     try {
-      Choice.Delta d = c.deltas.take();
-      if (d == Completion.FAILED) {
-        throw c.failure;
-      }
-      return d;
+      return c.next();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       c.cancel();

@@ -32,7 +32,7 @@ final class ResponseJson {
     ObjectNode o = JSON.createObjectNode();
     o.put("text", text);
     o.put("index", index);
-    if (c.body.logprobs() == null) {
+    if (c.body().logprobs() == null) {
       o.putNull("logprobs");
     } else {
       ObjectNode lp = o.putObject("logprobs");
@@ -81,7 +81,7 @@ final class ResponseJson {
   }
 
   ObjectNode withUsage(Completion c, ObjectNode out) {
-    int generated = c.choices.stream().mapToInt(Choice::generated).sum();
+    int generated = c.choices().stream().mapToInt(Choice::generated).sum();
     ObjectNode u = out.putObject("usage");
     u.put("prompt_tokens", c.promptTokens());
     u.put("completion_tokens", generated);

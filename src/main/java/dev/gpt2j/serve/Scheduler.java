@@ -12,6 +12,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToIntFunction;
 
 /**
  * Continuous batching: one thread owns the model and runs the loop. Between steps it admits waiting
@@ -20,7 +21,6 @@ import java.util.concurrent.TimeUnit;
  * client went away.
  */
 final class Scheduler {
-  private final Gpt2Model model;
   private final Tokenizer tokenizer;
   private final RowDecoder<Choice> decoder;
   private final ServerMetrics metrics;
@@ -37,7 +37,6 @@ final class Scheduler {
   private long lastStepEnd;
 
   Scheduler(Gpt2Model model, int maxRows, int maxQueue, ServerMetrics metrics, PrintStream log) {
-    this.model = model;
     this.tokenizer = model.tokenizer();
     this.decoder = model.rowDecoder(maxRows);
     this.metrics = metrics;
@@ -60,7 +59,7 @@ final class Scheduler {
     if (draining) {
       throw new ApiError(503, "server_error", null, null, "the server is shutting down");
     }
-    int rows = c.choices.size();
+    int rows = c.choices().size();
     if (rows > maxRows + maxQueue) {
       throw ApiError.invalid(
           "n",
@@ -78,7 +77,7 @@ final class Scheduler {
           "queue_full",
           "the server's queue is full (" + maxQueue + " rows); try again shortly");
     }
-    waiting.addAll(c.choices);
+    waiting.addAll(c.choices());
     metrics.rows(waiting.size(), decoder.rows().size());
     notifyAll();
   }
@@ -93,7 +92,7 @@ final class Scheduler {
     Set<Completion> cut = new LinkedHashSet<>();
     synchronized (this) {
       draining = true;
-      waiting.forEach(c -> cutShort(c.request, cut));
+      waiting.forEach(c -> cutShort(c.request(), cut));
       waiting.clear();
       notifyAll();
     }
@@ -101,7 +100,7 @@ final class Scheduler {
       thread.join(unit.toMillis(timeout));
     }
     stopNow(); // the loop is over: its rows are this thread's now
-    decoder.rows().forEach(c -> cutShort(c.request, cut));
+    decoder.rows().forEach(c -> cutShort(c.request(), cut));
     decoder.clear();
     return cut.size();
   }
@@ -145,7 +144,7 @@ final class Scheduler {
         } catch (RuntimeException e) {
           log.println("serve: a decoding step failed: " + e);
           for (Choice c : decoder.rows()) {
-            fail(c.request, failed(e));
+            fail(c.request(), failed(e));
           }
           decoder.clear();
         }
@@ -177,65 +176,93 @@ final class Scheduler {
     return !stopNow;
   }
 
-  // waiting rows into the free slots: prompts of similar lengths prefilled together in one pass;
-  // a row that asks for no tokens is answered without a slot
+  // waiting rows into the free slots: prompts of similar lengths prefilled together in one pass,
+  // and a row that echoes its prompt's logprobs alone, its prefill giving them; a row that asks for
+  // no tokens is answered without a slot
   private void admit() {
     List<Choice> joining = new ArrayList<>();
+    List<Choice> scored = new ArrayList<>();
     List<Choice> noTokens = new ArrayList<>();
     synchronized (this) {
-      while (joining.size() < decoder.free() && !waiting.isEmpty()) {
+      // a row given no tokens takes no slot, but one that echoes logprobs borrows one for its
+      // prefill
+      while (joining.size() + scored.size() < decoder.free() && !waiting.isEmpty()) {
         Choice c = waiting.poll();
-        if (!c.cancelled) {
-          (c.request.body.maxTokens() == 0 ? noTokens : joining).add(c);
+        if (!c.cancelled()) {
+          (c.echoesLogprobs() ? scored : c.maxTokens() == 0 ? noTokens : joining).add(c);
         }
       }
     }
     for (Choice c : noTokens) {
-      echoIfAsked(c);
-      c.request.deltas.add(c.endWithoutTokens());
+      echo(c, null);
+      metrics.prefilled(c.prompt().length);
+      c.request().send(c.endWithoutTokens());
     }
-    joining.sort(Comparator.comparingInt(c -> c.prompt.length));
-    for (List<Choice> group : similarLengths(joining)) {
-      group.forEach(this::echoIfAsked);
-      try {
-        decoder.join(
-            group,
-            group.stream().map(c -> c.prompt).toList(),
-            group.stream().mapToInt(c -> c.request.body.maxTokens()).toArray());
-      } catch (RuntimeException e) {
-        log.println("serve: a prefill failed: " + e);
-        group.forEach(c -> fail(c.request, failed(e)));
-      }
+    for (Choice c : scored) {
+      prefill(
+          List.of(c),
+          () -> {
+            if (c.maxTokens() == 0) {
+              echo(c, decoder.promptLogits(c.prompt()));
+              c.request().send(c.endWithoutTokens());
+            } else {
+              echo(c, decoder.joinWithPromptLogits(c, c.prompt(), c.maxTokens()));
+            }
+          });
+    }
+    joining.sort(Comparator.comparingInt(c -> c.prompt().length));
+    for (List<Choice> group : similarLengths(joining, c -> c.prompt().length)) {
+      group.forEach(c -> echo(c, null));
+      prefill(
+          group,
+          () ->
+              decoder.join(
+                  group,
+                  group.stream().map(Choice::prompt).toList(),
+                  group.stream().mapToInt(Choice::maxTokens).toArray()));
     }
     decodingRows = decoder.rows().size();
     metrics.rows(waitingRows(), decodingRows);
   }
 
-  // the prompt as the choice's first delta when it asks for it back, with its logprobs if asked
-  private void echoIfAsked(Choice c) {
-    if (c.request.body.echo()) {
-      boolean logprobs = c.request.body.logprobs() != null;
-      float[][] logits = logprobs ? model.logits(new int[][] {c.prompt})[0] : null;
-      c.request.deltas.add(c.echo(tokenizer, logits));
+  // a prefill of group's rows; one that fails fails their requests, and the loop goes on
+  private void prefill(List<Choice> group, Runnable prefill) {
+    try {
+      prefill.run();
+    } catch (RuntimeException e) {
+      log.println("serve: a prefill failed: " + e);
+      group.forEach(c -> fail(c.request(), failed(e)));
     }
-    metrics.prefilled(c.prompt.length);
+    group.forEach(c -> metrics.prefilled(c.prompt().length));
   }
 
-  // rows sorted by prompt length, cut into groups whose padding adds at most a quarter to the
-  // tokens a prefill computes
-  private static List<List<Choice>> similarLengths(List<Choice> sorted) {
-    List<List<Choice>> groups = new ArrayList<>();
-    List<Choice> group = new ArrayList<>();
+  // the prompt as the choice's first delta when it asks for it back, with the logprobs of its
+  // tokens from promptLogits (row i predicts token i + 1) when it asks for those
+  private void echo(Choice c, float[][] promptLogits) {
+    if (c.request().body().echo()) {
+      c.request().send(c.echo(tokenizer, promptLogits));
+    }
+  }
+
+  /**
+   * Rows sorted by prompt length, cut into groups whose padding adds at most a quarter to the
+   * tokens a prefill computes: each group is prefilled in one pass, every prompt padded to its
+   * longest.
+   */
+  static <T> List<List<T>> similarLengths(List<T> sorted, ToIntFunction<T> length) {
+    List<List<T>> groups = new ArrayList<>();
+    List<T> group = new ArrayList<>();
     long tokens = 0;
-    for (Choice c : sorted) {
-      long padded = (long) c.prompt.length * (group.size() + 1);
-      if (!group.isEmpty() && padded > 1.25 * (tokens + c.prompt.length)) {
+    for (T c : sorted) {
+      int n = length.applyAsInt(c);
+      long padded = (long) n * (group.size() + 1);
+      if (!group.isEmpty() && padded > 1.25 * (tokens + n)) {
         groups.add(group);
         group = new ArrayList<>();
         tokens = 0;
       }
       group.add(c);
-      tokens += c.prompt.length;
+      tokens += n;
     }
     if (!group.isEmpty()) {
       groups.add(group);
@@ -255,7 +282,7 @@ final class Scheduler {
     int tokens = 0;
     for (int i = 0; i < rows.size(); i++) {
       Choice c = rows.get(i);
-      if (c.cancelled) {
+      if (c.cancelled()) {
         leaving[i] = true;
         metrics.cancelled();
         continue;
@@ -264,12 +291,12 @@ final class Scheduler {
       Choice.Delta d = c.take(token, logits[i], tokenizer);
       tokens++;
       if (c.generated() == 1) {
-        metrics.firstToken((now - c.request.arrivedNanos) / 1e9);
+        metrics.firstToken((now - c.request().arrivedNanos()) / 1e9);
       } else {
         metrics.nextToken((now - lastStepEnd) / 1e9);
       }
       if (!d.text().isEmpty() || !d.tokens().isEmpty() || d.finishReason() != null) {
-        c.request.deltas.add(d);
+        c.request().send(d);
       }
       if (d.finishReason() != null) {
         leaving[i] = true;
@@ -286,10 +313,7 @@ final class Scheduler {
     lastStepEnd = System.nanoTime();
   }
 
-  // the request ends with this error; its other rows leave at the next step
   private static void fail(Completion c, ApiError e) {
-    c.cancel();
-    c.failure = e;
-    c.deltas.add(Completion.FAILED);
+    c.fail(e);
   }
 }

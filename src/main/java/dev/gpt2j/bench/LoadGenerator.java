@@ -1,4 +1,4 @@
-package dev.gpt2j.serve;
+package dev.gpt2j.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
