@@ -74,8 +74,8 @@ final class BenchTrainCommand implements Command {
     List<DType> dtypes = DTypeOption.listOf(args);
     double peak = matmulGflops();
     out.printf("fp32 matmul 2048^3 in TF: %.0f GFLOP/s (the MFU reference)%n", peak);
-    // Ctrl-C and SIGTERM stop between steps: a TF session torn down mid-step crashes the JVM
-    try (StopOnSignal stop = new StopOnSignal(2)) {
+    try (StopOnSignal stop =
+        new StopOnSignal(err, "stopping after this step", "the shape being measured")) {
       for (Shape s : shapes) {
         for (DType dtype : dtypes) {
           for (boolean xla :
@@ -86,7 +86,7 @@ final class BenchTrainCommand implements Command {
             String result = measure(s, xla, dtype, peak, stop);
             if (result == null) {
               out.println("stopped");
-              return 0;
+              return stop.exitCode();
             }
             out.println(result);
           }

@@ -1,19 +1,14 @@
 package dev.gpt2j.cli;
 
 import dev.gpt2j.Gpt2Model;
-import dev.gpt2j.checkpoint.ModelDir;
 import dev.gpt2j.memory.MemoryPlan;
-import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.model.DType;
-import dev.gpt2j.model.HParams;
 import dev.gpt2j.serve.CompletionServer;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
-import sun.misc.Signal;
 
 /**
  * {@code serve}: OpenAI's completions API with continuous batching. The first SIGTERM stops taking
@@ -27,7 +22,6 @@ final class ServeCommand implements Command {
   static final int DEFAULT_MAX_QUEUE = 64;
   static final int DEFAULT_DRAIN_SECONDS = 30;
   static final int DEFAULT_READ_TIMEOUT = 30;
-  private static final int STOPPED_AT_ONCE = 130;
   private static final int REQUESTS_CUT = 1;
 
   @Override
@@ -79,11 +73,7 @@ final class ServeCommand implements Command {
                     + " end in an error, and the exit code is 1 (default "
                     + DEFAULT_DRAIN_SECONDS
                     + ")"))
-        .addOption(
-            Option.builder()
-                .longOpt("dry-run")
-                .desc("print the memory plan and exit without loading the model")
-                .build())
+        .addOption(ModelOpening.dryRunOption("loading the model"))
         .addOption(DTypeOption.DECODING.option());
   }
 
@@ -117,26 +107,26 @@ final class ServeCommand implements Command {
       throw new UsageException(
           "--drain-seconds must be at least 0 (0: cut what is in flight), got " + drainSeconds);
     }
-    HParams hp = ModelDir.hparams(dir);
-    DTypeOption.Chosen chosen = DTypeOption.DECODING.of(args);
-    DType dtype = chosen.dtype();
-    MemoryPlan plan = MemoryPlan.serving(hp, dtype, options.maxBatch());
-    if (args.has("dry-run")) {
-      out.println(plan.dryRun(SystemMemory.available()));
-      return 0;
-    }
-    plan.requireFits(SystemMemory.available());
-    try (Gpt2Model model = ModelLoading.load(dir, chosen, err)) {
-      CountDownLatch stop = new CountDownLatch(1);
-      AtomicInteger signals = new AtomicInteger();
-      // TERM once: drain; TERM again, or INT: at once. sun.misc.Signal, not a shutdown hook: the
-      // JVM exits 143 after a hook, and a drained server exits 0
-      Signal.handle(new Signal("TERM"), s -> signal(signals, 1, stop));
-      Signal.handle(new Signal("INT"), s -> signal(signals, 2, stop));
+    ModelOpening opening = ModelOpening.of(args, dir, DTypeOption.DECODING);
+    DType dtype = opening.dtype();
+    MemoryPlan plan = MemoryPlan.serving(opening.hparams(), dtype, options.maxBatch());
+    return opening.run(plan, out, err, model -> serve(model, options, drainSeconds, out, err));
+  }
+
+  private static int serve(
+      Gpt2Model model,
+      CompletionServer.Options options,
+      int drainSeconds,
+      PrintStream out,
+      PrintStream err)
+      throws Exception {
+    try (StopOnSignal stop =
+        new StopOnSignal(
+            err, "finishing the requests in flight (at most " + drainSeconds + " s)", null)) {
       CompletionServer server = CompletionServer.start(model, options, err);
       out.println(
           "serving "
-              + name
+              + options.modelName()
               + " on http://"
               + options.host()
               + ":"
@@ -144,45 +134,37 @@ final class ServeCommand implements Command {
               + "/v1 (max batch "
               + options.maxBatch()
               + ", "
-              + dtype.label
+              + model.dtype().label
               + ")");
       stop.await();
-      if (signals.get() == 1) {
-        err.println("SIGTERM: finishing the requests in flight (at most " + drainSeconds + " s)");
-        AtomicInteger cut = new AtomicInteger();
-        Thread drain =
-            new Thread(
-                () -> {
-                  try {
-                    cut.set(server.drain(drainSeconds));
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
-                });
-        drain.start();
-        while (drain.isAlive() && signals.get() == 1) {
-          drain.join(100);
+      AtomicInteger cut = new AtomicInteger();
+      Thread drain =
+          new Thread(
+              () -> {
+                try {
+                  cut.set(server.drain(drainSeconds));
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              });
+      drain.start();
+      while (drain.isAlive() && !stop.again()) {
+        drain.join(100);
+      }
+      if (!drain.isAlive()) {
+        if (cut.get() == 0) {
+          err.println("drained; stopping");
+          return 0;
         }
-        if (!drain.isAlive()) {
-          if (cut.get() == 0) {
-            err.println("drained; stopping");
-            return 0;
-          }
-          err.println(
-              "drained; "
-                  + cut.get()
-                  + " request(s) cut when the drain time ran out (--drain-seconds); stopping");
-          return REQUESTS_CUT;
-        }
+        err.println(
+            "drained; "
+                + cut.get()
+                + " request(s) cut when the drain time ran out (--drain-seconds); stopping");
+        return REQUESTS_CUT;
       }
       server.close();
       err.println("stopped");
-      return STOPPED_AT_ONCE;
+      return stop.exitCode();
     }
-  }
-
-  private static void signal(AtomicInteger signals, int weight, CountDownLatch stop) {
-    signals.addAndGet(weight);
-    stop.countDown();
   }
 }

@@ -1,6 +1,5 @@
 package dev.gpt2j.cli;
 
-import dev.gpt2j.memory.SystemMemory;
 import dev.gpt2j.train.ConfigKey;
 import dev.gpt2j.train.TrainConfig;
 import dev.gpt2j.train.Trainer;
@@ -35,11 +34,7 @@ final class TrainCommand implements Command {
                     .desc(
                         "a .properties file of the keys below (e.g. configs/shakespeare.properties)")
                     .build())
-            .addOption(
-                Option.builder()
-                    .longOpt("dry-run")
-                    .desc("the same as --dry_run=true: print the memory plan and whether it fits")
-                    .build());
+            .addOption(ModelOpening.dryRunOption("training (the same as --dry_run=true)"));
     TrainConfig.KEYS.forEach(
         k ->
             o.addOption(
@@ -86,14 +81,19 @@ final class TrainCommand implements Command {
       throw new UsageException(e.getMessage());
     }
     if (config.dryRun()) {
-      out.println(
-          new Trainer(config, out, () -> false).memoryPlan().dryRun(SystemMemory.available()));
+      ModelOpening.printPlan(new Trainer(config, out, () -> false).memoryPlan(), out);
       return 0;
     }
-    // Ctrl-C and SIGTERM: the loop saves its current step, then lets the JVM go
-    try (StopOnSignal stop = new StopOnSignal(10)) {
+    try (StopOnSignal stop =
+        new StopOnSignal(
+            err,
+            "saving the current step, then stopping",
+            "the step was not saved; the last checkpoint is intact")) {
       Trainer.Outcome outcome = new Trainer(config, out, stop::requested).run();
-      if (outcome.end() != Trainer.End.FINISHED) {
+      if (outcome.end() == Trainer.End.STOPPED) {
+        return stop.exitCode();
+      }
+      if (outcome.end() == Trainer.End.NOTHING_TO_DO) {
         return 0;
       }
       out.printf(

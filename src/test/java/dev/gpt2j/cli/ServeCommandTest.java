@@ -26,10 +26,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code serve} as a user runs it: its own process, its memory plan, and its signals. */
+@Tag("process")
 class ServeCommandTest {
   static final HParams HP = new HParams(50257, 256, 32, 2, 2);
   static final ObjectMapper JSON = new ObjectMapper();
@@ -133,7 +135,9 @@ class ServeCommandTest {
     }
   }
 
-  // a SIGTERM then a Ctrl-C stops at once (130), the request cut short, no stack trace
+  // a SIGTERM then a Ctrl-C stops at once, the request cut short, no stack trace. The exit code
+  // names the signal that stopped it; sent back to back, the kernel delivers the pending SIGINT
+  // before the SIGTERM, so either may be the second
   @Test
   void aSecondSignalStopsAtOnce() throws Exception {
     assumeFalse(
@@ -143,7 +147,8 @@ class ServeCommandTest {
       Iterator<String> stream = s.stream(250);
       s.signals("TERM", "INT"); // the second one long before the request could finish
       assertTrue(s.process.waitFor(30, TimeUnit.SECONDS));
-      assertEquals(130, s.process.exitValue());
+      int code = s.process.exitValue();
+      assertTrue(code == 128 + 2 || code == 128 + 15, "exit " + code + ": " + s.stderr());
       try {
         while (stream.hasNext()) {
           assertFalse(stream.next().equals("data: [DONE]"), "cut short");
