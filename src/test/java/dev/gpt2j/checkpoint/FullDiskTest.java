@@ -16,10 +16,12 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A save onto a full file system (a real 48 KB tmpfs) fails in one line and leaves nothing. */
+@Tag("process")
 class FullDiskTest {
   @TempDir Path tmp;
 

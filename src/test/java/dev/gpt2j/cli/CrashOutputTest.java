@@ -8,6 +8,7 @@ import dev.gpt2j.testing.CliProcess;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.Test;
  * abort's message, written into the filter's pipe just before abort(), is passed on before the
  * process ends.
  */
+@Tag("process")
 class CrashOutputTest {
   private interface C extends Library {
     void __assert_fail(String assertion, String file, int line, String function);

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * that conflict, and directories that cannot be written, each refused in one line before any work
  * and leaving nothing behind.
  */
+@Tag("process")
 class NewUserTest {
   @TempDir Path tmp;
 

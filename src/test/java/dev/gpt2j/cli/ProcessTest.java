@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The CLI as a user runs it, in real processes: one process per command (nothing outlives it), one
  * writer per run directory, and signals that stop training with its step saved.
  */
+@Tag("process")
 class ProcessTest {
   @TempDir Path tmp;
   Path data;

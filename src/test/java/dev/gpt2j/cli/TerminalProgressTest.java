@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * user's shell has): it redraws itself in place on one line, across the terminal's width, although
  * the CLI's log filter has put a pipe on standard error; and it ends once.
  */
+@Tag("process")
 class TerminalProgressTest {
   @TempDir Path tmp;
 

@@ -21,10 +21,12 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The tasks' files: malformed rows refused by file, line and field; downloads checked. */
+@Tag("process")
 class EvalDataTest {
   static final CharTokenizer CHARS = CharTokenizer.of("abcdefgh ,.");
   @TempDir Path tmp;

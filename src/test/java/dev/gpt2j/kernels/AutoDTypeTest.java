@@ -14,10 +14,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What {@code --dtype auto} picks from the processor's flags and the kernels loaded. */
+@Tag("process")
 class AutoDTypeTest {
   // the flags of the three kinds of processor met so far, cut to those that matter here
   static final Set<String> ZEN3 = Set.of("avx2", "fma");

@@ -25,10 +25,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Whole runs of a tiny model on synthetic token files: resume, stop, divergence, outputs. */
+@Tag("process")
 class TrainerTest {
   @TempDir Path tmp;
   Path data;
