@@ -4,6 +4,7 @@ import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.tokenizer.Tokenizer;
 import dev.gpt2j.util.AtomicFiles;
+import dev.gpt2j.util.Floats;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -94,11 +95,11 @@ public final class GgmlExport {
       header.putInt((int) dims[i]);
     }
     drain(file, header.put(utf8));
-    float[] data = transpose ? transposed(values, (int) dims[1], (int) dims[0]) : values;
+    float[] data = transpose ? Floats.transposed(values, (int) dims[1], (int) dims[0]) : values;
     ByteBuffer body = little(data.length * (half ? 2 : 4));
     for (float v : data) {
       if (half) {
-        body.putShort(toHalf(v));
+        body.putShort(Floats.toHalf(v));
       } else {
         body.putFloat(v);
       }
@@ -112,48 +113,6 @@ public final class GgmlExport {
         || name.endsWith("/attn/c_proj/w")
         || name.endsWith("/mlp/c_fc/w")
         || name.endsWith("/mlp/c_proj/w");
-  }
-
-  // [rows, cols] row-major -> [cols, rows] row-major
-  private static float[] transposed(float[] m, int rows, int cols) {
-    float[] t = new float[m.length];
-    for (int r = 0; r < rows; r++) {
-      for (int c = 0; c < cols; c++) {
-        t[c * rows + r] = m[r * cols + c];
-      }
-    }
-    return t;
-  }
-
-  /** IEEE 754 binary16 of {@code f}, rounded to nearest, ties to even (numpy's astype(float16)). */
-  public static short toHalf(float f) {
-    int bits = Float.floatToRawIntBits(f);
-    int sign = (bits >>> 16) & 0x8000;
-    int exponent = (bits >>> 23) & 0xff;
-    int mantissa = bits & 0x7fffff;
-    if (exponent == 0xff) { // infinity, or NaN kept quiet
-      return (short) (sign | 0x7c00 | (mantissa != 0 ? 0x200 : 0));
-    }
-    int e = exponent - 127 + 15;
-    if (e >= 0x1f) {
-      return (short) (sign | 0x7c00); // too large: infinity
-    }
-    if (e <= 0) { // a subnormal half, or zero
-      if (e < -10) {
-        return (short) sign;
-      }
-      return (short) (sign | roundedShift(mantissa | 0x800000, 14 - e));
-    }
-    // a carry out of the mantissa rounds up into the exponent, as it should
-    return (short) (sign | roundedShift((e << 23) | mantissa, 13));
-  }
-
-  // value >> shift, rounded to nearest, ties to even
-  private static int roundedShift(int value, int shift) {
-    int kept = value >>> shift;
-    int rest = value & ((1 << shift) - 1);
-    int half = 1 << (shift - 1);
-    return rest > half || (rest == half && (kept & 1) != 0) ? kept + 1 : kept;
   }
 
   private static ByteBuffer little(int bytes) {

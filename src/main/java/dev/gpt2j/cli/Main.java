@@ -37,6 +37,7 @@ public final class Main {
             new BenchTrainCommand(),
             new EvalCommand(),
             new ExportGgmlCommand(),
+            new ExportGgufCommand(),
             new ServeCommand(),
             new BenchServeCommand(),
             new WorkerCommand())) {

@@ -40,8 +40,23 @@ public final class OpenAiVocabulary {
   }
 
   private static final class Files {
+    static final List<String> TOKENS = buildTokens();
+    static final List<String> MERGES = buildMerges();
     static final byte[] ENCODER_JSON = buildEncoderJson();
     static final byte[] VOCAB_BPE = buildVocabBpe();
+  }
+
+  /**
+   * GPT-2's tokens by id, as encoder.json spells them (bytes_to_unicode's visible characters),
+   * {@code <|endoftext|>} last.
+   */
+  public static List<String> tokens() {
+    return Files.TOKENS;
+  }
+
+  /** vocab.bpe's merges in rank order, each "left right". */
+  public static List<String> merges() {
+    return Files.MERGES;
   }
 
   /** encoder.json as OpenAI's file has it: ids in order, Python's json.dump escapes. */
@@ -54,31 +69,40 @@ public final class OpenAiVocabulary {
     return Files.VOCAB_BPE.clone();
   }
 
-  private static byte[] buildEncoderJson() {
-    StringBuilder json = new StringBuilder("{");
-    for (int id = 0; id < Ranks.TOKENS.size(); id++) {
-      json.append(id == 0 ? "" : ", ")
-          .append(quote(visible(Ranks.TOKENS.get(id))))
-          .append(": ")
-          .append(id);
+  private static List<String> buildTokens() {
+    List<String> tokens = new ArrayList<>();
+    for (String bytes : Ranks.TOKENS) {
+      tokens.add(visible(bytes));
     }
-    json.append(", ")
-        .append(quote(END_OF_TEXT))
-        .append(": ")
-        .append(Ranks.TOKENS.size())
-        .append('}');
-    return json.toString().getBytes(StandardCharsets.US_ASCII);
+    tokens.add(END_OF_TEXT);
+    return List.copyOf(tokens);
   }
 
-  private static byte[] buildVocabBpe() {
-    StringBuilder bpe = new StringBuilder("#version: 0.2\n");
+  private static List<String> buildMerges() {
+    List<String> merges = new ArrayList<>();
     for (int rank = 256; rank < Ranks.TOKENS.size(); rank++) {
       List<String> parts = split(Ranks.TOKENS.get(rank), rank);
       if (parts.size() != 2) {
         throw new IllegalStateException(
             "r50k_base token " + rank + " is not one merge of two parts");
       }
-      bpe.append(visible(parts.get(0))).append(' ').append(visible(parts.get(1))).append('\n');
+      merges.add(visible(parts.get(0)) + ' ' + visible(parts.get(1)));
+    }
+    return List.copyOf(merges);
+  }
+
+  private static byte[] buildEncoderJson() {
+    StringBuilder json = new StringBuilder("{");
+    for (int id = 0; id < Files.TOKENS.size(); id++) {
+      json.append(id == 0 ? "" : ", ").append(quote(Files.TOKENS.get(id))).append(": ").append(id);
+    }
+    return json.append('}').toString().getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static byte[] buildVocabBpe() {
+    StringBuilder bpe = new StringBuilder("#version: 0.2\n");
+    for (String merge : Files.MERGES) {
+      bpe.append(merge).append('\n');
     }
     return bpe.toString().getBytes(StandardCharsets.UTF_8);
   }

@@ -47,7 +47,7 @@ class GgmlExportTest {
       0x7e00, 0xfc00, 0x0400
     };
     for (int i = 0; i < in.length; i++) {
-      assertEquals(expected[i], GgmlExport.toHalf(in[i]) & 0xffff, "half of " + in[i]);
+      assertEquals(expected[i], dev.gpt2j.util.Floats.toHalf(in[i]) & 0xffff, "half of " + in[i]);
     }
   }
 
