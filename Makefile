@@ -29,7 +29,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test test-fast test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step clean
+.PHONY: help build test test-fast test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step llamacpp export-gguf clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -112,6 +112,15 @@ train: $(JAR) ## train: make train [CONFIG=configs/...] [ARGS="--max_iters=100 -
 	$(GPT2) train --config '$(CONFIG)' $(ARGS)
 
 bench: bench-sample bench-train bench-cluster bench-eval ## all benchmarks
+
+llamacpp: ## install llama.cpp's prebuilt CPU libraries (node-llama-cpp 3.21.1, linux-x64 only) into scripts/llamacpp: the peer LlamaCppTest checks exports against
+	cd scripts/llamacpp && npm install --no-audit --no-fund --omit=optional
+
+GGUF ?= $(MODEL_DIR).gguf
+FTYPE ?= f16
+
+export-gguf: $(JAR) ## write MODEL_DIR as a GGUF file for llama.cpp or ollama: make export-gguf [MODEL_DIR=...] [GGUF=out.gguf] [FTYPE=f32|f16|bf16]
+	$(GPT2) export-gguf --model-dir '$(MODEL_DIR)' --out '$(GGUF)' --ftype $(FTYPE)
 
 bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
