@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
@@ -124,6 +125,51 @@ public final class CheckpointIO {
       removePartialFiles(prefix);
       throw new CheckpointException(
           prefix + ": cannot save: " + CheckpointIndex.firstLine(e.getMessage()), e);
+    }
+  }
+
+  /**
+   * Writes {@code values} (float32, by checkpoint name, of {@code shapes}) as a checkpoint at
+   * {@code prefix} with TF's SaveV2, without variables: a model that comes from another file
+   * format.
+   */
+  public static void write(Path prefix, Map<String, float[]> values, Map<String, long[]> shapes) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
+      Ops tf = Ops.create(g);
+      List<String> names = new ArrayList<>(values.keySet());
+      List<Placeholder<TFloat32>> inputs = new ArrayList<>();
+      for (String name : names) {
+        inputs.add(tf.placeholder(TFloat32.class));
+      }
+      String[] slices = new String[names.size()];
+      java.util.Arrays.fill(slices, "");
+      Op save =
+          tf.train.save(
+              tf.constant(prefix.toString()),
+              tf.constant(NdArrays.vectorOfObjects(names.toArray(String[]::new))),
+              tf.constant(NdArrays.vectorOfObjects(slices)),
+              new ArrayList<>(inputs));
+      List<TFloat32> tensors = new ArrayList<>();
+      try {
+        Session.Runner run = session.runner().addTarget(save);
+        for (int i = 0; i < names.size(); i++) {
+          float[] v = values.get(names.get(i));
+          TFloat32 t =
+              TFloat32.tensorOf(
+                  org.tensorflow.ndarray.Shape.of(shapes.get(names.get(i))),
+                  DataBuffers.of(v, true, false));
+          tensors.add(t);
+          run.feed(inputs.get(i), t);
+        }
+        run.run().close();
+      } catch (TensorFlowException e) {
+        removePartialFiles(prefix);
+        throw new CheckpointException(
+            prefix + ": cannot save: " + CheckpointIndex.firstLine(e.getMessage()), e);
+      } finally {
+        tensors.forEach(TFloat32::close);
+      }
     }
   }
 

@@ -38,6 +38,7 @@ public final class Main {
             new EvalCommand(),
             new ExportGgmlCommand(),
             new ExportGgufCommand(),
+            new ImportGgufCommand(),
             new ServeCommand(),
             new BenchServeCommand(),
             new WorkerCommand())) {
