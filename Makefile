@@ -29,7 +29,7 @@ ARGS ?=
 DATA_FILE ?=
 SHAKESPEARE_URL := https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
 
-.PHONY: help build test test-fast test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step llamacpp export-gguf clean
+.PHONY: help build test test-fast test-slow format check-format sample serve check-openai-client eval download data data-char train bench bench-sample bench-train bench-cluster bench-eval bench-ggml bench-serve profile-step llamacpp bench-llamacpp export-gguf clean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -121,6 +121,10 @@ FTYPE ?= f16
 
 export-gguf: $(JAR) ## write MODEL_DIR as a GGUF file for llama.cpp or ollama: make export-gguf [MODEL_DIR=...] [GGUF=out.gguf] [FTYPE=f32|f16|bf16]
 	$(GPT2) export-gguf --model-dir '$(MODEL_DIR)' --out '$(GGUF)' --ftype $(FTYPE)
+
+bench-llamacpp: $(JAR) ## llama.cpp (make llamacpp) against bench-sample on a 124M model, alternating [ROUNDS=2]
+	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
+	scripts/bench-llamacpp.sh '$(BENCH_MODEL_DIR)' $(or $(ROUNDS),2)
 
 bench-sample: $(JAR) ## decoding tokens/s on a 124M-shaped model made by init
 	@test -f '$(BENCH_MODEL_DIR)/checkpoint' || $(GPT2) init --model-dir '$(BENCH_MODEL_DIR)' --like 124M --seed 1
