@@ -25,6 +25,15 @@ final class TfRuntime {
 
   private static final List<String> HOT_JAVA_JVM_FLAGS = List.of("-XX:+UseSerialGC");
 
+  /**
+   * JavaCPP, under TF Java, checks the process's resident memory (a read of /proc/self/statm) at
+   * every native allocation while a limit is set, its default, and TF Java allocates native
+   * pointers for every op a graph builds: building 124M's decoding graphs spent seconds in that
+   * check (docs/benchmarks.md, "Where sample's start went"). The memory plan guards the limits.
+   */
+  static final List<String> JAVACPP_FLAGS =
+      List.of("-Dorg.bytedeco.javacpp.maxPhysicalBytes=0", "-Dorg.bytedeco.javacpp.maxBytes=0");
+
   private TfRuntime() {}
 
   /**
@@ -42,6 +51,7 @@ final class TfRuntime {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("/proc/self/exe"));
     cmd.addAll(hotJavaLoops ? HOT_JAVA_JVM_FLAGS : JVM_FLAGS);
+    cmd.addAll(JAVACPP_FLAGS);
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
     cmd.addAll(List.of(argv));
