@@ -57,17 +57,7 @@ class GgufExportTest {
       throws Exception {
     Path dir = tmp.resolve("m-" + ftype);
     TinyModels.write(dir, hp, weights);
-    Path file = tmp.resolve(ftype + ".gguf");
-    CliRunner.Outcome out =
-        CliRunner.run(
-            "export-gguf",
-            "--model-dir",
-            dir.toString(),
-            "--out",
-            file.toString(),
-            "--ftype",
-            ftype);
-    assertEquals(0, out.code(), out.err());
+    Path file = Exports.gguf(dir, tmp.resolve(ftype + ".gguf"), ftype);
     return new GgufReader(file);
   }
 

@@ -21,18 +21,7 @@ class GgufImportTest {
   @TempDir Path tmp;
 
   private Path exported(Path dir, String ftype) {
-    Path file = tmp.resolve(ftype + ".gguf");
-    CliRunner.Outcome o =
-        CliRunner.run(
-            "export-gguf",
-            "--model-dir",
-            dir.toString(),
-            "--out",
-            file.toString(),
-            "--ftype",
-            ftype);
-    assertEquals(0, o.code(), o.err());
-    return file;
+    return Exports.gguf(dir, tmp.resolve(ftype + ".gguf"), ftype);
   }
 
   @Test

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gpt2j.Gpt2Model;
-import dev.gpt2j.cli.CliRunner;
 import dev.gpt2j.model.Architecture;
 import dev.gpt2j.model.HParams;
 import dev.gpt2j.sampling.SampleOptions;
@@ -57,33 +56,14 @@ class LlamaCppTest {
   @ValueSource(strings = {"gpt2", "llama", "mixture"})
   void llamaCppGeneratesOurGreedyTokensFromAnF32Export(
       String name, @org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
-    Assumptions.assumeTrue(
-        Files.isDirectory(PEER.resolve("node_modules/node-llama-cpp")) && onPath("node"),
-        "skipped: llama.cpp's peer is not installed (make llamacpp needs node and npm)");
+    assumePeer();
     HParams hp = MODELS.get(name);
     Path dir = tmp.resolve(name);
     TinyModels.write(dir, hp, TinyModels.random(hp, 11));
-    Path file = tmp.resolve(name + ".gguf");
-    CliRunner.Outcome export =
-        CliRunner.run(
-            "export-gguf",
-            "--model-dir",
-            dir.toString(),
-            "--out",
-            file.toString(),
-            "--ftype",
-            "f32");
-    assertEquals(0, export.code(), export.err());
+    Path file = Exports.gguf(dir, tmp.resolve(name + ".gguf"), "f32");
     int[] ours;
     try (Gpt2Model model = Gpt2Model.load(dir)) {
-      ours =
-          model
-              .generate(
-                  PROMPT,
-                  SampleOptions.builder().greedy(true).length(TOKENS).build(),
-                  (sample, token) -> {})
-              .get(0)
-              .tokens();
+      ours = greedy(model);
     }
     assertEquals(
         Arrays.stream(ours).boxed().toList(), llamaCpp(file), name + ": llama.cpp's greedy tokens");
@@ -99,7 +79,7 @@ class LlamaCppTest {
     HParams hp = MODELS.get("gpt2");
     Path dir = tmp.resolve("gpt2");
     TinyModels.write(dir, hp, TinyModels.random(hp, 12));
-    Path file = export(dir, tmp.resolve(ftype + ".gguf"), ftype);
+    Path file = Exports.gguf(dir, tmp.resolve(ftype + ".gguf"), ftype);
     List<Integer> theirs = llamaCpp(file);
     try (Gpt2Model model = Gpt2Model.load(dir)) {
       int[] ours = greedy(model);
@@ -127,20 +107,6 @@ class LlamaCppTest {
     Assumptions.assumeTrue(
         Files.isDirectory(PEER.resolve("node_modules/node-llama-cpp")) && onPath("node"),
         "skipped: llama.cpp's peer is not installed (make llamacpp needs node and npm)");
-  }
-
-  private static Path export(Path dir, Path file, String ftype) {
-    CliRunner.Outcome export =
-        CliRunner.run(
-            "export-gguf",
-            "--model-dir",
-            dir.toString(),
-            "--out",
-            file.toString(),
-            "--ftype",
-            ftype);
-    assertEquals(0, export.code(), export.err());
-    return file;
   }
 
   private static int[] greedy(Gpt2Model model) {
