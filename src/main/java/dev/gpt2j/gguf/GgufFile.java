@@ -1,5 +1,6 @@
 package dev.gpt2j.gguf;
 
+import dev.gpt2j.util.Floats;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.BufferUnderflowException;
@@ -122,7 +123,7 @@ public final class GgufFile {
       out[i] =
           switch (type) {
             case F32 -> b.getFloat();
-            case F16 -> halfToFloat(b.getShort());
+            case F16 -> Floats.fromHalf(b.getShort());
             case BF16 -> Float.intBitsToFloat((b.getShort() & 0xffff) << 16);
           };
     }
@@ -145,19 +146,6 @@ public final class GgufFile {
 
   IllegalArgumentException wrong(String what) {
     return new IllegalArgumentException(path + ": " + what);
-  }
-
-  private static float halfToFloat(short h) {
-    int bits = h & 0xffff;
-    int exponent = (bits >>> 10) & 0x1f;
-    int mantissa = bits & 0x3ff;
-    float magnitude =
-        exponent == 0
-            ? mantissa * 0x1p-24f
-            : exponent == 31
-                ? (mantissa == 0 ? Float.POSITIVE_INFINITY : Float.NaN)
-                : Float.intBitsToFloat(((exponent - 15 + 127) << 23) | (mantissa << 13));
-    return (bits & 0x8000) != 0 ? -magnitude : magnitude;
   }
 
   private Object value(int type) {

@@ -2,8 +2,8 @@ package dev.gpt2j.util;
 
 /**
  * float32 values as the files other programs read keep them: IEEE binary16 and bfloat16, each
- * rounded to nearest with ties to even (numpy's and PyTorch's casts), and row-major matrices
- * transposed.
+ * rounded to nearest with ties to even (numpy's and PyTorch's casts) and read back, and row-major
+ * matrices transposed.
  */
 public final class Floats {
   private Floats() {}
@@ -29,6 +29,20 @@ public final class Floats {
     }
     // a carry out of the mantissa rounds up into the exponent, as it should
     return (short) (sign | roundedShift((e << 23) | mantissa, 13));
+  }
+
+  /** The float32 an IEEE 754 binary16 {@code h} stands for (exact: every half is a float). */
+  public static float fromHalf(short h) {
+    int bits = h & 0xffff;
+    int exponent = (bits >>> 10) & 0x1f;
+    int mantissa = bits & 0x3ff;
+    float magnitude =
+        exponent == 0
+            ? mantissa * 0x1p-24f
+            : exponent == 31
+                ? (mantissa == 0 ? Float.POSITIVE_INFINITY : Float.NaN)
+                : Float.intBitsToFloat(((exponent - 15 + 127) << 23) | (mantissa << 13));
+    return (bits & 0x8000) != 0 ? -magnitude : magnitude;
   }
 
   /** bfloat16 of {@code f} (its top 16 bits), rounded to nearest, ties to even; NaN kept quiet. */

@@ -49,6 +49,16 @@ class GgmlExportTest {
     for (int i = 0; i < in.length; i++) {
       assertEquals(expected[i], dev.gpt2j.util.Floats.toHalf(in[i]) & 0xffff, "half of " + in[i]);
     }
+    // and back (import-gguf): every one of the 65,536 halves is a float, and rounds to itself
+    for (int h = 0; h < 0x10000; h++) {
+      float f = dev.gpt2j.util.Floats.fromHalf((short) h);
+      if (!Float.isNaN(f)) {
+        assertEquals(h, dev.gpt2j.util.Floats.toHalf(f) & 0xffff, "half " + Integer.toHexString(h));
+      }
+    }
+    assertEquals(1f, dev.gpt2j.util.Floats.fromHalf((short) 0x3c00));
+    assertEquals(0x1p-24f, dev.gpt2j.util.Floats.fromHalf((short) 0x0001));
+    assertEquals(-2f, dev.gpt2j.util.Floats.fromHalf((short) 0xc000));
   }
 
   @Test
